@@ -12,7 +12,7 @@
 package clarifaipb
 
 import (
-	statuspb "github.com/ingestkit/clarifai-ingest/api/clarifaipb/statuspb"
+	statuspb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -3691,7 +3691,7 @@ const file_clarifai_api_resources_proto_rawDesc = "" +
 	"$INPUT_ID_CONFLICT_RESOLUTION_NOT_SET\x10\x00\x12\b\n" +
 	"\x04SKIP\x10\x01\x12\n" +
 	"\n" +
-	"\x06SUFFIX\x10\x02B@Z>github.com/ingestkit/clarifai-ingest/api/clarifaipb;clarifaipbb\x06proto3"
+	"\x06SUFFIX\x10\x02BOZMgithub.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb;clarifaipbb\x06proto3"
 
 var (
 	file_clarifai_api_resources_proto_rawDescOnce sync.Once

@@ -287,7 +287,7 @@ const file_clarifai_api_status_status_proto_rawDesc = "" +
 	"\x0fold_resource_id\x18\x03 \x01(\tR\roldResourceId\x12&\n" +
 	"\x0fnew_resource_id\x18\x04 \x01(\tR\rnewResourceId\"C\n" +
 	"\fBaseResponse\x123\n" +
-	"\x06status\x18\x01 \x01(\v2\x1b.clarifai.api.status.StatusR\x06statusBGZEgithub.com/ingestkit/clarifai-ingest/api/clarifaipb/statuspb;statuspbb\x06proto3"
+	"\x06status\x18\x01 \x01(\v2\x1b.clarifai.api.status.StatusR\x06statusBVZTgithub.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb;statuspbb\x06proto3"
 
 var (
 	file_clarifai_api_status_status_proto_rawDescOnce sync.Once

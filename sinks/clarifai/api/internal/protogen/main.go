@@ -1,6 +1,6 @@
 // Command protogen regenerates the Go code of the Clarifai API subset.
 //
-// It compiles api/proto/**/*.proto with protocompile (no protoc needed), hands
+// It compiles sinks/clarifai/api/proto/**/*.proto with protocompile (no protoc needed), hands
 // the descriptors to protoc-gen-go and protoc-gen-go-grpc run through
 // `go tool` (their versions are pinned in go.mod), and writes the files they
 // return below the module root. With -check it writes nothing and exits 1 if
@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ingestkit/clarifai-ingest/api/internal/protogen/gen"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/internal/protogen/gen"
 )
 
 func main() {
@@ -36,7 +36,7 @@ func run(root string, check bool) error {
 			return err
 		}
 		if len(stale) > 0 {
-			return fmt.Errorf("generated code is stale, run `go generate ./api`: %v", stale)
+			return fmt.Errorf("generated code is stale, run `go generate ./sinks/clarifai/api`: %v", stale)
 		}
 		return nil
 	}

@@ -568,7 +568,7 @@ const file_clarifai_api_status_status_code_proto_rawDesc = "" +
 	"\x15BILLING_UNCATEGORIZED\x10\xbd\x85\x06\x12\x1c\n" +
 	"\x16INTERNAL_UNCATEGORIZED\x10\xc1\x85\x06\x12\x15\n" +
 	"\vBAD_REQUEST\x10\xa0\xc2\x05\x1a\x02\b\x01\x12\x16\n" +
-	"\fSERVER_ERROR\x10\x84\xc3\x05\x1a\x02\b\x01\x1a\x02\x10\x01BGZEgithub.com/ingestkit/clarifai-ingest/api/clarifaipb/statuspb;statuspbb\x06proto3"
+	"\fSERVER_ERROR\x10\x84\xc3\x05\x1a\x02\b\x01\x1a\x02\x10\x01BVZTgithub.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb;statuspbb\x06proto3"
 
 var (
 	file_clarifai_api_status_status_code_proto_rawDescOnce sync.Once

@@ -5,7 +5,7 @@
 // The generated code is committed. Regenerate it after editing a .proto file
 // with:
 //
-//	go generate ./api
+//	go generate ./sinks/clarifai/api
 //
 // The generator compiles the .proto files in pure Go (bufbuild/protocompile)
 // and runs protoc-gen-go and protoc-gen-go-grpc at the versions pinned by the
@@ -13,4 +13,4 @@
 // fails when the committed code differs from what the generator produces.
 package api
 
-//go:generate go run ./internal/protogen -root ..
+//go:generate go run ./internal/protogen -root ../../..

@@ -13,7 +13,7 @@ package clarifaipb
 
 import (
 	context "context"
-	statuspb "github.com/ingestkit/clarifai-ingest/api/clarifaipb/statuspb"
+	statuspb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"

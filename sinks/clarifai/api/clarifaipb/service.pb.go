@@ -12,7 +12,7 @@
 package clarifaipb
 
 import (
-	statuspb "github.com/ingestkit/clarifai-ingest/api/clarifaipb/statuspb"
+	statuspb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1954,7 +1954,7 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	"\fPostDatasets\x12!.clarifai.api.PostDatasetsRequest\x1a\".clarifai.api.MultiDatasetResponse\x12U\n" +
 	"\fListDatasets\x12!.clarifai.api.ListDatasetsRequest\x1a\".clarifai.api.MultiDatasetResponse\x12R\n" +
 	"\n" +
-	"GetDataset\x12\x1f.clarifai.api.GetDatasetRequest\x1a#.clarifai.api.SingleDatasetResponseB@Z>github.com/ingestkit/clarifai-ingest/api/clarifaipb;clarifaipbb\x06proto3"
+	"GetDataset\x12\x1f.clarifai.api.GetDatasetRequest\x1a#.clarifai.api.SingleDatasetResponseBOZMgithub.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb;clarifaipbb\x06proto3"
 
 var (
 	file_clarifai_api_service_proto_rawDescOnce sync.Once

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	pb "github.com/ingestkit/clarifai-ingest/api/clarifaipb"
-	"github.com/ingestkit/clarifai-ingest/api/clarifaipb/statuspb"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
 
 // This test pins the wire format independently of the generated code: the

@@ -26,7 +26,7 @@ import (
 const ModulePath = "github.com/ingestkit/clarifai-ingest"
 
 // ProtoDir is where the .proto sources live, relative to the module root.
-const ProtoDir = "api/proto"
+const ProtoDir = "sinks/clarifai/api/proto"
 
 // plugins are run in this order; each is a `go tool` pinned in go.mod.
 var plugins = []string{"protoc-gen-go", "protoc-gen-go-grpc"}
