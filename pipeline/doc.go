@@ -1,0 +1,23 @@
+// Package pipeline is the core of the ingestion tool: the Item model and the
+// staged runner that moves items from sources, through transforms, into a
+// sink, and reports one final Result per item.
+//
+// The stages are joined by unbuffered channels and run under one errgroup:
+//
+//	sources ──► resume filter ──► transforms (N workers) ──► sink ──► results
+//	   │              │                   │                    │          │
+//	   └──────────────┴───────────────────┴────────────────────┘          ▼
+//	                     failed / skipped items                  stats, checkpoint,
+//	                                                             failure report
+//
+// Two error paths (see STYLE.md): an error that must end the run (the sink
+// lost its credentials, the checkpoint cannot be written) is returned from a
+// stage and cancels the others; a failure of one item is data. Such an item
+// travels on with its Err set, bypasses the remaining stages and ends as a
+// Result with EventFailed or EventSkipped. Every item read ends in exactly one
+// final Result, so read = done + skipped + failed + resumed.
+//
+// Memory is bounded by design: channels are unbuffered, transforms run on a
+// fixed number of workers, and item bytes are loaded lazily (Blob) by the sink
+// only when the batch that carries them is built.
+package pipeline

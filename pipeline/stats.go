@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Counters are the live counts of a run. Every field is an atomic counter,
+// so any stage may add to it and any reader may take a Snapshot while the
+// run goes on. The runner counts items; the sink counts requests, batches,
+// retries and throttles.
+type Counters struct {
+	Read     atomic.Int64 // items read from the sources
+	Done     atomic.Int64 // items delivered (and verified, when verifying)
+	Skipped  atomic.Int64 // items dropped on purpose
+	Failed   atomic.Int64 // items that could not be delivered
+	Resumed  atomic.Int64 // items an earlier run finished
+	Bytes    atomic.Int64 // content bytes of delivered items
+	Requests atomic.Int64 // API calls made, retries included
+	Batches  atomic.Int64 // PostInputs batches delivered
+	Retries  atomic.Int64 // calls or inputs re-sent after a retryable error
+	Throttle atomic.Int64 // throttling answers received (CONN_THROTTLED and kin)
+
+	start time.Time
+}
+
+// NewCounters returns counters whose elapsed time starts now.
+func NewCounters() *Counters { return &Counters{start: time.Now()} }
+
+// Stats is a point-in-time copy of Counters.
+type Stats struct {
+	Read, Done, Skipped, Failed, Resumed int64
+	Bytes                                int64
+	Requests, Batches, Retries, Throttle int64
+	Elapsed                              time.Duration
+}
+
+// Snapshot copies the counters. Each field is read atomically; the set as a
+// whole may be a few events apart while the run goes on.
+func (c *Counters) Snapshot() Stats {
+	s := Stats{
+		Read: c.Read.Load(), Done: c.Done.Load(), Skipped: c.Skipped.Load(),
+		Failed: c.Failed.Load(), Resumed: c.Resumed.Load(), Bytes: c.Bytes.Load(),
+		Requests: c.Requests.Load(), Batches: c.Batches.Load(),
+		Retries: c.Retries.Load(), Throttle: c.Throttle.Load(),
+	}
+	if !c.start.IsZero() {
+		s.Elapsed = time.Since(c.start)
+	}
+	return s
+}
+
+// InFlight is the number of items read but not yet finished.
+func (s Stats) InFlight() int64 { return s.Read - s.Done - s.Skipped - s.Failed - s.Resumed }
+
+// Rate returns delivered items per second over the elapsed time.
+func (s Stats) Rate() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Done) / s.Elapsed.Seconds()
+}
+
+// count adds a final result to the counters.
+func (c *Counters) count(r Result) {
+	switch r.Event {
+	case EventDone:
+		c.Done.Add(1)
+		c.Bytes.Add(r.Bytes)
+	case EventSkipped:
+		c.Skipped.Add(1)
+	case EventFailed:
+		c.Failed.Add(1)
+	case EventResumed:
+		c.Resumed.Add(1)
+	}
+}
