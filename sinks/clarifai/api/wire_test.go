@@ -335,7 +335,7 @@ func TestStatusCodeNumbers(t *testing.T) {
 		statuspb.StatusCode_CONN_THROTTLED: 11005, statuspb.StatusCode_CONN_INSUFFICIENT_SCOPES: 11007,
 		statuspb.StatusCode_CONN_KEY_INVALID: 11008, statuspb.StatusCode_INPUT_SUCCESS: 30000,
 		statuspb.StatusCode_INPUT_PENDING: 30001,
-		statuspb.StatusCode_INPUT_FAILED: 30002, statuspb.StatusCode_INPUT_IN_PROGRESS: 30003,
+		statuspb.StatusCode_INPUT_FAILED:  30002, statuspb.StatusCode_INPUT_IN_PROGRESS: 30003,
 		statuspb.StatusCode_INPUT_DUPLICATE: 30100, statuspb.StatusCode_INPUT_INVALID_ARGUMENT: 30104,
 		statuspb.StatusCode_INPUT_OVER_LIMIT: 30105, statuspb.StatusCode_DATABASE_DUPLICATE_KEY: 40010,
 		statuspb.StatusCode_RPC_REQUEST_QUEUE_FULL: 40030, statuspb.StatusCode_RPC_SERVER_UNAVAILABLE: 40031,
