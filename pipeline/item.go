@@ -98,6 +98,10 @@ func (p Provenance) String() string {
 // bytes are read only when the sink builds the request that carries them, so
 // an item waiting in a channel costs a few hundred bytes, never its file size.
 type Blob struct {
+	// Path is the local file the content comes from, if it is a whole file;
+	// empty for archive members and in-memory content. Reports use it to
+	// let a retry re-read the file.
+	Path string
 	// Size is the content length in bytes, known without reading it (from
 	// stat). The sink budgets request sizes with it.
 	Size int64
@@ -108,7 +112,7 @@ type Blob struct {
 
 // FileBlob returns a Blob reading the file at path, whose size is known.
 func FileBlob(path string, size int64) *Blob {
-	return &Blob{Size: size, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	return &Blob{Path: path, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
 }
 
 // BytesBlob returns a Blob over b, which must not be modified afterwards.
@@ -241,10 +245,14 @@ type Item struct {
 	DatasetIDs []string
 
 	Prov Provenance
-	// Key identifies the item's origin across runs (for example path, size
-	// and modification time), so that the checkpoint can skip an item done
-	// by an earlier run without loading its bytes. Sources set it; empty
-	// means the checkpoint falls back to the ID.
+	// Key identifies the item's content across runs without loading its
+	// bytes: two items with the same Key are the same input. The checkpoint
+	// uses it to skip an item an earlier run finished. Sources set it:
+	// "file:<abs path>|<size>|<mtime ns>" for local files, "id:<ID>" when
+	// the source gives an ID, "url:<kind>|<normalized URL>" for URLs and
+	// "text:<sha256 of the text>" for raw text; the dataset IDs are appended
+	// as "|ds=<sorted,ids>" when set. Empty means the checkpoint falls back
+	// to the ID.
 	Key string
 
 	// Err, when set, means the item already failed (or was skipped, if it
