@@ -210,7 +210,12 @@ type Point struct {
 // three points) with its labels. Regions are sent with PostAnnotations after
 // their input has been accepted.
 type Region struct {
-	ID       string       `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Pixels means Box and Polygon are in pixels of the image (Col = x,
+	// Row = y) as annotation files such as COCO and Pascal VOC give them;
+	// the annotations transform converts them to normalized coordinates
+	// with the image size read from the file header.
+	Pixels   bool         `json:"pixels,omitempty"`
 	Concepts []Concept    `json:"concepts,omitempty"`
 	Box      *BoundingBox `json:"box,omitempty"`
 	Polygon  []Point      `json:"polygon,omitempty"`
@@ -225,8 +230,14 @@ type Region struct {
 type Item struct {
 	// ID is the Clarifai input ID. Empty means "assign a deterministic one"
 	// from the content when the request is built.
-	ID   string
+	ID string
+	// Kind is the media kind. KindUnknown with a Blob means "detect it from
+	// the content": the media detector transform (sources/media.Detector)
+	// does so after the resume filter, so a rerun never reads the bytes of
+	// items an earlier run finished.
 	Kind Kind
+	// MIME is the detected media type, e.g. "image/png", when known.
+	MIME string
 	// URL is a remote file for the server to fetch.
 	URL string
 	// Blob is local content, loaded when the item's batch is built. For a

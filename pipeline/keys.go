@@ -24,7 +24,9 @@ func FileKey(path string, size int64, modTime time.Time) string {
 func IDKey(id string) string { return "id:" + id }
 
 // URLKey returns the Key of an item the server fetches from a URL.
-func URLKey(kind Kind, rawURL string) string { return "url:" + kind.String() + "|" + NormalizeURL(rawURL) }
+func URLKey(kind Kind, rawURL string) string {
+	return "url:" + kind.String() + "|" + NormalizeURL(rawURL)
+}
 
 // TextKey returns the Key of a raw text item.
 func TextKey(text string) string {

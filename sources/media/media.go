@@ -8,6 +8,7 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -166,4 +167,58 @@ func ImageFileSize(path string) (width, height int, format string, err error) {
 	}
 	defer f.Close()
 	return ImageSize(f)
+}
+
+// Detector returns the transform that detects the kind of local files. It
+// reads the first HeadSize bytes of every item that has a Blob and no MIME
+// type yet; an item of unknown kind gets its kind from the content, and one
+// whose content is of no supported kind is skipped with the reason. An item
+// whose kind was set by its source keeps it (a manifest may say "text" for a
+// .csv file), but a mismatch between the stated kind and a recognized media
+// content fails the item. Run it first, before other transforms. Safe for
+// concurrent use.
+func Detector() pipeline.Transform { return pipeline.Func("detect", detect) }
+
+func detect(ctx context.Context, it *pipeline.Item) error {
+	if it.Blob == nil || it.MIME != "" {
+		return nil
+	}
+	head, err := readHead(it.Blob)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", it.Prov, err)
+	}
+	name := it.Blob.Path
+	if name == "" {
+		name = it.Prov.Path
+	}
+	t, err := Detect(name, head)
+	switch {
+	case err != nil && it.Kind == pipeline.KindUnknown:
+		return pipeline.Skip(err.Error())
+	case err != nil:
+		return nil // the source stated the kind; the server judges the content
+	case it.Kind == pipeline.KindUnknown:
+		it.Kind, it.MIME = t.Kind, t.MIME
+	case it.Kind == t.Kind || it.Kind == pipeline.KindMultimodal && t.Kind == pipeline.KindImage:
+		it.MIME = t.MIME
+	case t.ByExtension || t.Kind == pipeline.KindText:
+		// Weak evidence: keep the stated kind.
+	default:
+		return fmt.Errorf("stated kind %s but the content is %s (%s)", it.Kind, t.Kind, t.MIME)
+	}
+	return nil
+}
+
+func readHead(b *pipeline.Blob) ([]byte, error) {
+	r, err := b.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	head := make([]byte, HeadSize)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return head[:n], nil
 }

@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -104,5 +105,43 @@ func TestImageSizeFromHeader(t *testing.T) {
 	}
 	if _, _, _, err := media.ImageFileSize("testdata/note.txt"); err == nil {
 		t.Error("text file: no error")
+	}
+}
+
+func TestDetector(t *testing.T) {
+	ctx := context.Background()
+	file := func(name string, kind pipeline.Kind) *pipeline.Item {
+		p := filepath.Join("testdata", name)
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pipeline.Item{Kind: kind, Blob: pipeline.FileBlob(p, st.Size()), Prov: pipeline.Provenance{Path: p}}
+	}
+	det := media.Detector()
+
+	it := file("clip.mp4", pipeline.KindUnknown)
+	if err := det.Apply(ctx, it); err != nil || it.Kind != pipeline.KindVideo || it.MIME != "video/mp4" {
+		t.Errorf("mp4: %v %v %q", err, it.Kind, it.MIME)
+	}
+	it = file("note.txt", pipeline.KindText)
+	if err := det.Apply(ctx, it); err != nil || it.MIME != "text/plain" {
+		t.Errorf("stated text: %v %q", err, it.MIME)
+	}
+	it = file("img.png", pipeline.KindMultimodal)
+	if err := det.Apply(ctx, it); err != nil || it.Kind != pipeline.KindMultimodal {
+		t.Errorf("multimodal image: %v %v", err, it.Kind)
+	}
+	it = file("tone.wav", pipeline.KindImage)
+	if err := det.Apply(ctx, it); err == nil || errors.Is(err, pipeline.ErrSkip) {
+		t.Errorf("wav stated as image: err = %v, want a failure", err)
+	}
+	unknown := &pipeline.Item{Blob: pipeline.BytesBlob([]byte{0, 1, 2}), Prov: pipeline.Provenance{Path: "x.bin"}}
+	if err := det.Apply(ctx, unknown); !errors.Is(err, pipeline.ErrSkip) {
+		t.Errorf("unknown: err = %v, want a skip", err)
+	}
+	url := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg"}
+	if err := det.Apply(ctx, url); err != nil || url.MIME != "" {
+		t.Errorf("URL items are left alone: %v", err)
 	}
 }
