@@ -89,6 +89,10 @@ func TestKindFromExt(t *testing.T) {
 	for name, want := range map[string]pipeline.Kind{
 		"a.JPEG": pipeline.KindImage, "https://x/y/clip.MoV": pipeline.KindVideo, `c:\x\a.wav`: pipeline.KindAudio,
 		"a.txt": pipeline.KindText, "a.zip": pipeline.KindUnknown, "noext": pipeline.KindUnknown,
+		"x/y.Tif": pipeline.KindImage, "v.3gp": pipeline.KindVideo, "s.flac": pipeline.KindAudio,
+		"t.md": pipeline.KindText, "t.tsv": pipeline.KindText, "dir.jpg/file": pipeline.KindUnknown,
+		`dir.jpg\file`: pipeline.KindUnknown, "a.php": pipeline.KindUnknown, "": pipeline.KindUnknown,
+		".jpg": pipeline.KindImage,
 	} {
 		if got := media.KindFromExt(name); got != want {
 			t.Errorf("KindFromExt(%q) = %v, want %v", name, got, want)
