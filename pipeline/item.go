@@ -276,7 +276,8 @@ type Item struct {
 
 	// Resumed is set by the resume filter for an item that an earlier run
 	// already delivered but whose processing was not yet confirmed: the sink
-	// must not send it again, only verify it.
+	// must not send the input again; it posts its annotations again (which
+	// is idempotent) and verifies it. The transforms still run on it.
 	Resumed bool
 }
 

@@ -181,13 +181,15 @@ func (r *runner) transform(ctx context.Context, workers int, in <-chan *Item, ou
 	for range workers {
 		g.Go(func() error {
 			for it := range in {
-				if !it.Resumed {
-					if t, err := r.apply(ctx, it); err != nil {
-						if err := Send(ctx, results, failure(it, "transform:"+t, err)); err != nil {
-							return err
-						}
-						continue
+				// Resumed items are transformed too: the sink still needs
+				// their regions (normalized) to post annotations again,
+				// which is idempotent. They are few: only what was in
+				// flight when the earlier run stopped.
+				if t, err := r.apply(ctx, it); err != nil {
+					if err := Send(ctx, results, failure(it, "transform:"+t, err)); err != nil {
+						return err
 					}
+					continue
 				}
 				if err := Send(ctx, out, it); err != nil {
 					return err

@@ -153,8 +153,11 @@ func TestRunCheckpointSkipsDoneAndMarksAccepted(t *testing.T) {
 	if strings.Join(got, ",") != "id-001,id-002,id-003,id-004" {
 		t.Errorf("sink got %v", got)
 	}
-	if _, ok := transformed.Load("id-001"); ok {
-		t.Error("a resumed item was transformed again")
+	if _, ok := transformed.Load("id-000"); ok {
+		t.Error("an item done by an earlier run was transformed")
+	}
+	if _, ok := transformed.Load("id-001"); !ok {
+		t.Error("a resumed item was not transformed: the sink needs its regions")
 	}
 	if len(cp.Events()) != 5 {
 		t.Errorf("checkpoint recorded %d results, want 5", len(cp.Events()))
