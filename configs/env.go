@@ -1,0 +1,53 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// ApplyEnv overrides the job with environment variables, read through
+// getenv (os.Getenv in the CLI). Set-but-empty variables are ignored. A
+// malformed value is an error naming the variable.
+//
+//	CLARIFAI_PAT, CLARIFAI_USER_ID, CLARIFAI_APP_ID, CLARIFAI_API_BASE,
+//	CLARIFAI_ROOT_CERTIFICATES_PATH        the clarifai section
+//	INGEST_TARGET                          target
+//	INGEST_STATE_DIR                       state.dir
+//	INGEST_BATCH_SIZE, INGEST_CONCURRENCY,
+//	INGEST_RATE_LIMIT                      upload.*
+//	INGEST_LOG_LEVEL, INGEST_LOG_FORMAT    log.*
+func (j *Job) ApplyEnv(getenv func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("CLARIFAI_PAT", &j.Clarifai.PAT)
+	str("CLARIFAI_USER_ID", &j.Clarifai.UserID)
+	str("CLARIFAI_APP_ID", &j.Clarifai.AppID)
+	str("CLARIFAI_API_BASE", &j.Clarifai.Base)
+	str("CLARIFAI_ROOT_CERTIFICATES_PATH", &j.Clarifai.RootCertificatesPath)
+	str("INGEST_TARGET", &j.Target)
+	str("INGEST_STATE_DIR", &j.State.Dir)
+	str("INGEST_LOG_LEVEL", &j.Log.Level)
+	str("INGEST_LOG_FORMAT", &j.Log.Format)
+
+	var errs []error
+	num := func(name string, set func(float64)) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: want a number, got %q", name, v))
+			return
+		}
+		set(f)
+	}
+	num("INGEST_BATCH_SIZE", func(f float64) { j.Upload.BatchSize = int(f) })
+	num("INGEST_CONCURRENCY", func(f float64) { j.Upload.Concurrency = int(f) })
+	num("INGEST_RATE_LIMIT", func(f float64) { j.Upload.RateLimit = f })
+	return errors.Join(errs...)
+}

@@ -1,0 +1,346 @@
+package configs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ingestkit/clarifai-ingest/transforms"
+)
+
+// Targets a job can upload to.
+const (
+	// TargetClarifai is the real API (api.clarifai.com over TLS by default).
+	TargetClarifai = "clarifai"
+	// TargetEmbedded starts the project's Clarifai emulator in-process on
+	// 127.0.0.1 with a state directory, and uploads to it over real gRPC.
+	TargetEmbedded = "embedded"
+)
+
+// Job is the whole configuration of a run. The zero value plus WithDefaults
+// is a valid job except for its sources.
+type Job struct {
+	// Name names the job in logs and reports and, by default, its state
+	// directory. Default: the job file's base name without extension, or
+	// "ingest".
+	Name string `yaml:"name"`
+	// Target is "clarifai" (default) or "embedded".
+	Target   string   `yaml:"target"`
+	Clarifai Clarifai `yaml:"clarifai"`
+	Embedded Embedded `yaml:"embedded"`
+	// Sources are read one after the other, in order.
+	Sources []Source `yaml:"sources"`
+	// Transforms run in order on every item (see package transforms).
+	Transforms []transforms.Spec `yaml:"transforms"`
+	Upload     Upload            `yaml:"upload"`
+	State      State             `yaml:"state"`
+	Log        Log               `yaml:"log"`
+
+	// dir is the folder of the job file; relative paths in the file are
+	// relative to it.
+	dir string
+}
+
+// Clarifai holds the connection to the API.
+type Clarifai struct {
+	// Base is the API address. Default https://api.clarifai.com (TLS on
+	// 443); "http://host:port" means plaintext. Env CLARIFAI_API_BASE.
+	Base string `yaml:"base"`
+	// PAT is the personal access token. Prefer the env CLARIFAI_PAT: a PAT
+	// in a file is easy to leak. Never logged or written anywhere by us.
+	PAT string `yaml:"pat"`
+	// UserID and AppID name the app to upload to. Env CLARIFAI_USER_ID and
+	// CLARIFAI_APP_ID.
+	UserID string `yaml:"user_id"`
+	AppID  string `yaml:"app_id"`
+	// RootCertificatesPath is a PEM file of extra CA roots (env
+	// CLARIFAI_ROOT_CERTIFICATES_PATH), for TLS-intercepting proxies.
+	RootCertificatesPath string `yaml:"root_certificates_path"`
+}
+
+// Embedded configures the in-process emulator of target "embedded".
+type Embedded struct {
+	// StateDir keeps the emulator's inputs between runs. Default
+	// .ingest/emulator (relative to the working directory).
+	StateDir string `yaml:"state_dir"`
+	// ProcessingDelay is how long an input stays pending. Default 200ms.
+	ProcessingDelay Duration `yaml:"processing_delay"`
+	// RateLimit is the emulator's requests/s per app. Default 0: the
+	// documented 15 req/s of the real API is not imposed on local runs
+	// (the client still paces itself at upload.rate_limit).
+	RateLimit float64 `yaml:"rate_limit"`
+}
+
+// Upload tunes the sink.
+type Upload struct {
+	// BatchSize is the number of inputs per PostInputs call. Default and
+	// maximum 128 (the API limit).
+	BatchSize int `yaml:"batch_size"`
+	// MaxRequestBytes caps the media bytes of one request. Default 64MiB;
+	// the API rejects requests of 128MB or more.
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	// Concurrency is the number of requests in flight. Default 4.
+	Concurrency int `yaml:"concurrency"`
+	// RateLimit is the client-side budget in requests/s shared by every
+	// call of the run (uploads, annotations, status checks). Default 15,
+	// the API's default limit. A negative value disables it.
+	RateLimit float64 `yaml:"rate_limit"`
+	// MaxAttempts caps the attempts of one call. Default 10.
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxElapsed caps the time spent retrying one call. Default 10m.
+	MaxElapsed Duration `yaml:"max_elapsed"`
+	// DatasetIDs are added to every input.
+	DatasetIDs []string `yaml:"dataset_ids"`
+	// Verify waits for every input to be processed (INPUT_SUCCESS) and
+	// reports the ones that failed. Default true.
+	Verify *bool `yaml:"verify"`
+	// RetryFailedProcessing re-sends inputs whose processing failed with a
+	// transient cause. Default false.
+	RetryFailedProcessing bool `yaml:"retry_failed_processing"`
+	// Workers is the number of transform workers. Default: number of CPUs.
+	Workers int `yaml:"workers"`
+}
+
+// State says where a run keeps what outlives it.
+type State struct {
+	// Dir is the job's state directory (checkpoint). Default
+	// .ingest/<name>.
+	Dir string `yaml:"dir"`
+	// Failures is the JSONL failure report. Default <dir>/failures.jsonl.
+	Failures string `yaml:"failures"`
+	// Report is the JSON run report. Default <dir>/report.json.
+	Report string `yaml:"report"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is console (default on a terminal) or json.
+	Format string `yaml:"format"`
+}
+
+// Load reads a job file. Unknown keys are errors naming the key and line.
+// Relative paths in the file are resolved against the file's folder.
+func Load(path string) (*Job, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	j, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	j.dir = filepath.Dir(path)
+	if j.Name == "" {
+		j.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return j, nil
+}
+
+// Parse decodes a job document strictly: unknown keys are errors.
+func Parse(b []byte) (*Job, error) {
+	var j Job
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty document is an empty job (io.EOF), not an error.
+	if err := dec.Decode(&j); err != nil && !errors.Is(err, io.EOF) {
+		return nil, cleanYAMLError(err)
+	}
+	return &j, nil
+}
+
+// cleanYAMLError rewrites yaml.v3's Go type names into the user's terms.
+func cleanYAMLError(err error) error {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
+	msg = strings.ReplaceAll(msg, "configs.", "")
+	msg = strings.ReplaceAll(msg, "transforms.", "")
+	return errors.New(msg)
+}
+
+// Path resolves p against the job file's folder when it is relative.
+func (j *Job) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || j.dir == "" {
+		return p
+	}
+	return filepath.Join(j.dir, p)
+}
+
+// WithDefaults fills every unset field with its documented default.
+func (j *Job) WithDefaults() {
+	if j.Name == "" {
+		j.Name = "ingest"
+	}
+	if j.Target == "" {
+		j.Target = TargetClarifai
+	}
+	if j.Clarifai.Base == "" {
+		j.Clarifai.Base = "https://api.clarifai.com"
+	}
+	if j.Embedded.StateDir == "" {
+		j.Embedded.StateDir = filepath.Join(".ingest", "emulator")
+	}
+	if j.Embedded.ProcessingDelay == 0 {
+		j.Embedded.ProcessingDelay = Duration(200 * time.Millisecond)
+	}
+	u := &j.Upload
+	if u.BatchSize == 0 {
+		u.BatchSize = 128
+	}
+	if u.MaxRequestBytes == 0 {
+		u.MaxRequestBytes = 64 << 20
+	}
+	if u.Concurrency == 0 {
+		u.Concurrency = 4
+	}
+	if u.RateLimit == 0 {
+		u.RateLimit = 15
+	}
+	if u.MaxAttempts == 0 {
+		u.MaxAttempts = 10
+	}
+	if u.MaxElapsed == 0 {
+		u.MaxElapsed = Duration(10 * time.Minute)
+	}
+	if u.Verify == nil {
+		t := true
+		u.Verify = &t
+	}
+	if j.State.Dir == "" {
+		j.State.Dir = filepath.Join(".ingest", j.Name)
+	}
+	if j.State.Failures == "" {
+		j.State.Failures = filepath.Join(j.State.Dir, "failures.jsonl")
+	}
+	if j.State.Report == "" {
+		j.State.Report = filepath.Join(j.State.Dir, "report.json")
+	}
+	if j.Log.Level == "" {
+		j.Log.Level = "info"
+	}
+}
+
+// Validate checks the job after defaults, environment and flags have been
+// applied. Every error names the key it is about.
+func (j *Job) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	switch j.Target {
+	case TargetClarifai:
+		if j.Clarifai.PAT == "" {
+			bad("clarifai.pat", "no personal access token: set CLARIFAI_PAT (or clarifai.pat in the job file), "+
+				"or run against the local emulator with --target embedded")
+		}
+		if j.Clarifai.UserID == "" {
+			bad("clarifai.user_id", "required with target clarifai: set CLARIFAI_USER_ID or clarifai.user_id")
+		}
+		if j.Clarifai.AppID == "" {
+			bad("clarifai.app_id", "required with target clarifai: set CLARIFAI_APP_ID or clarifai.app_id")
+		}
+	case TargetEmbedded:
+	default:
+		bad("target", "%q is not a target; use clarifai or embedded", j.Target)
+	}
+	if len(j.Sources) == 0 {
+		bad("sources", "at least one source is required")
+	}
+	for i := range j.Sources {
+		if err := j.Sources[i].validate(); err != nil {
+			bad(fmt.Sprintf("sources[%d]", i), "%v", err)
+		}
+	}
+	u := j.Upload
+	if u.BatchSize < 1 || u.BatchSize > 128 {
+		bad("upload.batch_size", "%d is outside 1..128 (128 is the API limit)", u.BatchSize)
+	}
+	if u.MaxRequestBytes < 1<<20 || u.MaxRequestBytes >= 128*1000*1000 {
+		bad("upload.max_request_bytes", "%v is outside 1MiB..<128MB (the API rejects requests of 128MB)", u.MaxRequestBytes)
+	}
+	if u.Concurrency < 1 || u.Concurrency > 64 {
+		bad("upload.concurrency", "%d is outside 1..64", u.Concurrency)
+	}
+	if u.MaxAttempts < 1 {
+		bad("upload.max_attempts", "%d must be at least 1", u.MaxAttempts)
+	}
+	if u.MaxElapsed < Duration(time.Second) {
+		bad("upload.max_elapsed", "%v is too short", time.Duration(u.MaxElapsed))
+	}
+	if u.Workers < 0 {
+		bad("upload.workers", "%d must not be negative", u.Workers)
+	}
+	switch j.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", j.Log.Level)
+	}
+	switch j.Log.Format {
+	case "", "console", "json":
+	default:
+		bad("log.format", "%q is not one of console, json", j.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// Masked returns a copy whose secrets are replaced by "****" (and empty
+// secrets stay empty), for printing.
+func (j *Job) Masked() *Job {
+	c := *j
+	c.Clarifai.PAT = mask(c.Clarifai.PAT)
+	c.Sources = make([]Source, len(j.Sources))
+	for i, s := range j.Sources {
+		c.Sources[i] = s.masked()
+	}
+	return &c
+}
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "****"
+}
+
+// YAML renders the job (mask it first when printing).
+func (j *Job) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// Fingerprint identifies what the job uploads and where: its sources,
+// transforms, dataset IDs and target app. It ignores tuning (batch size,
+// concurrency, rate, retries), paths of state files and every secret, so a
+// rerun with other tuning resumes the same checkpoint.
+func (j *Job) Fingerprint() string {
+	type fp struct {
+		Target, Base, UserID, AppID string
+		Sources                     []Source
+		Transforms                  []transforms.Spec
+		DatasetIDs                  []string
+	}
+	masked := j.Masked()
+	v := fp{j.Target, j.Clarifai.Base, j.Clarifai.UserID, j.Clarifai.AppID, masked.Sources, j.Transforms, j.Upload.DatasetIDs}
+	if j.Target == TargetEmbedded {
+		v.Base = ""
+	}
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
