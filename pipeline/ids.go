@@ -26,10 +26,11 @@ import (
 //
 // User-given IDs are kept as they are, and must match ValidID: 1 to
 // MaxIDLength characters from [A-Za-z0-9_-], which is within what Clarifai
-// accepts for input IDs.
+// accepts for input IDs (the API answers "id must be between 1 and 48
+// characters long" to longer ones).
 
 // MaxIDLength is the longest input ID this tool accepts from a user.
-const MaxIDLength = 128
+const MaxIDLength = 48
 
 // ValidID returns nil if id can be used as a Clarifai input ID, or an error
 // saying what is wrong with it.

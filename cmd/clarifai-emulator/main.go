@@ -1,0 +1,175 @@
+// Command clarifai-emulator serves an emulated Clarifai V2 gRPC API on a
+// loopback address, for tests, benchmarks and the quickstart.
+//
+// Its first line on stdout is exactly "listening on HOST:PORT"; logs go to
+// stderr. SIGINT or SIGTERM stops it gracefully, saving state when -state is
+// set. With -dump it prints the inputs saved in -state as JSON lines and
+// exits.
+//
+// Usage:
+//
+//	clarifai-emulator [-addr 127.0.0.1] [-port 0] [-pat KEY]... [-state DIR]
+//	                  [-processing-delay 100ms] [-rate-limit 15] [-admin 127.0.0.1:8081]
+//	                  [fault flags] [-dump]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "clarifai-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// run parses args, serves until ctx ends, and shuts down. It writes the
+// "listening on" line to stdout and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("clarifai-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		opts     emulator.Options
+		pats     listFlag
+		roPATs   listFlag
+		apps     listFlag
+		addr     = fs.String("addr", "127.0.0.1", "IP address to listen on")
+		port     = fs.Int("port", 0, "TCP port to listen on; 0 picks a free one")
+		admin    = fs.String("admin", "", "loopback host:port to serve the JSON inspection API on (/counts, /inputs, /annotations, /calls)")
+		dump     = fs.Bool("dump", false, "print the inputs saved in -state as JSON lines and exit")
+		verbose  = fs.Bool("v", false, "log every call at debug level")
+		noCreate = fs.Bool("no-auto-create", false, "refuse apps not given with -app (CONN_DOES_NOT_EXIST) and unknown dataset ids")
+	)
+	fs.Var(&pats, "pat", "accepted personal access token (repeatable); none means any key is accepted")
+	fs.Var(&roPATs, "read-only-pat", "token that may only read (repeatable)")
+	fs.Var(&apps, "app", "app that exists from the start, as user/app (repeatable)")
+	fs.StringVar(&opts.StateDir, "state", "", "directory to load state from and save it to")
+	fs.DurationVar(&opts.SaveInterval, "save-interval", emulator.DefaultSaveInterval, "period of background saves with -state; 0 saves only on exit")
+	fs.DurationVar(&opts.ProcessingDelay, "processing-delay", emulator.DefaultProcessingDelay, "time from PostInputs to INPUT_SUCCESS/INPUT_FAILED; 0 means at once")
+	fs.Float64Var(&opts.RateLimit, "rate-limit", emulator.DefaultRateLimit, "requests per second per app; 0 disables the limit")
+	fs.DurationVar(&opts.Faults.Latency, "latency", 0, "latency added to every call")
+	fs.Float64Var(&opts.Faults.ThrottleRate, "throttle-rate", 0, "share of calls answered CONN_THROTTLED")
+	fs.Float64Var(&opts.Faults.UnavailableRate, "unavailable-rate", 0, "share of calls failed with gRPC Unavailable")
+	fs.Float64Var(&opts.Faults.TransientInputRate, "transient-input-rate", 0, "share of inputs answered TRY_AGAIN and not stored")
+	fs.Float64Var(&opts.Faults.ProcessingFailRate, "processing-fail-rate", 0, "share of inputs that end INPUT_FAILED with a transient cause")
+	fs.Float64Var(&opts.Faults.DropConnRate, "drop-conn-rate", 0, "share of calls applied and then cut off before the response")
+	fs.Int64Var(&opts.Faults.Seed, "seed", 1, "seed of the fault generator")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *dump {
+		if opts.StateDir == "" {
+			return errors.New("-dump needs -state")
+		}
+		return emulator.Dump(opts.StateDir, stdout)
+	}
+	if *port < 0 || *port > 65535 {
+		return fmt.Errorf("-port %d is out of range", *port)
+	}
+	if *admin != "" {
+		if err := checkLoopback(*admin); err != nil {
+			return fmt.Errorf("-admin: %w", err)
+		}
+	}
+	opts.PATs, opts.ReadOnlyPATs, opts.Apps, opts.NoAutoCreateApps = pats, roPATs, apps, *noCreate
+	// On the command line 0 means "none"; in Options it means "default".
+	if opts.ProcessingDelay == 0 {
+		opts.ProcessingDelay = -1
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = -1
+	}
+	if opts.SaveInterval == 0 {
+		opts.SaveInterval = -1
+	}
+
+	level := zapcore.InfoLevel
+	if *verbose {
+		level = zapcore.DebugLevel
+	}
+	log := zap.New(zapcore.NewCore(
+		zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()),
+		zapcore.Lock(zapcore.AddSync(stderr)), level))
+	defer func() { _ = log.Sync() }()
+	opts.Logger = log
+
+	srv, err := emulator.Start(net.JoinHostPort(*addr, strconv.Itoa(*port)), opts)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", srv.Addr()); err != nil {
+		return errors.Join(err, srv.Close())
+	}
+
+	var adminSrv *http.Server
+	adminDone := make(chan error, 1)
+	if *admin != "" {
+		l, err := net.Listen("tcp", *admin)
+		if err != nil {
+			return errors.Join(fmt.Errorf("-admin: %w", err), srv.Close())
+		}
+		adminSrv = &http.Server{Handler: srv.InspectHandler(), ReadHeaderTimeout: 10 * time.Second}
+		log.Info("inspection API listening", zap.String("addr", l.Addr().String()))
+		go func() { adminDone <- adminSrv.Serve(l) }()
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	var errs []error
+	if adminSrv != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		errs = append(errs, adminSrv.Shutdown(sctx))
+		cancel()
+		if err := <-adminDone; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, srv.Close())
+	return errors.Join(errs...)
+}
+
+// checkLoopback accepts host:port only when host is a loopback address or
+// "localhost": the inspection API has no auth.
+func checkLoopback(hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address", host)
+}

@@ -1,0 +1,357 @@
+package emulator
+
+import (
+	"bufio"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+)
+
+// State file format
+//
+// The state lives in one file, StateDir/state.gob, written whole: to a
+// temporary file in StateDir, fsynced, renamed over state.gob, and the
+// directory fsynced, so a crash leaves either the old or the new file.
+//
+// The file is an encoding/gob stream: one fileHeader, then fileRecords each
+// with exactly one field set, then a record with End set that carries the
+// totals, which load checks (a file without it is rejected as truncated).
+// The records of an app follow its App record: its datasets, inputs in
+// creation order, annotations in creation order, then jobs. Inputs and
+// annotations carry their proto messages marshaled (without ids, statuses,
+// timestamps or media bytes), exactly as held in memory.
+
+const (
+	stateFile    = "state.gob"
+	stateMagic   = "clarifai-emulator-state"
+	stateVersion = 1
+)
+
+type fileHeader struct {
+	Magic   string
+	Version int
+	SavedAt int64
+}
+
+type fileRecord struct {
+	App     *fileApp
+	Dataset []byte // marshaled pb.Dataset
+	Input   *fileInput
+	Ann     *fileAnn
+	Job     *fileJob
+	End     *fileEnd
+}
+
+type fileApp struct {
+	User, App string
+	Created   int64
+	Seq       uint64
+	DSSeqs    []uint64 // creation sequence of each Dataset record that follows
+}
+
+type fileInput struct {
+	ID                       string
+	Seq                      uint64
+	Created, Modified, Delay int64
+	Blob                     []byte
+	Digests                  []fileDigest
+	Fail                     uint8
+}
+
+type fileDigest struct {
+	Path   string
+	Kind   string
+	Size   int64
+	SHA256 [32]byte
+}
+
+type fileAnn struct {
+	ID, InputID       string
+	Seq               uint64
+	Created, Modified int64
+	Blob              []byte
+}
+
+type fileJob struct {
+	ID                string
+	Seq               uint64
+	Created, Modified int64
+	Cancelled         bool
+	EntryCreated      []int64
+	EntryDelay        []int64
+	EntryFailed       []bool
+}
+
+type fileEnd struct {
+	Apps, Inputs, Anns, Datasets, Jobs int
+}
+
+// saveLoop saves the state every SaveInterval while it changes, until the
+// server closes. Close saves once more after it ends.
+func (s *Server) saveLoop() {
+	t := time.NewTicker(s.opts.SaveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+			if !s.dirty.Swap(false) {
+				continue
+			}
+			if err := s.save(); err != nil {
+				s.dirty.Store(true) // try again next tick
+				s.log.Error("periodic save failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+// save writes the whole state atomically. Each app is written under its
+// lock, so every app is consistent in itself; calls on other apps go on.
+func (s *Server) save() (err error) {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	dir := s.opts.StateDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	f, err := os.CreateTemp(dir, stateFile+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	start := time.Now()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	enc := gob.NewEncoder(bw)
+	if err := enc.Encode(fileHeader{Magic: stateMagic, Version: stateVersion, SavedAt: s.nowNano()}); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	var end fileEnd
+	for _, a := range s.sortedApps() {
+		if err := writeApp(enc, a, &end); err != nil {
+			return fmt.Errorf("emulator: save state of app %s/%s: %w", a.user, a.id, err)
+		}
+	}
+	if err := enc.Encode(fileRecord{End: &end}); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, stateFile)); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	s.log.Info("state saved", zap.String("dir", dir), zap.Int("inputs", end.Inputs), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+func writeApp(enc *gob.Encoder, a *app, end *fileEnd) error {
+	a.lock()
+	defer a.unlock()
+	dss := a.sortedDatasets()
+	fa := &fileApp{User: a.user, App: a.id, Created: a.created, Seq: a.seq}
+	for _, d := range dss {
+		fa.DSSeqs = append(fa.DSSeqs, d.seq)
+	}
+	if err := enc.Encode(fileRecord{App: fa}); err != nil {
+		return err
+	}
+	end.Apps++
+	for _, d := range dss {
+		b, err := proto.Marshal(d.ds)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(fileRecord{Dataset: b}); err != nil {
+			return err
+		}
+		end.Datasets++
+	}
+	for _, r := range a.order {
+		if r.deleted {
+			continue
+		}
+		fi := &fileInput{ID: r.id, Seq: r.seq, Created: r.created, Modified: r.modified, Delay: r.delay, Blob: r.blob, Fail: uint8(r.fail)}
+		for _, d := range r.digests {
+			fi.Digests = append(fi.Digests, fileDigest{Path: d.path, Kind: string(d.kind), Size: d.size, SHA256: d.sum})
+		}
+		if err := enc.Encode(fileRecord{Input: fi}); err != nil {
+			return err
+		}
+		end.Inputs++
+	}
+	for _, r := range a.annOrder {
+		if r.deleted {
+			continue
+		}
+		if err := enc.Encode(fileRecord{Ann: &fileAnn{ID: r.id, InputID: r.inputID, Seq: r.seq, Created: r.created, Modified: r.modified, Blob: r.blob}}); err != nil {
+			return err
+		}
+		end.Anns++
+	}
+	for _, j := range a.sortedJobs() {
+		fj := &fileJob{ID: j.id, Seq: j.seq, Created: j.created, Modified: j.modified, Cancelled: j.cancelled}
+		for _, e := range j.entries {
+			fj.EntryCreated = append(fj.EntryCreated, e.created)
+			fj.EntryDelay = append(fj.EntryDelay, e.delay)
+			fj.EntryFailed = append(fj.EntryFailed, e.failed)
+		}
+		if err := enc.Encode(fileRecord{Job: fj}); err != nil {
+			return err
+		}
+		end.Jobs++
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// load reads StateDir/state.gob, if it exists, into s. It is called before
+// the server serves, so it takes no app locks.
+func (s *Server) load() error {
+	path := filepath.Join(s.opts.StateDir, stateFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("emulator: load state: %w", err)
+	}
+	defer f.Close()
+	if err := s.decodeState(bufio.NewReaderSize(f, 1<<20)); err != nil {
+		return fmt.Errorf("emulator: load state from %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *Server) decodeState(r io.Reader) error {
+	dec := gob.NewDecoder(r)
+	var h fileHeader
+	if err := dec.Decode(&h); err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	if h.Magic != stateMagic || h.Version != stateVersion {
+		return fmt.Errorf("not a version %d state file (magic %q, version %d)", stateVersion, h.Magic, h.Version)
+	}
+	var (
+		cur    *app
+		dsSeqs []uint64
+		got    fileEnd
+	)
+	for {
+		// gob leaves fields absent from the stream untouched, so each record
+		// is decoded into a fresh value.
+		var rec fileRecord
+		if err := dec.Decode(&rec); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return errors.New("truncated: no end record")
+			}
+			return err
+		}
+		switch {
+		case rec.End != nil:
+			if *rec.End != got {
+				return fmt.Errorf("end record counts %+v do not match the records read %+v", *rec.End, got)
+			}
+			for _, a := range s.apps {
+				a.rebuildQueue()
+			}
+			return nil
+		case rec.App != nil:
+			fa := rec.App
+			key := fa.User + "/" + fa.App
+			cur = newApp(fa.User, fa.App, fa.Created)
+			cur.seq = fa.Seq
+			dsSeqs = fa.DSSeqs
+			s.apps[key] = cur
+			got.Apps++
+		case cur == nil:
+			return errors.New("record before the first app")
+		case rec.Dataset != nil:
+			ds := &pb.Dataset{}
+			if err := proto.Unmarshal(rec.Dataset, ds); err != nil || len(dsSeqs) == 0 {
+				return fmt.Errorf("bad dataset record in app %s/%s", cur.user, cur.id)
+			}
+			cur.datasets[ds.Id] = &dataset{seq: dsSeqs[0], ds: ds}
+			dsSeqs = dsSeqs[1:]
+			got.Datasets++
+		case rec.Input != nil:
+			fi := rec.Input
+			if err := proto.Unmarshal(fi.Blob, &pb.Input{}); err != nil || fi.Fail >= uint8(numFailReasons) || fi.ID == "" {
+				return fmt.Errorf("bad input record %q in app %s/%s", fi.ID, cur.user, cur.id)
+			}
+			r := &inputRec{id: fi.ID, seq: fi.Seq, created: fi.Created, modified: fi.Modified, delay: fi.Delay, blob: fi.Blob, fail: failReason(fi.Fail)}
+			for _, d := range fi.Digests {
+				r.digests = append(r.digests, digest{path: d.Path, kind: MediaKind(d.Kind), size: d.Size, sum: d.SHA256})
+			}
+			cur.inputs[r.id] = r
+			cur.order = append(cur.order, r)
+			got.Inputs++
+		case rec.Ann != nil:
+			fa := rec.Ann
+			if err := proto.Unmarshal(fa.Blob, &pb.Annotation{}); err != nil || fa.ID == "" {
+				return fmt.Errorf("bad annotation record %q in app %s/%s", fa.ID, cur.user, cur.id)
+			}
+			cur.addAnn(&annRec{id: fa.ID, inputID: fa.InputID, seq: fa.Seq, created: fa.Created, modified: fa.Modified, blob: fa.Blob})
+			got.Anns++
+		case rec.Job != nil:
+			fj := rec.Job
+			if len(fj.EntryCreated) != len(fj.EntryDelay) || len(fj.EntryCreated) != len(fj.EntryFailed) {
+				return fmt.Errorf("bad job record %q in app %s/%s", fj.ID, cur.user, cur.id)
+			}
+			j := &job{id: fj.ID, seq: fj.Seq, created: fj.Created, modified: fj.Modified, cancelled: fj.Cancelled}
+			for i := range fj.EntryCreated {
+				j.add(jobEntry{created: fj.EntryCreated[i], delay: fj.EntryDelay[i], failed: fj.EntryFailed[i]})
+			}
+			cur.jobs[j.id] = j
+			got.Jobs++
+		default:
+			return errors.New("empty record")
+		}
+	}
+}
+
+// rebuildQueue puts every loaded input in the processing queue, sorted by
+// completion time; settle then counts those already processed. The caller
+// owns a exclusively.
+func (a *app) rebuildQueue() {
+	a.queue = append(a.queue[:0], a.order...)
+	sort.SliceStable(a.queue, func(i, j int) bool { return a.queue[i].doneAt() < a.queue[j].doneAt() })
+	a.qhead, a.nSuccess, a.nFailed = 0, 0, 0
+}
