@@ -1,0 +1,185 @@
+// Package annotations reads object annotations in the COCO, YOLO and Pascal
+// VOC formats and joins them to the image files a source walks.
+//
+// The readers never convert pixel coordinates: COCO and VOC regions come out
+// with Region.Pixels set, in pixels of the image (x → Col, y → Row), and the
+// annotations transform normalizes them with the image size it reads from the
+// file header. YOLO coordinates are already normalized and come out with
+// Pixels unset.
+//
+// An Index is opened once per walk (Open), asked for the annotation of each
+// image the walk emits (Lookup), and at the end lists the annotation images
+// no Lookup matched (Unmatched). The join rules are documented on Lookup.
+package annotations
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+)
+
+// Format names an annotation file format.
+type Format string
+
+// The supported formats.
+const (
+	// FormatCOCO is one COCO JSON file (images, annotations, categories)
+	// for the whole dataset.
+	FormatCOCO Format = "coco"
+	// FormatYOLO is one label file <stem>.txt per image in a labels
+	// directory, plus a classes file.
+	FormatYOLO Format = "yolo"
+	// FormatVOC is one Pascal VOC XML file <stem>.xml per image in a
+	// directory.
+	FormatVOC Format = "voc"
+)
+
+// Config says which annotation files to join to a walk's images.
+type Config struct {
+	// Format is "coco", "yolo" or "voc" (required).
+	Format Format
+	// Path is the COCO JSON file, the YOLO labels directory or the VOC XML
+	// directory (required).
+	Path string
+	// Classes is the YOLO classes file: one class name per line, the line
+	// number (from 0) being the class index. Default <Path>/classes.txt.
+	// Only for YOLO.
+	Classes string
+	// Polygons, for COCO, makes each segmentation polygon a polygon region
+	// instead of taking the annotation's bbox. An annotation whose
+	// segmentation is RLE (crowd masks) falls back to its bbox; Open
+	// counts these (see Index.RLEFallbacks). Default false: boxes.
+	Polygons bool
+	// InputConcepts, when set, adds every distinct region label of an
+	// image to the item as a positive input-level concept too, which is
+	// what classifiers train on. Default false: regions only.
+	InputConcepts bool
+	// IgnoreUnmatched turns off the report of annotation images that no
+	// walked file matched (see Index.Unmatched). Set it when Include or
+	// Exclude patterns upload a subset of an annotated dataset on purpose.
+	IgnoreUnmatched bool
+}
+
+// Validate checks the format and that Path (and Classes) exist with the
+// right type. It does not read them.
+func (c Config) Validate() error {
+	switch c.Format {
+	case FormatCOCO, FormatYOLO, FormatVOC:
+	case "":
+		return errors.New("annotations: format is required (coco, yolo or voc)")
+	default:
+		return fmt.Errorf("annotations: unknown format %q (want coco, yolo or voc)", c.Format)
+	}
+	if c.Path == "" {
+		return fmt.Errorf("annotations: %s needs a path", c.Format)
+	}
+	fi, err := os.Stat(c.Path)
+	if err != nil {
+		return fmt.Errorf("annotations: %w", err)
+	}
+	if c.Format == FormatCOCO && fi.IsDir() {
+		return fmt.Errorf("annotations: coco path %s is a directory; want the JSON file", c.Path)
+	}
+	if c.Format != FormatCOCO && !fi.IsDir() {
+		return fmt.Errorf("annotations: %s path %s is not a directory", c.Format, c.Path)
+	}
+	if c.Classes != "" && c.Format != FormatYOLO {
+		return fmt.Errorf("annotations: a classes file is only used with yolo, not %s", c.Format)
+	}
+	if c.Polygons && c.Format != FormatCOCO {
+		return fmt.Errorf("annotations: polygons is a coco option; %s files say per line or object", c.Format)
+	}
+	return nil
+}
+
+// Annotation is what an annotation file says about one image.
+type Annotation struct {
+	// File is the annotation file it was read from.
+	File string
+	// Regions are in pixels (COCO, VOC: Pixels set) or normalized (YOLO).
+	Regions []pipeline.Region
+	// Concepts are the distinct region labels, positive, in the order they
+	// first appear.
+	Concepts []pipeline.Concept
+	// Width and Height are the image size the file states (COCO, VOC), 0
+	// when it gives none. The annotations transform cross-checks them with
+	// the image header.
+	Width, Height int
+}
+
+// Fingerprint returns a short hash of what a says, for resume keys: an
+// edited annotation changes it, so that the item is delivered again.
+func (a *Annotation) Fingerprint() string {
+	b, err := json.Marshal(struct {
+		R    []pipeline.Region
+		C    []pipeline.Concept
+		W, H int
+	}{a.Regions, a.Concepts, a.Width, a.Height})
+	if err != nil { // cannot happen: parsers only produce finite numbers
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// SizeKey is the Item.Metadata key under which a source records the image
+// size an annotation file states, as map[string]any{"width": w, "height": h}
+// with int values. It is internal to the run: the annotations transform
+// reads and removes it with TakeSize before the item is uploaded.
+const SizeKey = "_annotated_size"
+
+// SetSize records w×h in md under SizeKey and returns md (allocated when
+// nil). It does nothing when either is 0.
+func SetSize(md map[string]any, w, h int) map[string]any {
+	if w <= 0 || h <= 0 {
+		return md
+	}
+	if md == nil {
+		md = make(map[string]any, 1)
+	}
+	md[SizeKey] = map[string]any{"width": w, "height": h}
+	return md
+}
+
+// TakeSize returns the size SetSize recorded in md and deletes it from md.
+// ok is false when there is none.
+func TakeSize(md map[string]any) (w, h int, ok bool) {
+	v, found := md[SizeKey]
+	if !found {
+		return 0, 0, false
+	}
+	delete(md, SizeKey)
+	m, _ := v.(map[string]any)
+	w, okw := m["width"].(int)
+	h, okh := m["height"].(int)
+	return w, h, okw && okh
+}
+
+// concepts returns the distinct labels of regions as positive concepts.
+func concepts(regions []pipeline.Region) []pipeline.Concept {
+	var out []pipeline.Concept
+	seen := make(map[string]struct{})
+	for _, r := range regions {
+		for _, c := range r.Concepts {
+			if _, dup := seen[c.ID]; !dup {
+				seen[c.ID] = struct{}{}
+				out = append(out, pipeline.Positive(c.ID))
+			}
+		}
+	}
+	return out
+}
+
+// stem returns name without its extension.
+func stem(name string) string { return strings.TrimSuffix(name, filepath.Ext(name)) }
+
+// readLimit bounds the size of one per-image annotation file (YOLO label,
+// VOC XML) read into memory.
+const readLimit = 16 << 20
