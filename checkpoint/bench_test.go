@@ -1,0 +1,210 @@
+package checkpoint
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+)
+
+// keyRing returns n distinct file keys and derived-looking IDs.
+func keyRing(n int) (keys, ids []string) {
+	keys, ids = make([]string, n), make([]string, n)
+	for i := range n {
+		keys[i] = testItem(i).Key
+		ids[i] = fmt.Sprintf("%032x", uint64(i)*0x9e3779b97f4a7c15)
+	}
+	return keys, ids
+}
+
+// fill records n Done entries with the default options' disk behaviour
+// except automatic compaction, which the caller chooses.
+func fill(tb testing.TB, c *Checkpoint, keys, ids []string) {
+	tb.Helper()
+	it := &pipeline.Item{}
+	r := pipeline.Result{Item: it, Event: pipeline.EventDone}
+	for i := range keys {
+		it.Key, it.ID = keys[i], ids[i]
+		if err := c.Record(r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecord measures Record on the hot path: default options (timer
+// and size-driven fsync in the background, automatic compaction).
+func BenchmarkRecord(b *testing.B) {
+	c, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ring := min(b.N, 1<<20)
+	keys, ids := keyRing(ring)
+	it := &pipeline.Item{}
+	r := pipeline.Result{Item: it, Event: pipeline.EventAccepted}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		// Each round over the ring records another ID, so that every call
+		// changes the entry and writes a record.
+		k := i % ring
+		it.Key, it.ID = keys[k], ids[(k+i/ring)%ring]
+		if err := c.Record(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	const n = 1 << 20
+	c := mustOpen(b, b.TempDir(), Options{})
+	defer c.Close()
+	keys, ids := keyRing(n)
+	fill(b, c, keys, ids)
+	// The probes are 4096 keys spread over the index: their strings stay in
+	// the CPU cache, as a fresh item's key does, while the entries they hit
+	// do not.
+	hits, misses := make([]string, 4096), make([]string, 4096)
+	for i := range misses {
+		hits[i] = keys[(i*7919)%n]
+		misses[i] = testItem(n + i).Key
+	}
+	b.Run("hit", func(b *testing.B) {
+		b.ReportAllocs()
+		it := &pipeline.Item{}
+		for i := range b.N {
+			it.Key = hits[i%len(hits)]
+			if c.Lookup(it) != pipeline.StateDone {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		it := &pipeline.Item{}
+		for i := range b.N {
+			it.Key = misses[i%len(misses)]
+			if c.Lookup(it) != pipeline.StateNew {
+				b.Fatal("hit")
+			}
+		}
+	})
+	b.Run("parallel-hit-while-recording", func(b *testing.B) {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			it := &pipeline.Item{}
+			r := pipeline.Result{Item: it, Event: pipeline.EventAccepted}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				it.Key, it.ID = misses[i%len(misses)], ids[i%n]
+				_ = c.Record(r)
+			}
+		}()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			it := &pipeline.Item{}
+			i := 0
+			for pb.Next() {
+				it.Key = hits[i%len(hits)]
+				c.Lookup(it)
+				i++
+			}
+		})
+		close(stop)
+		<-done
+	})
+}
+
+// loadCost opens the checkpoint in dir and returns the heap it holds per
+// entry and how long loading took.
+func loadCost(tb testing.TB, dir string, n int) (perEntry float64, took time.Duration) {
+	tb.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	c := mustOpen(tb, dir, Options{})
+	took = time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := c.Stats().Entries; got != int64(n) {
+		tb.Fatalf("loaded %d entries, want %d", got, n)
+	}
+	perEntry = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+	mustClose(tb, c)
+	return perEntry, took
+}
+
+// buildCheckpoint records n entries with 32-hex-character IDs in dir, and
+// compacts them into a snapshot if snapshot is set.
+func buildCheckpoint(tb testing.TB, dir string, n int, snapshot bool) {
+	tb.Helper()
+	c := mustOpen(tb, dir, Options{})
+	keys, ids := keyRing(n)
+	fill(tb, c, keys, ids)
+	if snapshot {
+		if err := c.Compact(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	mustClose(tb, c)
+}
+
+// TestMemoryAndLoadTime builds a checkpoint of 1M entries (100K with -short
+// or -race; CHECKPOINT_TEST_ENTRIES=n to choose), reopens it from the log
+// and from a snapshot, and checks the heap held per entry. The numbers are
+// in README.md.
+func TestMemoryAndLoadTime(t *testing.T) {
+	n := 1_000_000
+	if testing.Short() || raceEnabled {
+		n = 100_000
+	}
+	if s := os.Getenv("CHECKPOINT_TEST_ENTRIES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			t.Fatalf("CHECKPOINT_TEST_ENTRIES=%q: want a positive number", s)
+		}
+		n = v
+	}
+	for _, snapshot := range []bool{false, true} {
+		dir := t.TempDir()
+		start := time.Now()
+		buildCheckpoint(t, dir, n, snapshot)
+		build := time.Since(start)
+		perEntry, took := loadCost(t, dir, n)
+		t.Logf("%d entries, from snapshot %v: built in %v (%.0f ns/record), loaded in %v, heap %.1f bytes/entry; at 10M: ~%.0f MB, ~%v",
+			n, snapshot, build.Round(time.Millisecond), float64(build.Nanoseconds())/float64(n),
+			took.Round(time.Millisecond), perEntry, perEntry*10e6/1e6, (took * time.Duration(10_000_000/n)).Round(100*time.Millisecond))
+		// The index is 35-byte map slots plus the map's spare capacity, which
+		// swings between 1/8 and 9/16 of its slots as the map grows (50 to 85
+		// bytes per entry). Keeping the keys (~70 bytes here, with string
+		// headers and their own map) would be well over 150.
+		if perEntry > 100 {
+			t.Errorf("heap per entry = %.1f bytes, want at most 100", perEntry)
+		}
+	}
+}
+
+// BenchmarkLoad1M measures Open of a 1M-entry checkpoint from a snapshot.
+func BenchmarkLoad1M(b *testing.B) {
+	const n = 1_000_000
+	dir := b.TempDir()
+	buildCheckpoint(b, dir, n, true)
+	perEntry, _ := loadCost(b, dir, n)
+	for b.Loop() {
+		c := mustOpen(b, dir, Options{})
+		mustClose(b, c)
+	}
+	b.ReportMetric(perEntry, "heap-B/entry")
+}

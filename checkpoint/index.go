@@ -1,0 +1,290 @@
+package checkpoint
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+)
+
+// KeyHash identifies an item in the checkpoint: the first 16 bytes of the
+// SHA-256 of its Key. 128 bits make a collision among a billion keys less
+// likely than 1e-20, and cost a fixed 16 bytes however long the key is.
+type KeyHash [16]byte
+
+// String returns the hash in hex.
+func (h KeyHash) String() string { return hex.EncodeToString(h[:]) }
+
+// HashKey returns the KeyHash of an item key (see pipeline.Item.Key).
+func HashKey(key string) KeyHash {
+	// Hash the string's bytes in place: converting it would allocate a copy
+	// on every Lookup and Record. Sum256 only reads them.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
+	return KeyHash(sum[:16])
+}
+
+// itemKey returns the key the checkpoint files it under: Item.Key, or, when
+// it is empty, the key a source would have given an item with that ID
+// (pipeline.IDKey scoped by its datasets). Items with neither cannot be
+// recorded or found.
+func itemKey(it *pipeline.Item) (string, bool) {
+	switch {
+	case it == nil:
+		return "", false
+	case it.Key != "":
+		return it.Key, true
+	case it.ID != "":
+		return pipeline.ScopeKey(pipeline.IDKey(it.ID), it.DatasetIDs), true
+	}
+	return "", false
+}
+
+// State is the recorded state of an entry.
+type State uint8
+
+// The states of an entry. The zero value is not a valid state.
+const (
+	// Accepted: the server accepted the input; its processing was not
+	// confirmed yet.
+	Accepted State = iota + 1
+	// Done: the item is finished.
+	Done
+	// Failed: the server refused or failed the item with a status code.
+	Failed
+)
+
+var stateNames = [...]string{"", "accepted", "done", "failed"}
+
+// String returns "accepted", "done" or "failed".
+func (s State) String() string {
+	if s >= Accepted && s <= Failed {
+		return stateNames[s]
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Entry flags.
+const (
+	// flagAccepted: the server accepted the input at some point, so it
+	// exists on the server under the recorded ID.
+	flagAccepted uint8 = 1 << iota
+	// flagAnnotated: the item's annotations were accepted.
+	flagAnnotated
+
+	knownFlags = flagAccepted | flagAnnotated
+)
+
+// How an entry's id field holds the input ID in memory.
+const (
+	memNone   uint8 = iota
+	memInline       // id[0] is the length (<16), id[1:] the bytes
+	memHex          // 32 lower-case hex characters, decoded
+	memUUID         // a lower-case canonical UUID, its 32 hex digits decoded
+	memArena        // id[0:4] chunk, id[4:8] offset, id[8:12] length in the shard arena
+)
+
+// entry is the in-memory state of one key: 19 bytes with byte alignment, so
+// a map slot costs 35 bytes.
+type entry struct {
+	id    [16]byte
+	state State
+	flags uint8
+	idEnc uint8
+}
+
+// numShards is the number of index shards. With 64 the resume filter and the
+// result loop almost never wait for each other, and the compactor holds one
+// shard's read lock for 1/64 of the index at a time.
+const numShards = 64
+
+// shard is one part of the index. mu guards everything in it.
+type shard struct {
+	mu sync.RWMutex
+	m  map[KeyHash]entry
+	// chunks is the arena of IDs that do not pack into 16 bytes. Chunks are
+	// never reallocated, so arena offsets stay valid; an ID that changes
+	// leaves its old bytes behind (rare: IDs are deterministic).
+	chunks [][]byte
+}
+
+// index is the sharded in-memory state.
+type index struct {
+	shards [numShards]shard
+	// counts by state, and annotated entries; updated under the shard lock.
+	counts    [Failed + 1]atomic.Int64
+	annotated atomic.Int64
+}
+
+func newIndex(hint int) *index {
+	x := &index{}
+	per := hint/numShards + hint/(numShards*16)
+	for i := range x.shards {
+		x.shards[i].m = make(map[KeyHash]entry, per)
+	}
+	return x
+}
+
+func (x *index) shard(h KeyHash) *shard { return &x.shards[h[0]%numShards] }
+
+// len returns the number of entries.
+func (x *index) len() int64 {
+	return x.counts[Accepted].Load() + x.counts[Done].Load() + x.counts[Failed].Load()
+}
+
+// put stores e under h in s, whose lock the caller holds, and keeps the
+// counts. old and had are what s holds under h now (the caller looked).
+func (x *index) put(s *shard, h KeyHash, e, old entry, had bool) {
+	if had {
+		x.counts[old.state].Add(-1)
+		if old.flags&flagAnnotated != 0 {
+			x.annotated.Add(-1)
+		}
+	}
+	s.m[h] = e
+	x.counts[e.state].Add(1)
+	if e.flags&flagAnnotated != 0 {
+		x.annotated.Add(1)
+	}
+}
+
+// maxIDLen is the longest input ID the checkpoint stores. Clarifai and
+// pipeline.ValidID allow far less (pipeline.MaxIDLength).
+const maxIDLen = 1024
+
+// byteString is a string or a byte slice: IDs come as strings from items
+// and as bytes from files, and neither should be copied to the other.
+type byteString interface{ ~string | ~[]byte }
+
+// packID sets e's ID to id, which must be at most maxIDLen bytes. The
+// caller holds s's write lock.
+func packID[T byteString](s *shard, e *entry, id T) {
+	e.id = [16]byte{}
+	switch {
+	case len(id) == 0:
+		e.idEnc = memNone
+	case len(id) == 32 && decodeLowerHex(e.id[:], id):
+		e.idEnc = memHex
+	case isLowerUUID(id):
+		decodeLowerHex(e.id[0:4], id[0:8])
+		decodeLowerHex(e.id[4:6], id[9:13])
+		decodeLowerHex(e.id[6:8], id[14:18])
+		decodeLowerHex(e.id[8:10], id[19:23])
+		decodeLowerHex(e.id[10:16], id[24:36])
+		e.idEnc = memUUID
+	case len(id) < 16:
+		e.id[0] = byte(len(id))
+		copy(e.id[1:], id)
+		e.idEnc = memInline
+	default:
+		storeArena(s, e, id)
+	}
+}
+
+// storeArena appends id to the arena and points e at it.
+func storeArena[T byteString](s *shard, e *entry, id T) {
+	n := len(s.chunks)
+	if n == 0 || cap(s.chunks[n-1])-len(s.chunks[n-1]) < len(id) {
+		// Chunks double from 4 KiB to 1 MiB, so a checkpoint with a few
+		// long IDs stays small and a large one allocates rarely.
+		size := 4 << 10
+		if n > 0 {
+			size = min(2*cap(s.chunks[n-1]), 1<<20)
+		}
+		s.chunks = append(s.chunks, make([]byte, 0, max(size, len(id))))
+		n++
+	}
+	c := s.chunks[n-1]
+	binary.LittleEndian.PutUint32(e.id[0:], uint32(n-1))
+	binary.LittleEndian.PutUint32(e.id[4:], uint32(len(c)))
+	binary.LittleEndian.PutUint32(e.id[8:], uint32(len(id)))
+	s.chunks[n-1] = append(c, id...)
+	e.idEnc = memArena
+}
+
+// appendID appends e's ID to dst. The caller holds s's lock (read or write).
+func (s *shard) appendID(dst []byte, e *entry) []byte {
+	switch e.idEnc {
+	case memInline:
+		return append(dst, e.id[1:1+e.id[0]]...)
+	case memHex:
+		return hex.AppendEncode(dst, e.id[:])
+	case memUUID:
+		dst = hex.AppendEncode(dst, e.id[0:4])
+		dst = append(dst, '-')
+		dst = hex.AppendEncode(dst, e.id[4:6])
+		dst = append(dst, '-')
+		dst = hex.AppendEncode(dst, e.id[6:8])
+		dst = append(dst, '-')
+		dst = hex.AppendEncode(dst, e.id[8:10])
+		dst = append(dst, '-')
+		return hex.AppendEncode(dst, e.id[10:16])
+	case memArena:
+		c := binary.LittleEndian.Uint32(e.id[0:])
+		off := binary.LittleEndian.Uint32(e.id[4:])
+		n := binary.LittleEndian.Uint32(e.id[8:])
+		return append(dst, s.chunks[c][off:off+n]...)
+	}
+	return dst
+}
+
+// idString returns e's ID. The caller holds s's lock.
+func (s *shard) idString(e *entry) string {
+	var buf [64]byte
+	return string(s.appendID(buf[:0], e))
+}
+
+// sameID reports whether e already holds id. The caller holds s's lock.
+func sameID[T byteString](s *shard, e *entry, id T) bool {
+	var buf [64]byte
+	return string(s.appendID(buf[:0], e)) == string(id)
+}
+
+func decodeLowerHex[T byteString](dst []byte, src T) bool {
+	if len(src) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := lowerHexVal(src[2*i])
+		lo, ok2 := lowerHexVal(src[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func lowerHexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// isLowerUUID reports whether id is a UUID in canonical lower-case form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, which packs into 16 bytes and
+// unpacks to the same text.
+func isLowerUUID[T byteString](id T) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := range len(id) {
+		c := id[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if _, ok := lowerHexVal(c); !ok {
+			return false
+		}
+	}
+	return true
+}

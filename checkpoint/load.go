@@ -1,0 +1,394 @@
+package checkpoint
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// File names in the checkpoint directory.
+const (
+	lockName     = "LOCK"
+	snapshotName = "snapshot.ckpt"
+	snapshotTmp  = "snapshot.ckpt.tmp"
+	previousDir  = "previous"
+	logPrefix    = "log-"
+	logSuffix    = ".ckpt"
+)
+
+func logName(gen uint64) string { return fmt.Sprintf("%s%08d%s", logPrefix, gen, logSuffix) }
+
+// parseLogName returns the generation of a log file name.
+func parseLogName(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, logPrefix)
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, logSuffix)
+	if !ok {
+		return 0, false
+	}
+	gen, err := strconv.ParseUint(s, 10, 64)
+	return gen, err == nil && gen > 0
+}
+
+// listFiles returns the log generations in dir, ascending, and whether a
+// snapshot exists.
+func listFiles(dir string) (gens []uint64, snapshot bool, err error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, de := range des {
+		if de.IsDir() {
+			continue
+		}
+		if de.Name() == snapshotName {
+			snapshot = true
+		} else if gen, ok := parseLogName(de.Name()); ok {
+			gens = append(gens, gen)
+		}
+	}
+	slices.Sort(gens)
+	return gens, snapshot, nil
+}
+
+// scan is the result of reading one file.
+type scan struct {
+	hdr       header
+	hasHeader bool
+	valid     int64 // length of the valid prefix
+	size      int64
+	records   int64
+	trailer   bool
+	bad       *formatError // the first invalid data; nil if the file is whole
+}
+
+// scanFile reads the file at path: magic, header, records. onHeader is
+// called with the header and may abort the scan with an error (returned as
+// is). onEntry is called for every entry record; it returns an error for a
+// record it cannot decode, which counts as corruption at that record. A
+// snapshot must end with a trailer matching its record count. I/O errors
+// are returned wrapped with the path.
+func scanFile(path string, onHeader func(header) error, onEntry func(p []byte) error) (sc scan, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return sc, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		sc.size = fi.Size()
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
+	var magic [len(fileMagic)]byte
+	if n, err := io.ReadFull(br, magic[:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			sc.bad = &formatError{0, fmt.Sprintf("file is %d bytes, shorter than its header", n)}
+			return sc, nil
+		}
+		return sc, fmt.Errorf("checkpoint: read %s: %w", path, err)
+	}
+	if string(magic[:]) != fileMagic {
+		sc.bad = &formatError{0, "not a checkpoint file (bad magic)"}
+		return sc, nil
+	}
+	fr := &frameReader{r: br, off: int64(len(fileMagic))}
+	for {
+		start := fr.off
+		p, err := fr.next()
+		if err == io.EOF {
+			break
+		}
+		var fe *formatError
+		if errors.As(err, &fe) {
+			sc.bad = fe
+			break
+		}
+		if err != nil {
+			return sc, fmt.Errorf("checkpoint: read %s: %w", path, err)
+		}
+		if !sc.hasHeader {
+			h, err := decodeHeader(p)
+			if err != nil {
+				sc.bad = &formatError{start, err.Error()}
+				break
+			}
+			sc.hdr, sc.hasHeader = h, true
+			sc.valid = fr.off
+			if err := onHeader(h); err != nil {
+				return sc, err
+			}
+			continue
+		}
+		if sc.trailer {
+			sc.bad = &formatError{start, "record after the snapshot trailer"}
+			break
+		}
+		switch p[0] {
+		case recEntry:
+			if err := onEntry(p); err != nil {
+				sc.bad = &formatError{start, err.Error()}
+			} else {
+				sc.records++
+			}
+		case recTrailer:
+			n, err := decodeTrailer(p)
+			switch {
+			case err != nil:
+				sc.bad = &formatError{start, err.Error()}
+			case sc.hdr.kind != kindSnapshot:
+				sc.bad = &formatError{start, "trailer in a log"}
+			case n != uint64(sc.records):
+				sc.bad = &formatError{start, fmt.Sprintf("trailer counts %d entries, read %d", n, sc.records)}
+			default:
+				sc.trailer = true
+			}
+		default:
+			sc.bad = &formatError{start, fmt.Sprintf("unknown record type %q", p[0])}
+		}
+		if sc.bad != nil {
+			break
+		}
+		sc.valid = fr.off
+	}
+	if sc.bad == nil && !sc.hasHeader {
+		sc.bad = &formatError{sc.valid, "no header record"}
+	}
+	if sc.bad == nil && sc.hdr.kind == kindSnapshot && !sc.trailer {
+		sc.bad = &formatError{sc.valid, "snapshot has no trailer (incomplete)"}
+	}
+	return sc, nil
+}
+
+// checkHeader returns the error for a header this checkpoint cannot use,
+// and records an allowed fingerprint mismatch.
+func (c *Checkpoint) checkHeader(path string, h header, kind byte) error {
+	if h.version > formatVersion {
+		return fmt.Errorf("checkpoint: %s was written by a newer version of this tool (format %d, this one reads %d)",
+			path, h.version, formatVersion)
+	}
+	if h.kind != kind {
+		return fmt.Errorf("checkpoint: %s: file kind %q, want %q", path, h.kind, kind)
+	}
+	if c.opts.Fingerprint != "" && h.fingerprint != c.opts.Fingerprint {
+		if !c.opts.AllowMismatch {
+			return &configError{c.dir}
+		}
+		c.report.ConfigChanged = true
+	}
+	return nil
+}
+
+// load reads the snapshot and the logs into a new index, deletes stale logs,
+// repairs the active log's tail and opens it for appending.
+func (c *Checkpoint) load() error {
+	_ = os.Remove(filepath.Join(c.dir, snapshotTmp)) // a compaction that did not finish
+	gens, hasSnap, err := listFiles(c.dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	next := uint64(1)
+	if hasSnap {
+		path := filepath.Join(c.dir, snapshotName)
+		var maxEntries uint64
+		if fi, err := os.Stat(path); err == nil {
+			maxEntries = uint64(fi.Size()) / minEntryRecord
+		}
+		sc, err := scanFile(path,
+			func(h header) error {
+				if err := c.checkHeader(path, h, kindSnapshot); err != nil {
+					return err
+				}
+				// The hint sizes the maps at once; the file's size bounds
+				// it, should a header ever claim more than the file holds.
+				c.idx = newIndex(int(min(h.hint, maxEntries)))
+				return nil
+			},
+			c.applyRecord)
+		if err != nil {
+			return err
+		}
+		c.noteScan(path, sc, false)
+		c.snapBytes.Store(sc.size)
+		if sc.hasHeader {
+			next = sc.hdr.gen
+		}
+		// Without a readable header, replay every log: replaying records
+		// already in the snapshot again is harmless.
+	}
+	if c.idx == nil {
+		c.idx = newIndex(0)
+	}
+	var live []uint64
+	for _, gen := range gens {
+		if gen < next {
+			// Folded into the snapshot by a compaction that crashed
+			// before deleting it.
+			if err := os.Remove(filepath.Join(c.dir, logName(gen))); err != nil {
+				return fmt.Errorf("checkpoint: remove stale log: %w", err)
+			}
+			c.report.StaleLogs++
+			continue
+		}
+		live = append(live, gen)
+	}
+	var active *scan
+	for i, gen := range live {
+		path := filepath.Join(c.dir, logName(gen))
+		sc, err := scanFile(path,
+			func(h header) error { return c.checkHeader(path, h, kindLog) },
+			c.applyRecord)
+		if err != nil {
+			return err
+		}
+		last := i == len(live)-1
+		c.noteScan(path, sc, last)
+		if last {
+			active = &sc
+		}
+	}
+	if active == nil {
+		return c.startLog(max(next, 1))
+	}
+	return c.resumeLog(live[len(live)-1], *active)
+}
+
+// applyRecord loads one entry record into the index.
+func (c *Checkpoint) applyRecord(p []byte) error {
+	r, err := decodeEntry(p)
+	if err != nil {
+		return err
+	}
+	s := c.idx.shard(r.hash)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, had := s.m[r.hash]
+	e := entry{state: r.state, flags: r.flags}
+	switch r.enc {
+	case diskHex:
+		copy(e.id[:], r.id)
+		e.idEnc = memHex
+	case diskUUID:
+		copy(e.id[:], r.id)
+		e.idEnc = memUUID
+	case diskString:
+		if had && old.idEnc != memNone && sameID(s, &old, r.id) {
+			e.id, e.idEnc = old.id, old.idEnc // keep the arena from growing on replay
+		} else {
+			packID(s, &e, r.id)
+		}
+	}
+	c.idx.put(s, r.hash, e, old, had)
+	return nil
+}
+
+// noteScan adds a scanned file to the report.
+func (c *Checkpoint) noteScan(path string, sc scan, active bool) {
+	c.report.Files = append(c.report.Files, path)
+	c.report.Records += sc.records
+	if sc.bad != nil {
+		c.report.Corruptions = append(c.report.Corruptions, Corruption{
+			File: path, Offset: sc.bad.Offset, Dropped: sc.size - sc.bad.Offset,
+			Reason: sc.bad.Reason, Truncated: active,
+		})
+	}
+}
+
+// startLog creates the log of generation gen (replacing a file with that
+// name) and makes it the active one. Its header is fsynced, and the
+// directory too, before it is used, so a log that exists after a crash has a
+// valid header unless the crash hit this very function.
+func (c *Checkpoint) startLog(gen uint64) error {
+	path := filepath.Join(c.dir, logName(gen))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	start := appendFileStart(nil, header{
+		version: formatVersion, kind: kindLog, gen: gen, created: time.Now(), fingerprint: c.opts.Fingerprint,
+	})
+	if _, err := f.Write(start); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint: sync %s: %w", path, err)
+	}
+	if err := syncDir(c.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
+	}
+	c.cur = &logFile{path: path, gen: gen, f: f, w: bufio.NewWriterSize(f, c.opts.BufferSize), size: int64(len(start))}
+	return nil
+}
+
+// resumeLog opens the newest log for appending, first truncating it to its
+// valid prefix if its tail is invalid (or starting it afresh if even its
+// header is).
+func (c *Checkpoint) resumeLog(gen uint64, sc scan) error {
+	path := filepath.Join(c.dir, logName(gen))
+	if !sc.hasHeader {
+		return c.startLog(gen)
+	}
+	if sc.bad != nil {
+		if err := os.Truncate(path, sc.valid); err != nil {
+			return fmt.Errorf("checkpoint: truncate %s to its valid prefix: %w", path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if sc.bad != nil {
+		// Make the truncation durable before appending after it.
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("checkpoint: sync %s: %w", path, err)
+		}
+	}
+	c.cur = &logFile{path: path, gen: gen, f: f, w: bufio.NewWriterSize(f, c.opts.BufferSize), size: sc.valid}
+	return nil
+}
+
+// moveAside moves the checkpoint files of dir into dir/previous, replacing
+// what was there, and returns that directory ("" if there was nothing).
+func moveAside(dir string) (string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, de := range des {
+		n := de.Name()
+		if _, isLog := parseLogName(n); isLog || n == snapshotName || n == snapshotTmp {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	prev := filepath.Join(dir, previousDir)
+	if err := os.RemoveAll(prev); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(prev, 0o755); err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if err := os.Rename(filepath.Join(dir, n), filepath.Join(prev, n)); err != nil {
+			return "", err
+		}
+	}
+	if err := syncDir(prev); err != nil {
+		return "", err
+	}
+	return prev, syncDir(dir)
+}
