@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 )
 
 // KeyDroppedRegions is the metadata key under which the annotations
@@ -204,6 +205,7 @@ func (t *annotationsTransform) Apply(ctx context.Context, it *pipeline.Item) err
 		}
 	}
 	if len(it.Regions) == 0 {
+		annotations.TakeSize(it.Metadata)
 		return nil
 	}
 	if it.Kind != pipeline.KindImage && it.Kind != pipeline.KindMultimodal {
@@ -258,7 +260,7 @@ func (t *annotationsTransform) imageSize(ctx context.Context, it *pipeline.Item)
 	for _, r := range it.Regions {
 		pixels = pixels || r.Pixels
 	}
-	sw, sh, haveSrc, err := t.sourceSize(it)
+	sw, sh, from, haveSrc, err := t.sourceSize(it)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -273,8 +275,8 @@ func (t *annotationsTransform) imageSize(ctx context.Context, it *pipeline.Item)
 			if w == sh && h == sw {
 				hint = " (swapped: is the image rotated by its EXIF orientation?)"
 			}
-			return 0, 0, pipeline.Errorf(it.Prov, "regions", "the image is %dx%d (file header) but the source says %dx%d (metadata %s, %s)%s",
-				w, h, sw, sh, t.srcW, t.srcH, hint)
+			return 0, 0, pipeline.Errorf(it.Prov, "regions", "the image is %dx%d (file header) but %s says %dx%d%s",
+				w, h, from, sw, sh, hint)
 		}
 		return w, h, nil
 	case haveSrc:
@@ -286,16 +288,22 @@ func (t *annotationsTransform) imageSize(ctx context.Context, it *pipeline.Item)
 	return 0, 0, nil
 }
 
-// sourceSize reads the configured width and height metadata fields. Both
-// must be present to count.
-func (t *annotationsTransform) sourceSize(it *pipeline.Item) (w, h int, ok bool, err error) {
+// sourceSize returns the image size the source gave and where it comes
+// from: the annotation file (recorded by the directory source), or else the
+// configured width and height metadata fields (both must be present).
+func (t *annotationsTransform) sourceSize(it *pipeline.Item) (w, h int, from string, ok bool, err error) {
+	// The size an annotation file stated (COCO images[], VOC <size>), as the
+	// directory source records it; it is internal and never uploaded.
+	if w, h, ok := annotations.TakeSize(it.Metadata); ok {
+		return w, h, "the annotation file", true, nil
+	}
 	if !t.srcSize {
-		return 0, 0, false, nil
+		return 0, 0, "", false, nil
 	}
 	wv, okW := t.srcW.get(it.Metadata)
 	hv, okH := t.srcH.get(it.Metadata)
 	if !okW || !okH || wv == nil || hv == nil {
-		return 0, 0, false, nil
+		return 0, 0, "", false, nil
 	}
 	for _, f := range []struct {
 		p   metaPath
@@ -304,11 +312,11 @@ func (t *annotationsTransform) sourceSize(it *pipeline.Item) (w, h int, ok bool,
 	}{{t.srcW, wv, &w}, {t.srcH, hv, &h}} {
 		x, err := toFloat(f.v)
 		if err != nil || x < 1 || x != math.Trunc(x) || x > math.MaxInt32 {
-			return 0, 0, false, pipeline.Errorf(it.Prov, "metadata."+f.p.raw, "want a positive whole number of pixels, got %v", f.v)
+			return 0, 0, "", false, pipeline.Errorf(it.Prov, "metadata."+f.p.raw, "want a positive whole number of pixels, got %v", f.v)
 		}
 		*f.out = int(x)
 	}
-	return w, h, true, nil
+	return w, h, fmt.Sprintf("metadata %s, %s", t.srcW.raw, t.srcH.raw), true, nil
 }
 
 // normalize converts r to normalized coordinates if it is in pixels, clamps

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -106,7 +107,7 @@ func TestAnnotationsImageSizeSources(t *testing.T) {
 			cfg:  transforms.AnnotationsConfig{SourceSize: sizeFields},
 			item: &pipeline.Item{Kind: pipeline.KindImage, Blob: png(), Regions: normalized,
 				Metadata: map[string]any{"coco": map[string]any{"width": 64.0, "height": 48.0}}},
-			wantErr: "the image is 32x24 (file header) but the source says 64x48",
+			wantErr: "the image is 32x24 (file header) but metadata coco.width, coco.height says 64x48",
 		},
 		{
 			name: "swapped size hints at EXIF orientation",
@@ -376,5 +377,38 @@ func TestAnnotationsConfigValidate(t *testing.T) {
 		if tr, err := transforms.NewAnnotations(tc.cfg); err == nil || tr != nil {
 			t.Errorf("NewAnnotations = %v, %v", tr, err)
 		}
+	}
+}
+
+// TestAnnotationsUseTheAnnotationFileSize: the directory source records the
+// size a COCO/VOC file states; the transform cross-checks it with the file
+// header and removes it so it is never uploaded as metadata.
+func TestAnnotationsUseTheAnnotationFileSize(t *testing.T) {
+	tr := mustAnnotations(t, transforms.AnnotationsConfig{})
+	box := []pipeline.Region{{Pixels: true, Concepts: []pipeline.Concept{pipeline.Positive("cat")},
+		Box: &pipeline.BoundingBox{Left: 8, Top: 6, Right: 16, Bottom: 12}}}
+	img := func(w, h int) *pipeline.Item {
+		it := &pipeline.Item{Kind: pipeline.KindImage, Blob: fileBlob(t, filepath.Join("testdata", "img.png"))}
+		it.Regions = append([]pipeline.Region(nil), box...)
+		it.Metadata = annotations.SetSize(map[string]any{"keep": "me"}, w, h)
+		return it
+	}
+	it := img(32, 24)
+	if err := tr.Apply(context.Background(), it); err != nil {
+		t.Fatal(err)
+	}
+	if _, left := it.Metadata[annotations.SizeKey]; left || it.Metadata["keep"] != "me" {
+		t.Errorf("metadata after the transform: %v", it.Metadata)
+	}
+	if b := it.Regions[0].Box; b.Left != 0.25 || b.Top != 0.25 || it.Regions[0].Pixels {
+		t.Errorf("region not normalized: %+v", it.Regions[0])
+	}
+	err := tr.Apply(context.Background(), img(64, 48))
+	if err == nil || !strings.Contains(err.Error(), "but the annotation file says 64x48") {
+		t.Errorf("mismatch: err = %v", err)
+	}
+	noRegions := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg", Metadata: annotations.SetSize(nil, 3, 4)}
+	if err := tr.Apply(context.Background(), noRegions); err != nil || len(noRegions.Metadata) != 0 {
+		t.Errorf("size key not removed from an item without regions: %v %v", err, noRegions.Metadata)
 	}
 }
