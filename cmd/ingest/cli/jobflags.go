@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ingestkit/clarifai-ingest/configs"
+)
+
+// jobFlags are the flags that override the job file; they are shared by
+// run, validate, verify and config print.
+type jobFlags struct {
+	config      string
+	name        string
+	target      string
+	stateDir    string
+	dirs        []string
+	csvs        []string
+	urls        []string
+	datasetIDs  []string
+	batchSize   int
+	concurrency int
+	rateLimit   float64
+	logLevel    string
+	logFormat   string
+}
+
+func (f *jobFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.config, "config", "c", "", "YAML job file")
+	fs.StringVar(&f.name, "name", "", "job name (default: the job file's name)")
+	fs.StringVar(&f.target, "target", "", `"clarifai" (default) or "embedded" (local emulator)`)
+	fs.StringVar(&f.stateDir, "state-dir", "", "job state directory (default .ingest/<name>)")
+	fs.StringArrayVar(&f.dirs, "dir", nil, "add a local directory source (repeatable)")
+	fs.StringArrayVar(&f.csvs, "csv", nil, "add a CSV manifest source (repeatable)")
+	fs.StringArrayVar(&f.urls, "urls", nil, "add a URL list source (repeatable)")
+	fs.StringSliceVar(&f.datasetIDs, "dataset", nil, "add every input to these dataset IDs")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "inputs per request, at most 128 (default 128)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 4)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "client-side budget in requests/s for every call (default 15; -1 disables)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
+}
+
+// loadJob builds the effective job: defaults < job file < environment <
+// flags. With validate it checks the result; errors are usage errors.
+func (e *env) loadJob(cmd *cobra.Command, f *jobFlags, validate bool) (*configs.Job, error) {
+	job := &configs.Job{}
+	if f.config != "" {
+		var err error
+		if job, err = configs.Load(f.config); err != nil {
+			return nil, usageError(err)
+		}
+	}
+	if err := job.ApplyEnv(e.getenv); err != nil {
+		return nil, usageError(err)
+	}
+	changed := cmd.Flags().Changed
+	set := func(flag string, apply func()) {
+		if changed(flag) {
+			apply()
+		}
+	}
+	set("name", func() { job.Name = f.name })
+	set("target", func() { job.Target = f.target })
+	set("state-dir", func() { job.State.Dir = f.stateDir })
+	set("batch-size", func() { job.Upload.BatchSize = f.batchSize })
+	set("concurrency", func() { job.Upload.Concurrency = f.concurrency })
+	set("rate-limit", func() { job.Upload.RateLimit = f.rateLimit })
+	set("log-level", func() { job.Log.Level = f.logLevel })
+	set("log-format", func() { job.Log.Format = f.logFormat })
+	set("dataset", func() { job.Upload.DatasetIDs = append(job.Upload.DatasetIDs, f.datasetIDs...) })
+	// Paths given as flags are relative to the working directory, not to
+	// the job file's folder.
+	for _, d := range f.dirs {
+		job.Sources = append(job.Sources, configs.Source{Dir: &configs.DirSource{Path: abs(d)}})
+	}
+	for _, c := range f.csvs {
+		job.Sources = append(job.Sources, configs.Source{CSV: &configs.CSVSource{Path: abs(c)}})
+	}
+	for _, u := range f.urls {
+		job.Sources = append(job.Sources, configs.Source{URLs: &configs.URLSource{Path: abs(u)}})
+	}
+	job.WithDefaults()
+	if !validate {
+		return job, nil
+	}
+	if err := job.Validate(); err != nil {
+		return nil, usageError(fmt.Errorf("invalid configuration:\n%w", err))
+	}
+	return job, nil
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func (e *env) configCommand() *cobra.Command {
+	cfg := &cobra.Command{Use: "config", Short: "Inspect the effective configuration"}
+	var f jobFlags
+	print := &cobra.Command{
+		Use:   "print",
+		Short: "Print the effective configuration (defaults, job file, environment and flags), secrets masked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			job, err := e.loadJob(cmd, &f, false)
+			if err != nil {
+				return err
+			}
+			b, err := job.Masked().YAML()
+			if err != nil {
+				return err
+			}
+			if _, err := e.stdout.Write(b); err != nil {
+				return err
+			}
+			// Print first, then say what is wrong: the output shows why.
+			if err := job.Validate(); err != nil {
+				return usageError(fmt.Errorf("the configuration is not valid:\n%w", err))
+			}
+			return nil
+		},
+	}
+	f.register(print.Flags())
+	cfg.AddCommand(print)
+	return cfg
+}

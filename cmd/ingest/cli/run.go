@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/ingestkit/clarifai-ingest/checkpoint"
+	"github.com/ingestkit/clarifai-ingest/configs"
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sources/report"
+)
+
+// runFlags are the flags of `ingest run` beyond the job flags.
+type runFlags struct {
+	noCheckpoint      bool
+	restart           bool
+	allowConfigChange bool
+	drainTimeout      time.Duration
+}
+
+func (f *runFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.restart, "restart", false, "ignore the existing checkpoint and start the job over")
+	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "run without a checkpoint: nothing is skipped or recorded (deterministic IDs still prevent duplicates)")
+	fs.BoolVar(&f.allowConfigChange, "allow-config-change", false, "resume a checkpoint written by a job with a different configuration")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight batches may take to finish before the run is cut")
+}
+
+func (e *env) runCommand() *cobra.Command {
+	var jf jobFlags
+	var rf runFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run an ingestion job: read, transform, upload, verify; resumable",
+		Long: `Run reads every source, applies the transforms and uploads the items to the
+target with PostInputs. A checkpoint in the job's state directory makes a
+rerun of the same command skip what is done. Failed and skipped items are
+written to a JSONL failure report that a later run can take back as a source.
+
+Exit codes: 0 all done; 3 finished but some items failed; 1 fatal error
+(rerun to resume); 2 bad configuration.`,
+		Example: `  ingest run --config job.yaml
+  ingest run --target embedded --dir ./photos
+  CLARIFAI_PAT=... ingest run --dir ./photos --dataset train`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.run(cmd, &jf, &rf) },
+	}
+	jf.register(cmd.Flags())
+	rf.register(cmd.Flags())
+	return cmd
+}
+
+func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
+	job, err := e.loadJob(cmd, jf, true)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(job.Log, e.stderr, e.isTerminal())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	counters := pipeline.NewCounters()
+	sources, err := buildSources(job, log)
+	if err != nil {
+		return err
+	}
+	ts, err := e.buildTransforms(job, log)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(job.State.Dir, 0o755); err != nil {
+		return err
+	}
+	var cp pipeline.Checkpoint
+	if !rf.noCheckpoint {
+		c, err := checkpoint.Open(job.State.Dir, checkpoint.Options{
+			Fingerprint: job.Fingerprint(), Restart: rf.restart, AllowMismatch: rf.allowConfigChange, Logger: log,
+		})
+		if err != nil {
+			return usageError(err)
+		}
+		defer func() {
+			if cerr := c.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("save checkpoint: %w", cerr)
+			}
+		}()
+		cp = c
+	}
+	if err := os.MkdirAll(filepath.Dir(job.State.Failures), 0o755); err != nil {
+		return err
+	}
+	failures, err := report.NewWriter(job.State.Failures)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := failures.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("write failure report: %w", cerr)
+		}
+	}()
+
+	tgt, err := openTarget(job, counters, log, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := tgt.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	sink, err := clarifai.NewSink(tgt.client, clarifai.SinkConfig{
+		Concurrency: job.Upload.Concurrency,
+		Batch:       sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
+		Counters:    counters,
+		Logger:      log,
+	})
+	if err != nil {
+		return usageError(err)
+	}
+
+	ctx, stop, release := e.handleSignals(cmd.Context(), rf.drainTimeout)
+	defer release()
+	start := time.Now()
+	stats, runErr := pipeline.Run(ctx, pipeline.Job{
+		Sources: sources, Transforms: ts, Sink: sink, Checkpoint: cp,
+		OnResult: func(r pipeline.Result) error {
+			if r.Event == pipeline.EventFailed || r.Event == pipeline.EventSkipped {
+				return failures.Write(r)
+			}
+			return nil
+		},
+		Workers: job.Upload.Workers, Counters: counters, Logger: log, Stop: stop,
+	})
+	stats.Elapsed = time.Since(start)
+
+	code := ExitOK
+	switch {
+	case runErr != nil:
+		code = ExitFatal
+	case stats.Failed > 0:
+		code = ExitItemsFailed
+	}
+	e.printSummary(job, tgt, stats, runErr)
+	if werr := writeRunReport(job, stats, runErr, code); werr != nil {
+		log.Warn("could not write the run report", zap.Error(werr))
+	}
+	switch {
+	case runErr != nil:
+		return runErr
+	case stats.Failed > 0:
+		return errItemsFailed
+	}
+	return nil
+}
+
+// handleSignals implements the two-stage shutdown: the first SIGINT or
+// SIGTERM closes stop (no more reading; in-flight items finish and are
+// saved), and cancels the returned context after drain; a second signal
+// cancels it at once. release stops listening.
+func (e *env) handleSignals(parent context.Context, drain time.Duration) (ctx context.Context, stop <-chan struct{}, release func()) {
+	ctx, cancel := context.WithCancel(parent)
+	stopc := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var timer <-chan time.Time
+		for {
+			select {
+			case s := <-sigs:
+				if timer == nil {
+					fmt.Fprintf(e.stderr, "\n%v: finishing in-flight batches (up to %v) and saving the checkpoint; signal again to stop at once\n", s, drain)
+					close(stopc)
+					timer = time.After(drain)
+					continue
+				}
+				fmt.Fprintf(e.stderr, "%v: stopping now\n", s)
+				cancel()
+				return
+			case <-timer:
+				fmt.Fprintln(e.stderr, "drain timeout: stopping now")
+				cancel()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, stopc, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+// isInterrupted reports whether err is the end of a run cut by a signal.
+func isInterrupted(err error) bool {
+	return errors.Is(err, context.Canceled)
+}
+
+// printSummary prints the human summary every run ends with.
+func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, runErr error) {
+	w := e.stdout
+	fmt.Fprintf(w, "\nSummary of job %s (target %s)\n", job.Name, job.Target)
+	fmt.Fprintf(w, "  items read     %d\n", s.Read)
+	fmt.Fprintf(w, "  uploaded       %d\n", s.Done)
+	fmt.Fprintf(w, "  skipped        %d\n", s.Skipped)
+	fmt.Fprintf(w, "  failed         %d\n", s.Failed)
+	if s.Resumed > 0 {
+		fmt.Fprintf(w, "  already done   %d (by an earlier run)\n", s.Resumed)
+	}
+	fmt.Fprintf(w, "  bytes          %s\n", humanBytes(s.Bytes))
+	fmt.Fprintf(w, "  duration       %s\n", s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  rate           %.1f inputs/s\n", s.Rate())
+	fmt.Fprintf(w, "  requests       %d (%d retries, %d throttled)\n", s.Requests, s.Retries, s.Throttle)
+	if s.Failed+s.Skipped > 0 {
+		fmt.Fprintf(w, "  failure report %s\n", job.State.Failures)
+	}
+	fmt.Fprintf(w, "  checkpoint     %s\n", job.State.Dir)
+	if tgt.emu != nil {
+		c := tgt.emu.Counts()[tgt.userID+"/"+tgt.appID]
+		fmt.Fprintf(w, "  emulator       app %s/%s holds %d inputs (%d processed, %d pending, %d failed)\n",
+			tgt.userID, tgt.appID, c.Inputs, c.Success, c.Pending, c.Failed)
+	}
+	switch {
+	case runErr != nil && isInterrupted(runErr):
+		fmt.Fprintln(w, "Interrupted: rerun the same command to resume.")
+	case runErr != nil:
+		fmt.Fprintln(w, "The run stopped early: fix the error below and rerun the same command to resume.")
+	case s.Failed > 0:
+		fmt.Fprintf(w, "Some items failed: see %s; retry them with a source `report: {path: %s}`.\n", job.State.Failures, job.State.Failures)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ingestkit/clarifai-ingest/configs"
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+)
+
+// RunReport is the JSON document written at the end of every run (state
+// report path, default .ingest/<job>/report.json). It holds no secret.
+type RunReport struct {
+	Job        string    `json:"job"`
+	Target     string    `json:"target"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Seconds    float64   `json:"duration_seconds"`
+	Read       int64     `json:"items_read"`
+	Done       int64     `json:"uploaded"`
+	Skipped    int64     `json:"skipped"`
+	Failed     int64     `json:"failed"`
+	Resumed    int64     `json:"already_done"`
+	Bytes      int64     `json:"bytes"`
+	Requests   int64     `json:"requests"`
+	Retries    int64     `json:"retries"`
+	Throttled  int64     `json:"throttled"`
+	Rate       float64   `json:"inputs_per_second"`
+	MBps       float64   `json:"megabytes_per_second"`
+	Failures   string    `json:"failure_report"`
+	Checkpoint string    `json:"checkpoint"`
+	ExitCode   int       `json:"exit_code"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// writeRunReport writes the run report atomically (temp file, rename).
+func writeRunReport(job *configs.Job, s pipeline.Stats, runErr error, code int) error {
+	now := time.Now()
+	r := RunReport{
+		Job: job.Name, Target: job.Target, StartedAt: now.Add(-s.Elapsed), FinishedAt: now,
+		Seconds: s.Elapsed.Seconds(), Read: s.Read, Done: s.Done, Skipped: s.Skipped, Failed: s.Failed,
+		Resumed: s.Resumed, Bytes: s.Bytes, Requests: s.Requests, Retries: s.Retries, Throttled: s.Throttle,
+		Rate: s.Rate(), Failures: job.State.Failures, Checkpoint: job.State.Dir, ExitCode: code,
+	}
+	if s.Elapsed > 0 {
+		r.MBps = float64(s.Bytes) / 1e6 / s.Elapsed.Seconds()
+	}
+	if runErr != nil {
+		r.Error = runErr.Error()
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(job.State.Report), 0o755); err != nil {
+		return err
+	}
+	tmp := job.State.Report + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, job.State.Report)
+}
