@@ -391,6 +391,39 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 	s.mu.Lock()
 	old, had := s.m[h]
 	e := transition(s, old, had, r.Event, id)
+	return c.store(s, h, e, old, had)
+}
+
+// Reopen marks the entry of h accepted but not confirmed, whatever its
+// state, so that the next run verifies the input again instead of skipping
+// it, and sends it again if the server lost it. `ingest verify --repair`
+// uses it for inputs missing or failed on the server. An unknown h is
+// ignored. Errors are Record's.
+func (c *Checkpoint) Reopen(h KeyHash) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.err != nil {
+		return c.err
+	}
+	s := c.idx.shard(h)
+	s.mu.Lock()
+	old, had := s.m[h]
+	if !had {
+		s.mu.Unlock()
+		return nil
+	}
+	e := old
+	e.state = Accepted
+	e.flags |= flagAccepted
+	return c.store(s, h, e, old, had)
+}
+
+// store puts e in the index and appends its record. The caller holds c.mu
+// and s's write lock, which store releases.
+func (c *Checkpoint) store(s *shard, h KeyHash, e, old entry, had bool) error {
 	if had && e == old {
 		s.mu.Unlock()
 		return nil

@@ -699,3 +699,33 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReopen: `ingest verify --repair` reopens done entries whose inputs the
+// server lost; the next run must verify them again, and that survives a
+// restart.
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	c := mustOpen(t, dir, Options{Fingerprint: "fp"})
+	done, other := testItem(1), testItem(2)
+	mustRecord(t, c, res(done, pipeline.EventDone))
+	mustRecord(t, c, res(other, pipeline.EventDone))
+	if err := c.Reopen(HashKey(done.Key)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reopen(HashKey("file:/never/recorded|1|1")); err != nil {
+		t.Fatalf("unknown key: %v", err)
+	}
+	mustClose(t, c)
+	c = mustOpen(t, dir, Options{Fingerprint: "fp"})
+	defer mustClose(t, c)
+	p := probe(done)
+	if got := c.Lookup(p); got != pipeline.StateAccepted || p.ID != done.ID {
+		t.Errorf("reopened entry: %v %q, want accepted with ID %q", got, p.ID, done.ID)
+	}
+	if got := c.Lookup(probe(other)); got != pipeline.StateDone {
+		t.Errorf("other entry: %v, want done", got)
+	}
+	if s := c.Stats(); s.Entries != 2 || s.Done != 1 || s.Accepted != 1 {
+		t.Errorf("stats = %+v", s)
+	}
+}
