@@ -46,7 +46,7 @@ import (
 //	  "dataset_ids": ["pets"]
 //	}
 //
-//	  - id: the input ID, 1 to 128 characters of [A-Za-z0-9_-]. Default: a
+//	  - id: the input ID, 1 to 48 characters of [A-Za-z0-9_-]. Default: a
 //	    deterministic ID derived from the content.
 //	  - concepts: input-level labels. A string "cat" is positive, "-cat"
 //	    negative, "cat:1" / "cat:0" give the value (a number in [0, 1]); an
