@@ -1,0 +1,110 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Shard names one part of a job split across several processes: shard
+// Index of Count (0 <= Index < Count). The zero value means "not sharded".
+type Shard struct {
+	Index, Count int
+}
+
+// ParseShard parses "i/n" (for example "0/4"). Both are whole numbers with
+// 0 <= i < n.
+func ParseShard(s string) (Shard, error) {
+	is, ns, ok := strings.Cut(strings.TrimSpace(s), "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return Shard{}, fmt.Errorf("shard %q: want i/n with 0 <= i < n, e.g. 0/4", s)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+// String renders the shard as "i/n".
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// Enabled reports whether the job is split (Count > 1).
+func (s Shard) Enabled() bool { return s.Count > 1 }
+
+// Owns reports whether it belongs to this shard. Every item belongs to
+// exactly one shard of a given Count, the same one in every run:
+//
+//   - an item with an ID, or whose ID derives from its URL or text, by the
+//     hash of that input ID;
+//   - a local file, whose ID derives from its bytes, by the hash of its Key
+//     (its path): reading every file on every shard to hash its content
+//     would multiply the I/O by Count. Two files with equal bytes at two
+//     paths may then go to two shards; both send the same derived ID, and
+//     the server keeps one input;
+//   - an item that failed in its source, by its provenance, so that exactly
+//     one shard reports it.
+func (s Shard) Owns(it *Item) bool {
+	if !s.Enabled() {
+		return true
+	}
+	var basis string
+	switch {
+	case it.Err != nil:
+		basis = "prov:" + it.Prov.String()
+	case it.ID != "":
+		basis = "id:" + it.ID
+	case it.Blob == nil:
+		basis = "id:" + DeriveID(it, nil)
+	case it.Key != "":
+		basis = "key:" + it.Key
+	default:
+		basis = "prov:" + it.Prov.String()
+	}
+	sum := sha256.Sum256([]byte(basis))
+	return int(binary.BigEndian.Uint64(sum[:8])%uint64(s.Count)) == s.Index
+}
+
+// Sharded returns a source that streams only the items of src that shard
+// owns. Items of other shards are dropped before anything counts them: they
+// are not read, skipped or reported by this process.
+func Sharded(src Source, shard Shard) Source {
+	if !shard.Enabled() {
+		return src
+	}
+	return shardSource{src, shard}
+}
+
+type shardSource struct {
+	src   Source
+	shard Shard
+}
+
+func (s shardSource) Name() string { return s.src.Name() + " (shard " + s.shard.String() + ")" }
+
+// Stream runs the inner source into a channel of its own and forwards the
+// items this shard owns. The inner source stops when ctx ends.
+func (s shardSource) Stream(ctx context.Context, out chan<- *Item) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan *Item)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(in)
+		errc <- s.src.Stream(ctx, in)
+	}()
+	for it := range in {
+		if !s.shard.Owns(it) {
+			continue
+		}
+		if err := Send(ctx, out, it); err != nil {
+			cancel()
+			for range in { // let the inner source see ctx and return
+			}
+			<-errc
+			return err
+		}
+	}
+	return <-errc
+}
