@@ -180,9 +180,12 @@ type CloudSource struct {
 
 // CloudCredentials for a private bucket. Prefer environment variables
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
-// GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY).
+// GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY)
+// or, for AWS, a profile of the AWS shared files (aws_profile, else
+// AWS_PROFILE); see sources/cloud.CredentialSources for the order.
 type CloudCredentials struct {
 	AWSRegion             string `yaml:"aws_region,omitempty" json:"aws_region,omitempty"`
+	AWSProfile            string `yaml:"aws_profile,omitempty" json:"aws_profile,omitempty"`
 	AWSAccessKeyID        string `yaml:"aws_access_key_id,omitempty" json:"aws_access_key_id,omitempty"`
 	AWSSecretAccessKey    string `yaml:"aws_secret_access_key,omitempty" json:"aws_secret_access_key,omitempty"`
 	AWSSessionToken       string `yaml:"aws_session_token,omitempty" json:"aws_session_token,omitempty"`

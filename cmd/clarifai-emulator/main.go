@@ -10,7 +10,30 @@
 //
 //	clarifai-emulator [-addr 127.0.0.1] [-port 0] [-pat KEY]... [-state DIR]
 //	                  [-processing-delay 100ms] [-rate-limit 15] [-admin 127.0.0.1:8081]
-//	                  [fault flags] [-dump]
+//	                  [-bucket URL=PATH]... [-bucket-credentials URL=SPEC]...
+//	                  [-extraction-delay 50ms] [fault flags] [-dump]
+//
+// Cloud ingestion (PostInputsDataSources) reads buckets mapped to local
+// paths with -bucket, for example
+//
+//	-bucket s3://photos=./testdata/photos        a bucket: the files under the folder
+//	-bucket gs://media=/data/media
+//	-bucket https://acct.blob.core.windows.net/container=./blobs
+//	-bucket https://example.com/dataset.zip=./dataset.zip   one object (an archive URL)
+//
+// and makes a bucket private with -bucket-credentials URL=SPEC, where SPEC is
+//
+//	aws:KEYID:SECRET[:SESSION_TOKEN]   s3_creds id, secret (and token) must match
+//	aws:env                            the same, from AWS_ACCESS_KEY_ID,
+//	                                   AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+//	gcp:FILE                           gcp_creds must be this service-account JSON
+//	azure:ACCOUNT:KEY                  azure_blob_creds must match
+//	azure:env                          the same, from AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY
+//
+// A data source for a private bucket without those credentials fails its
+// extraction job with LIST_OBJECTS_FAILED ("access denied listing ...").
+// The emulator keeps only a salted hash of the credentials and never logs
+// them; prefer the env forms, which keep secrets out of the process list.
 package main
 
 import (
@@ -60,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pats     listFlag
 		roPATs   listFlag
 		apps     listFlag
+		buckets  listFlag
+		bucketCr listFlag
 		addr     = fs.String("addr", "127.0.0.1", "IP address to listen on")
 		port     = fs.Int("port", 0, "TCP port to listen on; 0 picks a free one")
 		admin    = fs.String("admin", "", "loopback host:port to serve the JSON inspection API on (/counts, /inputs, /annotations, /calls)")
@@ -81,6 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&opts.Faults.ProcessingFailRate, "processing-fail-rate", 0, "share of inputs that end INPUT_FAILED with a transient cause")
 	fs.Float64Var(&opts.Faults.DropConnRate, "drop-conn-rate", 0, "share of calls applied and then cut off before the response")
 	fs.Int64Var(&opts.Faults.Seed, "seed", 1, "seed of the fault generator")
+	fs.Var(&buckets, "bucket", "serve a cloud bucket or object URL from a local folder or file, as URL=PATH (repeatable), e.g. s3://photos=./photos")
+	fs.Var(&bucketCr, "bucket-credentials", "make a -bucket private, as URL=aws:KEYID:SECRET[:TOKEN], URL=aws:env, URL=gcp:FILE, URL=azure:ACCOUNT:KEY or URL=azure:env (repeatable)")
+	fs.DurationVar(&opts.ExtractionDelay, "extraction-delay", emulator.DefaultExtractionDelay, "cloud ingestion: time an extraction job stays queued, and time per file, archive and archive member; 0 means at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +130,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	opts.PATs, opts.ReadOnlyPATs, opts.Apps, opts.NoAutoCreateApps = pats, roPATs, apps, *noCreate
+	var err error
+	if opts.Buckets, opts.PrivateBuckets, err = parseBuckets(buckets, bucketCr, os.Getenv); err != nil {
+		return err
+	}
 	// On the command line 0 means "none"; in Options it means "default".
 	if opts.ProcessingDelay == 0 {
 		opts.ProcessingDelay = -1
@@ -111,6 +143,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if opts.SaveInterval == 0 {
 		opts.SaveInterval = -1
+	}
+	if opts.ExtractionDelay == 0 {
+		opts.ExtractionDelay = -1
 	}
 
 	level := zapcore.InfoLevel
@@ -172,4 +207,64 @@ func checkLoopback(hostport string) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not a loopback address", host)
+}
+
+// parseBuckets turns -bucket URL=PATH and -bucket-credentials URL=SPEC
+// values into emulator options. Errors never quote a SPEC: it may hold a
+// secret.
+func parseBuckets(buckets, creds []string, getenv func(string) string) (map[string]string, map[string]emulator.BucketCredentials, error) {
+	var out map[string]string
+	for _, b := range buckets {
+		u, p, ok := strings.Cut(b, "=")
+		if !ok || u == "" || p == "" {
+			return nil, nil, fmt.Errorf("-bucket %q: want URL=PATH", b)
+		}
+		if out == nil {
+			out = make(map[string]string)
+		}
+		out[u] = p
+	}
+	var private map[string]emulator.BucketCredentials
+	for _, c := range creds {
+		u, spec, ok := strings.Cut(c, "=")
+		if !ok || u == "" {
+			return nil, nil, errors.New("-bucket-credentials: want URL=SPEC (the value is not shown: it may hold a secret)")
+		}
+		provider, rest, _ := strings.Cut(spec, ":")
+		var bc emulator.BucketCredentials
+		switch {
+		case provider == "aws" && rest == "env":
+			bc.AWSAccessKeyID, bc.AWSSecretAccessKey, bc.AWSSessionToken = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
+		case provider == "aws":
+			parts := strings.SplitN(rest, ":", 3)
+			if len(parts) < 2 {
+				return nil, nil, fmt.Errorf("-bucket-credentials for %s: want aws:KEYID:SECRET[:TOKEN]", u)
+			}
+			bc.AWSAccessKeyID, bc.AWSSecretAccessKey = parts[0], parts[1]
+			if len(parts) == 3 {
+				bc.AWSSessionToken = parts[2]
+			}
+		case provider == "gcp":
+			b, err := os.ReadFile(rest)
+			if err != nil {
+				return nil, nil, fmt.Errorf("-bucket-credentials for %s: %w", u, err)
+			}
+			bc.GCPServiceAccountJSON = b
+		case provider == "azure" && rest == "env":
+			bc.AzureAccountName, bc.AzureAccountKey = getenv("AZURE_STORAGE_ACCOUNT"), getenv("AZURE_STORAGE_KEY")
+		case provider == "azure":
+			name, key, ok := strings.Cut(rest, ":")
+			if !ok {
+				return nil, nil, fmt.Errorf("-bucket-credentials for %s: want azure:ACCOUNT:KEY", u)
+			}
+			bc.AzureAccountName, bc.AzureAccountKey = name, key
+		default:
+			return nil, nil, fmt.Errorf("-bucket-credentials for %s: the provider must be aws, gcp or azure", u)
+		}
+		if private == nil {
+			private = make(map[string]emulator.BucketCredentials)
+		}
+		private[u] = bc
+	}
+	return out, private, nil
 }

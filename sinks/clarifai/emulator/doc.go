@@ -38,12 +38,35 @@
 //	per_page > 1000 on any list call            FAILURE
 //	DeleteInputs without ids, bad patch action  INPUT_INVALID_REQUEST
 //	jobs                                        JOB_RUNNING, JOB_COMPLETED, JOB_CANCELLED
+//	PostInputsDataSources: no/invalid data source, url not s3/gs/http(s), bad job id
+//	                                            INPUT_INVALID_REQUEST (nothing created)
+//	  bad template (concept, dataset id)        INPUT_INVALID_ARGUMENT (nothing created)
+//	missing extraction job                      CONN_DOES_NOT_EXIST
+//	extraction jobs                             JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_CANCELLED,
+//	                                            LIST_OBJECTS_FAILED (unknown bucket; private bucket
+//	                                            without the right credentials: "access denied
+//	                                            listing URL: ..."), ARCHIVE_EXTRACT_FAILED (the URL
+//	                                            is one archive that cannot be read)
+//	inputs-add job of data sources              JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED,
+//	                                            JOB_FAILED, JOB_CANCELLED
 //
 // Processing is simulated without goroutines: an input's status is computed
 // from its acceptance time, Options.ProcessingDelay and Options.Now, and its
 // outcome is decided when it is accepted, by checking its bytes (images are
 // decoded with image.DecodeConfig; video, audio by signature; text must be
 // UTF-8). URLs are not fetched: a well-formed http(s) URL succeeds.
+//
+// # Cloud ingestion
+//
+// PostInputsDataSources reads "buckets" mapped to local folders or files by
+// Options.Buckets (s3://, gs://, Azure container and archive URLs), checks
+// the credentials of Options.PrivateBuckets, and ingests the files under the
+// URL prefix on the emulator's clock (Options.ExtractionDelay per step):
+// each file's kind comes from its content and name, zip, tar and tar.gz
+// archives are extracted (an archive inside one is not), other files are
+// skipped and counted in the job's status details, and every input created
+// gets the template's concepts, metadata, geo and dataset IDs and an ID
+// derived from its object key. See cloud.go and extraction.go.
 //
 // # Memory
 //

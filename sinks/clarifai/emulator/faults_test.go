@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
@@ -237,11 +239,19 @@ func TestFaultsAreDeterministic(t *testing.T) {
 	}
 }
 
+// TestUnimplementedMethods checks that a V2 method outside the emulated
+// subset (PostUploads) answers gRPC Unimplemented. Every method of the
+// subset is implemented, so the call is made on the raw connection.
 func TestUnimplementedMethods(t *testing.T) {
-	_, c := start(t, Options{RateLimit: -1})
-	_, err := c.PostInputsDataSources(authCtx(t), &pb.PostInputsDataSourcesRequest{UserAppId: uai()})
+	s, _ := start(t, Options{RateLimit: -1})
+	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Invoke(authCtx(t), "/clarifai.api.V2/PostUploads", &pb.ListInputsRequest{UserAppId: uai()}, &pb.MultiInputResponse{})
 	if status.Code(err) != codes.Unimplemented {
-		t.Fatalf("PostInputsDataSources: %v", err)
+		t.Fatalf("PostUploads: %v", err)
 	}
 }
 

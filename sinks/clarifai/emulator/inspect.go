@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 )
@@ -63,6 +64,7 @@ func (s *Server) Inputs(userID, appID string) []StoredInput {
 		return nil
 	}
 	now := s.nowNano()
+	s.advanceExtractions(a, now)
 	a.lock()
 	snaps := make([]inputSnap, 0, len(a.inputs))
 	for _, r := range a.order {
@@ -115,6 +117,26 @@ func (s *Server) Annotations(userID, appID string) []*pb.Annotation {
 	return out
 }
 
+// Extractions returns the inputs-extraction jobs (cloud ingestion) of an
+// app in creation order, as GetInputsExtractionJob would answer them now,
+// or nil when the app does not exist. Steps due by now are carried out
+// first.
+func (s *Server) Extractions(userID, appID string) []*pb.InputsExtractionJob {
+	a := s.app(userID, appID, false)
+	if a == nil {
+		return nil
+	}
+	now := s.nowNano()
+	s.advanceExtractions(a, now)
+	a.lock()
+	defer a.unlock()
+	out := make([]*pb.InputsExtractionJob, 0, len(a.extOrder))
+	for _, e := range a.extOrder {
+		out = append(out, e.proto(now))
+	}
+	return out
+}
+
 // AppCounts summarizes one app. Inputs = Pending + Success + Failed.
 type AppCounts struct {
 	// Inputs is the number of stored inputs.
@@ -139,6 +161,7 @@ func (s *Server) Counts() map[string]AppCounts {
 	now := s.nowNano()
 	out := make(map[string]AppCounts)
 	for _, a := range s.sortedApps() {
+		s.advanceExtractions(a, now)
 		a.lock()
 		pending, inProgress, success, failed := a.inputCounts(now)
 		out[a.user+"/"+a.id] = AppCounts{
@@ -157,6 +180,7 @@ func (s *Server) Counts() map[string]AppCounts {
 //	GET /calls                           Calls()
 //	GET /inputs?user=U&app=A[&limit=N]   Inputs(U, A), at most N of them
 //	GET /annotations?user=U&app=A        Annotations(U, A), protojson
+//	GET /extractions?user=U&app=A        Extractions(U, A), protojson
 //
 // It is read-only and safe for concurrent use.
 func (s *Server) InspectHandler() http.Handler {
@@ -191,19 +215,30 @@ func (s *Server) InspectHandler() http.Handler {
 		if !ok {
 			return
 		}
-		anns := s.Annotations(user, app)
-		raw := make([]json.RawMessage, len(anns))
-		for i, an := range anns {
-			b, err := protojson.Marshal(an)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			raw[i] = b
+		writeProtos(w, s.Annotations(user, app))
+	})
+	mux.HandleFunc("GET /extractions", func(w http.ResponseWriter, r *http.Request) {
+		user, app, ok := appParams(w, r)
+		if !ok {
+			return
 		}
-		writeJSON(w, raw)
+		writeProtos(w, s.Extractions(user, app))
 	})
 	return mux
+}
+
+// writeProtos writes messages as a JSON array of protojson objects.
+func writeProtos[M proto.Message](w http.ResponseWriter, ms []M) {
+	raw := make([]json.RawMessage, len(ms))
+	for i, m := range ms {
+		b, err := protojson.Marshal(m)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		raw[i] = b
+	}
+	writeJSON(w, raw)
 }
 
 func appParams(w http.ResponseWriter, r *http.Request) (user, app string, ok bool) {
@@ -239,6 +274,7 @@ func Dump(stateDir string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.noAdvance = true // print what was saved; no bucket is configured here
 	enc := json.NewEncoder(w)
 	for _, a := range s.sortedApps() {
 		for _, si := range s.Inputs(a.user, a.id) {

@@ -51,20 +51,30 @@ func (v *service) ListInputsAddJobs(ctx context.Context, req *pb.ListInputsAddJo
 
 // CancelInputsAddJob marks a job JOB_CANCELLED for good. Its inputs are not
 // affected: those still pending go on being processed, as they may on
-// Clarifai. A missing job gets CONN_DOES_NOT_EXIST.
+// Clarifai. Its extraction jobs (cloud ingestion) are cancelled too: no
+// further input is created. A missing job gets CONN_DOES_NOT_EXIST.
 func (v *service) CancelInputsAddJob(ctx context.Context, req *pb.CancelInputsAddJobRequest) (*pb.SingleInputsAddJobResponse, error) {
 	s, a := v.s, appFrom(ctx)
 	now := s.nowNano()
 	a.lock()
-	var out *pb.InputsAddJob
-	if j := a.jobs[req.Id]; j != nil {
-		j.cancelled, j.modified = true, now
-		out = j.proto(now)
+	j := a.jobs[req.Id]
+	var exts []*extraction
+	if j != nil {
+		exts = append(exts, j.extractions...)
 	}
 	a.unlock()
-	if out == nil {
+	if j == nil {
 		return &pb.SingleInputsAddJobResponse{Status: jobMissing(req.Id)}, nil
 	}
+	// Extraction jobs are cancelled without the app lock: cancelling takes
+	// each job's lock first (see extraction.go).
+	for _, e := range exts {
+		s.cancelExtraction(a, e, now)
+	}
+	a.lock()
+	j.cancelled, j.modified = true, now
+	out := j.proto(now)
+	a.unlock()
 	s.dirty.Store(true)
 	return &pb.SingleInputsAddJobResponse{Status: okStatus(), InputsAddJob: out}, nil
 }

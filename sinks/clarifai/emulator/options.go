@@ -50,6 +50,7 @@ const (
 	DefaultProcessingDelay = 100 * time.Millisecond
 	DefaultRateLimit       = 15.0
 	DefaultSaveInterval    = 2 * time.Second
+	DefaultExtractionDelay = 50 * time.Millisecond
 )
 
 // Options configures an emulator. The zero value is usable: any non-empty key
@@ -81,6 +82,27 @@ type Options struct {
 	// MaxInputIDLength is the longest input, annotation or dataset ID
 	// accepted. Zero means DefaultMaxInputIDLength.
 	MaxInputIDLength int
+	// Buckets maps cloud URL prefixes to local folders or files, for
+	// PostInputsDataSources (see cloud.go). A key is "s3://BUCKET",
+	// "gs://BUCKET", an Azure container URL
+	// "https://ACCOUNT.blob.core.windows.net/CONTAINER" or any other
+	// http(s) URL; a trailing "/" is ignored. A key mapped to a folder is a
+	// bucket whose object keys are the slash-separated paths of the files
+	// under it; a key mapped to a file is one object (typically an archive
+	// URL). URLs matching no key fail their extraction job with
+	// LIST_OBJECTS_FAILED, as a missing bucket does. Empty means none.
+	Buckets map[string]string
+	// PrivateBuckets lists the keys of Buckets that need credentials, with
+	// the credentials they accept. A data source for such a bucket without
+	// them, or with others, fails its extraction job with
+	// LIST_OBJECTS_FAILED ("access denied listing ..."). The server keeps
+	// only a salted hash of each credential.
+	PrivateBuckets map[string]BucketCredentials
+	// ExtractionDelay paces cloud ingestion: an extraction job stays
+	// JOB_QUEUED for one delay, then each object, archive and archive
+	// member takes one delay. Zero means DefaultExtractionDelay; a negative
+	// value means extraction is instant.
+	ExtractionDelay time.Duration
 	// Faults injects failures; all are off by default.
 	Faults Faults
 	// StateDir, when set, is where state is loaded from at Start and saved
@@ -140,6 +162,11 @@ func (o Options) withDefaults() Options {
 	if o.SaveInterval == 0 {
 		o.SaveInterval = DefaultSaveInterval
 	}
+	if o.ExtractionDelay == 0 {
+		o.ExtractionDelay = DefaultExtractionDelay
+	} else if o.ExtractionDelay < 0 {
+		o.ExtractionDelay = 0
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -166,6 +193,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxInputIDLength < 0 {
 		return fmt.Errorf("emulator: MaxInputIDLength %d is negative", o.MaxInputIDLength)
+	}
+	if err := validateBuckets(o.Buckets, o.PrivateBuckets); err != nil {
+		return err
 	}
 	f := o.Faults
 	if f.Latency < 0 {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
 
 // State file format
@@ -29,7 +30,12 @@ import (
 // The records of an app follow its App record: its datasets, inputs in
 // creation order, annotations in creation order, then jobs. Inputs and
 // annotations carry their proto messages marshaled (without ids, statuses,
-// timestamps or media bytes), exactly as held in memory.
+// timestamps or media bytes), exactly as held in memory. Extraction jobs
+// (cloud ingestion) follow the jobs; each carries its template, its
+// progress and the position of its next step, never credentials (only
+// whether they opened the bucket). A running extraction job lists its
+// bucket again after a load and goes on from that position. Files written
+// before extraction jobs existed load unchanged.
 
 const (
 	stateFile    = "state.gob"
@@ -49,6 +55,7 @@ type fileRecord struct {
 	Input   *fileInput
 	Ann     *fileAnn
 	Job     *fileJob
+	Ext     *fileExtraction
 	End     *fileEnd
 }
 
@@ -92,8 +99,30 @@ type fileJob struct {
 	EntryFailed       []bool
 }
 
+type fileExtraction struct {
+	ID, URL, JobID string
+	Seq            uint64
+	Created, Delay int64
+	Conflict       int32
+	Template       []byte // marshaled pb.Input
+	Denied         string
+	State          uint8
+	FailCode       int32
+	FailDetails    string
+	Modified       int64
+	Kinds          [4]uint64
+	Arch           [4]uint64 // pending, in progress, completed, failed
+	Skips          []uint64
+	Notes          []string
+	Listed, Single bool
+	Steps          int64
+	Obj, Member    int
+	InArchive      bool
+	ArchErr        string
+}
+
 type fileEnd struct {
-	Apps, Inputs, Anns, Datasets, Jobs int
+	Apps, Inputs, Anns, Datasets, Jobs, Extractions int
 }
 
 // saveLoop saves the state every SaveInterval while it changes, until the
@@ -226,6 +255,20 @@ func writeApp(enc *gob.Encoder, a *app, end *fileEnd) error {
 		}
 		end.Jobs++
 	}
+	for _, e := range a.sortedExtractions() {
+		fe := &fileExtraction{
+			ID: e.id, URL: e.url, JobID: e.jobID, Seq: e.seq, Created: e.created, Delay: e.delay,
+			Conflict: int32(e.conflict), Template: e.template, Denied: e.denied,
+			State: uint8(e.state), FailCode: int32(e.failCode), FailDetails: e.failDetails, Modified: e.modified,
+			Kinds: e.kinds, Arch: [4]uint64{e.archPending, e.archRunning, e.archDone, e.archFailed},
+			Skips: e.skips[:], Notes: e.notes, Listed: e.listed, Single: e.single,
+			Steps: e.steps, Obj: e.obj, Member: e.member, InArchive: e.inArchive, ArchErr: e.archErr,
+		}
+		if err := enc.Encode(fileRecord{Ext: fe}); err != nil {
+			return err
+		}
+		end.Extractions++
+	}
 	return nil
 }
 
@@ -341,10 +384,47 @@ func (s *Server) decodeState(r io.Reader) error {
 			}
 			cur.jobs[j.id] = j
 			got.Jobs++
+		case rec.Ext != nil:
+			e, err := loadExtraction(cur, rec.Ext)
+			if err != nil {
+				return err
+			}
+			cur.extractions[e.id] = e
+			cur.extOrder = append(cur.extOrder, e)
+			cur.jobs[e.jobID].extractions = append(cur.jobs[e.jobID].extractions, e)
+			if e.state == extActive {
+				cur.addActive(e)
+			}
+			got.Extractions++
 		default:
 			return errors.New("empty record")
 		}
 	}
+}
+
+// loadExtraction checks and rebuilds one extraction job of app cur.
+func loadExtraction(cur *app, fe *fileExtraction) (*extraction, error) {
+	bad := func() (*extraction, error) {
+		return nil, fmt.Errorf("bad extraction job record %q in app %s/%s", fe.ID, cur.user, cur.id)
+	}
+	if fe.ID == "" || cur.jobs[fe.JobID] == nil || fe.State > uint8(extCancelled) || len(fe.Skips) > int(numSkipReasons) {
+		return bad()
+	}
+	if err := proto.Unmarshal(fe.Template, &pb.Input{}); err != nil {
+		return bad()
+	}
+	e := &extraction{
+		id: fe.ID, url: fe.URL, jobID: fe.JobID, seq: fe.Seq, created: fe.Created, delay: fe.Delay,
+		conflict: pb.InputIDConflictResolution(fe.Conflict), template: fe.Template, denied: fe.Denied,
+		state: extState(fe.State), failCode: statuspb.StatusCode(fe.FailCode), failDetails: fe.FailDetails,
+		modified: fe.Modified, kinds: fe.Kinds,
+		archPending: fe.Arch[0], archRunning: fe.Arch[1], archDone: fe.Arch[2], archFailed: fe.Arch[3],
+		notes: fe.Notes, listed: fe.Listed, single: fe.Single,
+		steps: fe.Steps, obj: fe.Obj, member: fe.Member, inArchive: fe.InArchive, archErr: fe.ArchErr,
+		membersOf: -1,
+	}
+	copy(e.skips[:], fe.Skips)
+	return e, nil
 }
 
 // rebuildQueue puts every loaded input in the processing queue, sorted by

@@ -58,6 +58,10 @@ type Server struct {
 	faults faultRNG
 	dirty  atomic.Bool
 	saveMu sync.Mutex
+
+	buckets   []bucket // longest prefix first; credentials only as hashes
+	credSalt  []byte
+	noAdvance bool // Dump: read the state without running extraction jobs
 }
 
 // Start validates opts, loads the state in opts.StateDir if any, listens on
@@ -122,6 +126,14 @@ func newServer(opts Options) (*Server, error) {
 		responses: make(map[string]protoreflect.MessageType),
 	}
 	s.faults.seed(opts.Faults.Seed)
+	s.credSalt = newSalt()
+	buckets, err := resolveBuckets(opts.Buckets, opts.PrivateBuckets, s.credSalt)
+	if err != nil {
+		return nil, err
+	}
+	s.buckets = buckets
+	// The plain credentials are not kept: only their hashes, in buckets.
+	s.opts.PrivateBuckets = nil
 
 	methods := pb.File_clarifai_api_service_proto.Services().ByName("V2").Methods()
 	for i := 0; i < methods.Len(); i++ {

@@ -30,7 +30,11 @@ var descriptions = map[statuspb.StatusCode]string{
 	statuspb.StatusCode_INPUT_INVALID_REQUEST:         "Invalid input request",
 	statuspb.StatusCode_DATABASE_DUPLICATE_KEY:        "An object with the same ID already exists",
 	statuspb.StatusCode_RPC_MAX_MESSAGE_SIZE_EXCEEDED: "Request is too large",
+	statuspb.StatusCode_JOB_QUEUED:                    "Job is queued to be ran.",
 	statuspb.StatusCode_JOB_RUNNING:                   "Job is running",
+	statuspb.StatusCode_JOB_FAILED:                    "Job failed",
+	statuspb.StatusCode_LIST_OBJECTS_FAILED:           "Listing objects failed",
+	statuspb.StatusCode_ARCHIVE_EXTRACT_FAILED:        "Archive extraction failed",
 	statuspb.StatusCode_JOB_COMPLETED:                 "Job completed",
 	statuspb.StatusCode_JOB_CANCELLED:                 "Job cancelled",
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -123,6 +124,9 @@ type job struct {
 	succeeded uint64
 	failed    uint64
 	watermark int64 // the latest now seen by progress
+	// extractions are the extraction jobs of PostInputsDataSources data
+	// sources that named this job, in creation order (see extraction.go).
+	extractions []*extraction
 }
 
 // add counts one more input in the job, keeping entries sorted by doneAt.
@@ -176,13 +180,20 @@ func (j *job) proto(now int64) *pb.InputsAddJob {
 	default:
 		st = newStatus(statuspb.StatusCode_JOB_COMPLETED, "")
 	}
-	return &pb.InputsAddJob{
+	out := &pb.InputsAddJob{
 		Id:         j.id,
 		Progress:   p,
 		CreatedAt:  ts(j.created),
 		ModifiedAt: ts(j.modified),
 		Status:     st,
 	}
+	if len(j.extractions) > 0 {
+		out.Status = dataSourceStatus(j, p, now)
+		for _, e := range j.extractions {
+			out.ExtractionJobs = append(out.ExtractionJobs, e.proto(now))
+		}
+	}
+	return out
 }
 
 // dataset is one stored dataset.
@@ -215,6 +226,11 @@ type app struct {
 
 	datasets map[string]*dataset
 	jobs     map[string]*job
+
+	extractions map[string]*extraction // by id
+	extOrder    []*extraction          // creation order
+	active      []*extraction          // still running
+	nActive     atomic.Int64           // len(active), read without the lock
 }
 
 func (a *app) lock()   { a.mu.Lock() }
@@ -229,6 +245,8 @@ func newApp(user, id string, now int64) *app {
 		annsByInp: make(map[string][]*annRec),
 		datasets:  make(map[string]*dataset),
 		jobs:      make(map[string]*job),
+
+		extractions: make(map[string]*extraction),
 	}
 }
 
