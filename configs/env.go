@@ -13,6 +13,7 @@ import (
 //	CLARIFAI_PAT, CLARIFAI_USER_ID, CLARIFAI_APP_ID, CLARIFAI_API_BASE,
 //	CLARIFAI_ROOT_CERTIFICATES_PATH        the clarifai section
 //	INGEST_TARGET                          target
+//	INGEST_SHARD                           shard ("i/n")
 //	INGEST_STATE_DIR                       state.dir
 //	INGEST_BATCH_SIZE, INGEST_CONCURRENCY,
 //	INGEST_RATE_LIMIT                      upload.*
@@ -29,6 +30,7 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 	str("CLARIFAI_API_BASE", &j.Clarifai.Base)
 	str("CLARIFAI_ROOT_CERTIFICATES_PATH", &j.Clarifai.RootCertificatesPath)
 	str("INGEST_TARGET", &j.Target)
+	str("INGEST_SHARD", &j.Shard)
 	str("INGEST_STATE_DIR", &j.State.Dir)
 	str("INGEST_LOG_LEVEL", &j.Log.Level)
 	str("INGEST_LOG_FORMAT", &j.Log.Format)

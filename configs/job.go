@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -38,6 +39,11 @@ type Job struct {
 	Target   string   `yaml:"target"`
 	Clarifai Clarifai `yaml:"clarifai"`
 	Embedded Embedded `yaml:"embedded"`
+	// Shard splits the job across processes: "i/n" makes this process
+	// handle shard i of n (0-based), chosen by input ID hash; each shard
+	// keeps its own checkpoint (state dir <dir>/shard-i-of-n) and takes
+	// 1/n of the rate budget. Env INGEST_SHARD; flag --shard.
+	Shard string `yaml:"shard"`
 	// Sources are read one after the other, in order.
 	Sources []Source `yaml:"sources"`
 	// Transforms run in order on every item (see package transforms).
@@ -220,6 +226,9 @@ func (j *Job) WithDefaults() {
 	if j.State.Dir == "" {
 		j.State.Dir = filepath.Join(".ingest", j.Name)
 	}
+	if sh, err := pipeline.ParseShard(j.Shard); err == nil && sh.Enabled() {
+		j.State.Dir = filepath.Join(j.State.Dir, fmt.Sprintf("shard-%d-of-%d", sh.Index, sh.Count))
+	}
 	if j.State.Failures == "" {
 		j.State.Failures = filepath.Join(j.State.Dir, "failures.jsonl")
 	}
@@ -253,6 +262,11 @@ func (j *Job) Validate() error {
 	case TargetEmbedded:
 	default:
 		bad("target", "%q is not a target; use clarifai or embedded", j.Target)
+	}
+	if j.Shard != "" {
+		if _, err := pipeline.ParseShard(j.Shard); err != nil {
+			bad("shard", "%v", err)
+		}
 	}
 	if len(j.Sources) == 0 {
 		bad("sources", "at least one source is required")
@@ -330,13 +344,13 @@ func (j *Job) YAML() ([]byte, error) {
 // rerun with other tuning resumes the same checkpoint.
 func (j *Job) Fingerprint() string {
 	type fp struct {
-		Target, Base, UserID, AppID string
+		Target, Base, UserID, AppID, Shard string
 		Sources                     []Source
 		Transforms                  []transforms.Spec
 		DatasetIDs                  []string
 	}
 	masked := j.Masked()
-	v := fp{j.Target, j.Clarifai.Base, j.Clarifai.UserID, j.Clarifai.AppID, masked.Sources, j.Transforms, j.Upload.DatasetIDs}
+	v := fp{j.Target, j.Clarifai.Base, j.Clarifai.UserID, j.Clarifai.AppID, j.Shard, masked.Sources, j.Transforms, j.Upload.DatasetIDs}
 	if j.Target == TargetEmbedded {
 		v.Base = ""
 	}

@@ -181,3 +181,29 @@ func TestByteSize(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+func TestShardGetsItsOwnStateDir(t *testing.T) {
+	j, err := configs.Parse([]byte("name: big\ntarget: embedded\nsources: [{dir: {path: d}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ApplyEnv(env(map[string]string{"INGEST_SHARD": "2/4"})); err != nil {
+		t.Fatal(err)
+	}
+	j.WithDefaults()
+	if err := j.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(".ingest", "big", "shard-2-of-4"); j.State.Dir != want || !strings.HasPrefix(j.State.Failures, want) {
+		t.Errorf("state = %+v, want under %s", j.State, want)
+	}
+	other := *j
+	other.Shard = "3/4"
+	if other.Fingerprint() == j.Fingerprint() {
+		t.Error("two shards share a fingerprint")
+	}
+	j.Shard = "4/4"
+	if err := j.Validate(); err == nil || !strings.Contains(err.Error(), "shard") {
+		t.Errorf("bad shard: %v", err)
+	}
+}

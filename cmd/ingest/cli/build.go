@@ -19,16 +19,33 @@ import (
 
 // buildSources turns the job's source specs into pipeline sources. Errors
 // name the source by its index in the job file.
+// With a shard, each source streams only the shard's items.
 func buildSources(job *configs.Job, log *zap.Logger) ([]pipeline.Source, error) {
+	shard, err := jobShard(job)
+	if err != nil {
+		return nil, err
+	}
 	var out []pipeline.Source
 	for i, spec := range job.Sources {
 		src, err := buildSource(job, spec, log)
 		if err != nil {
 			return nil, usageError(fmt.Errorf("sources[%d] (%s): %w", i, spec.Kind(), err))
 		}
-		out = append(out, src)
+		out = append(out, pipeline.Sharded(src, shard))
 	}
 	return out, nil
+}
+
+// jobShard returns the job's shard (the zero Shard when not sharded).
+func jobShard(job *configs.Job) (pipeline.Shard, error) {
+	if job.Shard == "" {
+		return pipeline.Shard{}, nil
+	}
+	s, err := pipeline.ParseShard(job.Shard)
+	if err != nil {
+		return s, usageError(err)
+	}
+	return s, nil
 }
 
 func buildSource(job *configs.Job, spec configs.Source, log *zap.Logger) (pipeline.Source, error) {

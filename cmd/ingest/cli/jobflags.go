@@ -16,6 +16,7 @@ type jobFlags struct {
 	config      string
 	name        string
 	target      string
+	shard       string
 	stateDir    string
 	dirs        []string
 	csvs        []string
@@ -33,6 +34,7 @@ func (f *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "job name (default: the job file's name)")
 	fs.StringVar(&f.target, "target", "", `"clarifai" (default) or "embedded" (local emulator)`)
 	fs.StringVar(&f.stateDir, "state-dir", "", "job state directory (default .ingest/<name>)")
+	fs.StringVar(&f.shard, "shard", "", `run shard i of n ("i/n", 0-based): items are split by input ID hash; each shard has its own checkpoint and 1/n of the rate budget`)
 	fs.StringArrayVar(&f.dirs, "dir", nil, "add a local directory source (repeatable)")
 	fs.StringArrayVar(&f.csvs, "csv", nil, "add a CSV manifest source (repeatable)")
 	fs.StringArrayVar(&f.urls, "urls", nil, "add a URL list source (repeatable)")
@@ -65,6 +67,7 @@ func (e *env) loadJob(cmd *cobra.Command, f *jobFlags, validate bool) (*configs.
 	}
 	set("name", func() { job.Name = f.name })
 	set("target", func() { job.Target = f.target })
+	set("shard", func() { job.Shard = f.shard })
 	set("state-dir", func() { job.State.Dir = f.stateDir })
 	set("batch-size", func() { job.Upload.BatchSize = f.batchSize })
 	set("concurrency", func() { job.Upload.Concurrency = f.concurrency })

@@ -35,23 +35,28 @@ type target struct {
 // emulator on 127.0.0.1 with the job's emulator state directory, and says
 // so plainly on w.
 func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, w io.Writer) (*target, error) {
+	// Each of n shards takes 1/n of the budget: together they stay within it.
+	rate := job.Upload.RateLimit
+	if sh, err := jobShard(job); err == nil && sh.Enabled() && rate > 0 {
+		rate /= float64(sh.Count)
+	}
 	cfg := clarifai.Config{
 		Base: job.Clarifai.Base, PAT: clarifai.Secret(job.Clarifai.PAT),
 		UserID: job.Clarifai.UserID, AppID: job.Clarifai.AppID,
 		RootCertificatesPath: job.Clarifai.RootCertificatesPath,
-		RateLimit:            job.Upload.RateLimit, MaxAttempts: job.Upload.MaxAttempts,
+		RateLimit:            rate, MaxAttempts: job.Upload.MaxAttempts,
 		MaxElapsed: time.Duration(job.Upload.MaxElapsed), Counters: counters, Logger: log,
 	}
 	t := &target{}
 	if job.Target == configs.TargetEmbedded {
 		pat := randomPAT()
-		rate := job.Embedded.RateLimit
-		if rate == 0 {
-			rate = -1 // no server-side limit locally; the client still paces itself
+		emuRate := job.Embedded.RateLimit
+		if emuRate == 0 {
+			emuRate = -1 // no server-side limit locally; the client still paces itself
 		}
 		emu, err := emulator.Start("127.0.0.1:0", emulator.Options{
 			PATs: []string{pat}, StateDir: job.Embedded.StateDir,
-			ProcessingDelay: time.Duration(job.Embedded.ProcessingDelay), RateLimit: rate,
+			ProcessingDelay: time.Duration(job.Embedded.ProcessingDelay), RateLimit: emuRate,
 			// The emulator's own info lines would drown the run's.
 			Logger: log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 		})
