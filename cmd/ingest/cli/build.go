@@ -19,15 +19,30 @@ import (
 
 // buildSources turns the job's source specs into pipeline sources. Errors
 // name the source by its index in the job file.
-// With a shard, each source streams only the shard's items.
-func buildSources(job *configs.Job, log *zap.Logger) ([]pipeline.Source, error) {
+// With a shard, each source streams only the shard's items. cloud builds
+// the source of a cloud entry (it needs the run's client).
+func buildSources(job *configs.Job, log *zap.Logger, cloud func(*configs.CloudSource) (pipeline.Source, error)) ([]pipeline.Source, error) {
 	shard, err := jobShard(job)
 	if err != nil {
 		return nil, err
 	}
 	var out []pipeline.Source
 	for i, spec := range job.Sources {
-		src, err := buildSource(job, spec, log)
+		var src pipeline.Source
+		if spec.Cloud != nil {
+			// Server-side ingestion: the whole job runs on the server, so a
+			// cloud source is not sharded (shard 0 runs it).
+			if shard.Enabled() && shard.Index != 0 {
+				continue
+			}
+			src, err = cloud(spec.Cloud)
+			if err == nil {
+				out = append(out, src)
+				continue
+			}
+		} else {
+			src, err = buildSource(job, spec, log)
+		}
 		if err != nil {
 			return nil, usageError(fmt.Errorf("sources[%d] (%s): %w", i, spec.Kind(), err))
 		}
@@ -105,8 +120,6 @@ func buildSource(job *configs.Job, spec configs.Source, log *zap.Logger) (pipeli
 		return urllist.New(urllist.Config{Path: job.Path(u.Path), Kind: k, DatasetIDs: datasets(u.DatasetIDs)})
 	case spec.Report != nil:
 		return report.NewSource(job.Path(spec.Report.Path), report.SourceOptions{IncludeSkipped: spec.Report.IncludeSkipped}), nil
-	case spec.Cloud != nil:
-		return nil, fmt.Errorf("cloud sources run with `ingest cloud start` (server-side ingestion)")
 	}
 	return nil, fmt.Errorf("empty source")
 }

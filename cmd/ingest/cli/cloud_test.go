@@ -523,9 +523,6 @@ sources:
 state: {dir: `+filepath.Join(work, "state")+`}
 `)
 	res := run(t, f, nil, "run", "--config", job)
-	if strings.Contains(res.stderr, "cloud sources run with") {
-		t.Skip("ingest run does not build cloud sources yet (build.go: newCloudSource is to be wired)")
-	}
 	if res.code != cli.ExitOK {
 		t.Fatalf("run:\n%s", res)
 	}

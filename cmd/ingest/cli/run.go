@@ -19,6 +19,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
 )
 
@@ -73,7 +74,12 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	defer func() { _ = log.Sync() }()
 
 	counters := pipeline.NewCounters()
-	sources, err := buildSources(job, log)
+	// The target is dialed after the local checks below, but cloud sources
+	// are built now: they get the client when they start streaming.
+	var tgt *target
+	sources, err := buildSources(job, log, func(c *configs.CloudSource) (pipeline.Source, error) {
+		return newCloudSource(job, c, e.getenv, func() cloud.API { return tgt.client }, rf.restart, log)
+	})
 	if err != nil {
 		return err
 	}
@@ -112,7 +118,7 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		}
 	}()
 
-	tgt, err := openTarget(job, counters, log, e.stderr)
+	tgt, err = openTarget(job, counters, log, e.stderr)
 	if err != nil {
 		return err
 	}
