@@ -14,6 +14,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
 
 // entry is one item on its way through PostInputs: the built input and what
@@ -29,6 +30,12 @@ type entry struct {
 	// report if the retries run out.
 	lastCode int32
 	lastWhy  string
+	// t is set when verification is sending the input again.
+	t *track
+	// dup is set when the server answered "duplicate ID" and the copy there
+	// is ours; code is the accepting status otherwise.
+	dup  bool
+	code st.StatusCode
 }
 
 // precheck fails an item that can never be sent, before it is batched and

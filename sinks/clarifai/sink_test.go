@@ -28,6 +28,7 @@ import (
 // accepts every input with INPUT_PENDING. If block is set, every call waits
 // for a value from it (or ctx).
 type fakePoster struct {
+	uploadOnly
 	answer func(n int, req *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error)
 	block  chan struct{}
 
@@ -134,7 +135,7 @@ func runSink(t *testing.T, ctx context.Context, s *Sink, items []*pipeline.Item)
 	return out, <-errc
 }
 
-func newTestSink(t *testing.T, f InputPoster, cfg SinkConfig) *Sink {
+func newTestSink(t *testing.T, f API, cfg SinkConfig) *Sink {
 	t.Helper()
 	s, err := NewSink(f, cfg)
 	if err != nil {
@@ -602,6 +603,12 @@ func TestNewSinkValidates(t *testing.T) {
 		{SinkConfig{Batch: sinks.BatchPolicy{MaxItems: 500}}, "MaxItems"},
 		{SinkConfig{ConflictResolution: 9}, "ConflictResolution"},
 		{SinkConfig{ResendBackoff: -time.Second}, "ResendBackoff"},
+		{SinkConfig{MaxAnnotations: 129}, "MaxAnnotations 129: want 1 to 128"},
+		{SinkConfig{AnnotationQueue: -1}, "AnnotationQueue"},
+		{SinkConfig{AnnotationConcurrency: -1}, "AnnotationConcurrency"},
+		{SinkConfig{VerifyGroupBatches: -1}, "VerifyGroupBatches"},
+		{SinkConfig{VerifyTimeout: -time.Second}, "VerifyTimeout"},
+		{SinkConfig{MaxPending: -1}, "MaxPending"},
 	} {
 		if _, err := NewSink(&fakePoster{}, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
