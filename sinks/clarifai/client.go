@@ -199,7 +199,17 @@ func (c *Client) once(ctx context.Context, method string,
 	rpc func(context.Context) (response, error)) (response, *APIError) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
+	start := time.Now()
 	resp, err := rpc(ctx)
+	if c.cfg.OnCall != nil {
+		var code string
+		if err != nil {
+			code = status.Code(err).String()
+		} else {
+			code = resp.GetStatus().GetCode().String()
+		}
+		c.cfg.OnCall(method, code, time.Since(start))
+	}
 	if err != nil {
 		s, _ := status.FromError(err)
 		fail := &APIError{Method: method, GRPCCode: s.Code(), Class: Classify(err), Err: err}

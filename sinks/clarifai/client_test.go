@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -339,5 +340,30 @@ func TestClientNeverLeaksPAT(t *testing.T) {
 	}
 	if s := c.String(); !strings.Contains(s, f.addr) || !strings.Contains(s, "app") {
 		t.Errorf("String() = %q, want endpoint and app", s)
+	}
+}
+
+// TestClientOnCallSeesEveryAttempt: metrics see each attempt with its code.
+func TestClientOnCallSeesEveryAttempt(t *testing.T) {
+	f := startFake(t, sequence(errUnavailable, st.StatusCode_CONN_THROTTLED, st.StatusCode_SUCCESS))
+	var mu sync.Mutex
+	var got []string
+	c := testClient(t, f, func(c *Config) {
+		c.OnCall = func(method, code string, d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			if d < 0 {
+				t.Errorf("negative latency %v", d)
+			}
+			got = append(got, method+" "+code)
+		}
+	})
+	if _, err := c.ListInputs(t.Context(), &pb.ListInputsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := "ListInputs Unavailable,ListInputs CONN_THROTTLED,ListInputs SUCCESS"; strings.Join(got, ",") != want {
+		t.Errorf("OnCall saw %q, want %q", strings.Join(got, ","), want)
 	}
 }

@@ -91,6 +91,12 @@ type Config struct {
 	// Logger receives retry and throttle events at debug and info level.
 	// Default no-op.
 	Logger *zap.Logger
+	// OnCall, if set, is called after every attempt of every call with the
+	// method name, the result code (the Clarifai status code name, such as
+	// "SUCCESS" or "CONN_THROTTLED", or the gRPC code name of a transport
+	// error, such as "Unavailable") and the attempt's latency. It is called
+	// from many goroutines at once and must be fast (metrics).
+	OnCall func(method, code string, latency time.Duration)
 }
 
 // FromEnv fills Base, PAT, UserID, AppID and RootCertificatesPath from
