@@ -15,6 +15,7 @@ import (
 //	INGEST_TARGET                          target
 //	INGEST_SHARD                           shard ("i/n")
 //	INGEST_STATE_DIR                       state.dir
+//	INGEST_EMBEDDED_STATE_DIR              embedded.state_dir
 //	INGEST_BATCH_SIZE, INGEST_CONCURRENCY,
 //	INGEST_RATE_LIMIT                      upload.*
 //	INGEST_LOG_LEVEL, INGEST_LOG_FORMAT    log.*
@@ -32,6 +33,7 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 	str("INGEST_TARGET", &j.Target)
 	str("INGEST_SHARD", &j.Shard)
 	str("INGEST_STATE_DIR", &j.State.Dir)
+	str("INGEST_EMBEDDED_STATE_DIR", &j.Embedded.StateDir)
 	str("INGEST_LOG_LEVEL", &j.Log.Level)
 	str("INGEST_LOG_FORMAT", &j.Log.Format)
 

@@ -74,7 +74,7 @@ func (e *env) openCloud(cmd *cobra.Command, c *cloudConn) (*cloudSession, error)
 	if err != nil {
 		return nil, err
 	}
-	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr)
+	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr, nil)
 	if err != nil {
 		_ = log.Sync()
 		if errors.Is(err, clarifai.ErrNoPAT) {

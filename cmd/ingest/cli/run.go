@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,9 @@ import (
 
 // runFlags are the flags of `ingest run` beyond the job flags.
 type runFlags struct {
+	quiet             bool
+	progressEvery     time.Duration
+	metricsAddr       string
 	noCheckpoint      bool
 	restart           bool
 	allowConfigChange bool
@@ -32,6 +36,9 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display or progress log lines")
+	fs.DurationVar(&f.progressEvery, "progress-every", 10*time.Second, "off a terminal, how often a progress line is logged")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9090) during the run")
 	fs.BoolVar(&f.restart, "restart", false, "ignore the existing checkpoint and start the job over")
 	fs.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "run without a checkpoint: nothing is skipped or recorded (deterministic IDs still prevent duplicates)")
 	fs.BoolVar(&f.allowConfigChange, "allow-config-change", false, "resume a checkpoint written by a job with a different configuration")
@@ -118,7 +125,10 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		}
 	}()
 
-	tgt, err = openTarget(job, counters, log, e.stderr)
+	rpcLatency := newRPCHistogram()
+	tgt, err = openTarget(job, counters, log, e.stderr, func(method, code string, d time.Duration) {
+		rpcLatency.WithLabelValues(method, code).Observe(d.Seconds())
+	})
 	if err != nil {
 		return err
 	}
@@ -128,10 +138,12 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		}
 	}()
 	sink, err := clarifai.NewSink(tgt.client, clarifai.SinkConfig{
-		Concurrency: job.Upload.Concurrency,
-		Batch:       sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
-		Counters:    counters,
-		Logger:      log,
+		Concurrency:           job.Upload.Concurrency,
+		Batch:                 sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
+		Verify:                *job.Upload.Verify,
+		RetryFailedProcessing: job.Upload.RetryFailedProcessing,
+		Counters:              counters,
+		Logger:                log,
 	})
 	if err != nil {
 		return usageError(err)
@@ -139,6 +151,28 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 
 	ctx, stop, release := e.handleSignals(cmd.Context(), rf.drainTimeout)
 	defer release()
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	defer watchers.Wait()
+	defer stopWatching()
+	if rf.metricsAddr != "" {
+		addr, wait, err := serveMetrics(watchCtx, rf.metricsAddr, newMetrics(counters, rpcLatency))
+		if err != nil {
+			return usageError(err)
+		}
+		watchers.Go(wait)
+		log.Info("serving metrics", zap.String("url", "http://"+addr+"/metrics"))
+	}
+	if !rf.quiet {
+		p := newProgress(counters, e.stderr, e.isTerminal(), log, rf.progressEvery)
+		watchers.Go(func() { p.run(watchCtx) })
+		if e.isTerminal() {
+			// A total for the display: the sources streamed once more in the
+			// background (names, stats and rows only), but not cloud
+			// sources, which would start a server-side job.
+			watchers.Go(func() { p.count(watchCtx, countable(sources)) })
+		}
+	}
 	start := time.Now()
 	stats, runErr := pipeline.Run(ctx, pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: sink, Checkpoint: cp,
@@ -151,6 +185,8 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		Workers: job.Upload.Workers, Counters: counters, Logger: log, Stop: stop,
 	})
 	stats.Elapsed = time.Since(start)
+	stopWatching()
+	watchers.Wait()
 
 	code := ExitOK
 	switch {
@@ -262,4 +298,16 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// countable returns the sources whose items can be counted by streaming
+// them again: all but the cloud sources.
+func countable(sources []pipeline.Source) []pipeline.Source {
+	var out []pipeline.Source
+	for _, s := range sources {
+		if _, isCloud := s.(*cloud.Source); !isCloud {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -34,7 +34,9 @@ type target struct {
 // openTarget dials the job's target. For "embedded" it first starts the
 // emulator on 127.0.0.1 with the job's emulator state directory, and says
 // so plainly on w.
-func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, w io.Writer) (*target, error) {
+// onCall, if set, observes every API call (metrics).
+func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, w io.Writer,
+	onCall func(method, code string, latency time.Duration)) (*target, error) {
 	// Each of n shards takes 1/n of the budget: together they stay within it.
 	rate := job.Upload.RateLimit
 	if sh, err := jobShard(job); err == nil && sh.Enabled() && rate > 0 {
@@ -45,7 +47,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		UserID: job.Clarifai.UserID, AppID: job.Clarifai.AppID,
 		RootCertificatesPath: job.Clarifai.RootCertificatesPath,
 		RateLimit:            rate, MaxAttempts: job.Upload.MaxAttempts,
-		MaxElapsed: time.Duration(job.Upload.MaxElapsed), Counters: counters, Logger: log,
+		MaxElapsed: time.Duration(job.Upload.MaxElapsed), Counters: counters, Logger: log, OnCall: onCall,
 	}
 	t := &target{}
 	if job.Target == configs.TargetEmbedded {

@@ -72,7 +72,7 @@ func (e *env) verify(cmd *cobra.Command, jf *jobFlags, repair, asJSON bool) (err
 			err = cerr
 		}
 	}()
-	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr)
+	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr, nil)
 	if err != nil {
 		return err
 	}
