@@ -1,0 +1,161 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+)
+
+// TestKillAndRerunLosesAndDuplicatesNothing runs the ingest binary as a
+// subprocess against an emulator in another process, kills it with SIGKILL
+// at random points of a run of thousands of items, reruns until a run
+// finishes, and then checks the emulator holds exactly the expected inputs:
+// none missing, none twice.
+func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries and runs them several times")
+	}
+	const items = 2000
+	bin := t.TempDir()
+	build(t, bin, "ingest", ".")
+	build(t, bin, "clarifai-emulator", "../clarifai-emulator")
+
+	// The emulator adds latency so that a run lasts long enough to be cut
+	// in the middle; it keeps state in memory across the ingest runs.
+	emu := exec.Command(filepath.Join(bin, "clarifai-emulator"), "-pat", "kill-test-pat",
+		"-latency", "40ms", "-processing-delay", "40ms", "-rate-limit", "0")
+	stdout, err := emu.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.Stderr = os.Stderr
+	if err := emu.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = emu.Process.Signal(syscall.SIGTERM)
+		_ = emu.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("emulator said %q, %v", line, err)
+	}
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+
+	data := t.TempDir()
+	want := make(map[string]string, items) // input ID -> content sha256
+	for i := range items {
+		body := fmt.Sprintf("item %05d of the kill test\n", i)
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%05d.txt", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		id := pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
+		sum := sha256.Sum256([]byte(body))
+		want[id] = hex.EncodeToString(sum[:])
+	}
+	state := t.TempDir()
+	ingest := func() *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "ingest"), "run", "--dir", data, "--state-dir", state,
+			"--concurrency", "2", "--batch-size", "16", "--rate-limit", "-1", "--log-level", "warn")
+		cmd.Env = append(os.Environ(), "CLARIFAI_API_BASE=http://"+addr, "CLARIFAI_PAT=kill-test-pat",
+			"CLARIFAI_USER_ID=killer", "CLARIFAI_APP_ID=kill")
+		return cmd
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		if attempt == 20 { // bounded: a run that never finishes is a failure
+			t.Fatalf("no run finished in %d attempts", attempt)
+		}
+		cmd := ingest()
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var timer <-chan time.Time
+		if kills < 5 {
+			timer = time.After(time.Duration(100+rng.IntN(1400)) * time.Millisecond)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d failed: %v\n%s", attempt, err, out.String())
+			}
+			t.Logf("run %d finished after %d kills:\n%s", attempt, kills, out.String())
+		case <-timer:
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+			continue
+		case <-time.After(3 * time.Minute): // generous: only a hang gets here
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("run %d hung:\n%s", attempt, out.String())
+		}
+		break
+	}
+	if kills < 2 {
+		t.Fatalf("only %d runs were killed: the test proved too little", kills)
+	}
+
+	c, err := clarifai.New(clarifai.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := map[string]bool{}
+	for page := uint32(1); ; page++ {
+		resp, err := c.ListInputs(context.Background(), &pb.ListInputsRequest{Page: page, PerPage: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range resp.GetInputs() {
+			if got[in.GetId()] {
+				t.Errorf("input %s listed twice", in.GetId())
+			}
+			got[in.GetId()] = true
+		}
+		if len(resp.GetInputs()) < 1000 {
+			break
+		}
+	}
+	if len(got) != items {
+		t.Errorf("emulator holds %d inputs, want exactly %d", len(got), items)
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("input %s is missing", id)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("unexpected input %s (a second copy under another ID?)", id)
+		}
+	}
+}
+
+func build(t *testing.T, dir, name, pkg string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+}
