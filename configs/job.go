@@ -242,13 +242,22 @@ func (j *Job) WithDefaults() {
 
 // Validate checks the job after defaults, environment and flags have been
 // applied. Every error names the key it is about.
-func (j *Job) Validate() error {
+func (j *Job) Validate() error { return j.validate(true) }
+
+// ValidateOffline is Validate without the checks of what only sending
+// needs (the PAT, user and app): for `ingest validate`, which sends nothing.
+func (j *Job) ValidateOffline() error { return j.validate(false) }
+
+func (j *Job) validate(sending bool) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	switch j.Target {
 	case TargetClarifai:
+		if !sending {
+			break
+		}
 		if j.Clarifai.PAT == "" {
 			bad("clarifai.pat", "no personal access token: set CLARIFAI_PAT (or clarifai.pat in the job file), "+
 				"or run against the local emulator with --target embedded")

@@ -35,9 +35,12 @@ func buildSources(job *configs.Job, log *zap.Logger, cloud func(*configs.CloudSo
 			if shard.Enabled() && shard.Index != 0 {
 				continue
 			}
+			// A nil source with no error leaves the entry out.
 			src, err = cloud(spec.Cloud)
 			if err == nil {
-				out = append(out, src)
+				if src != nil {
+					out = append(out, src)
+				}
 				continue
 			}
 		} else {

@@ -26,6 +26,7 @@ import (
 
 // runFlags are the flags of `ingest run` beyond the job flags.
 type runFlags struct {
+	dryRun            bool
 	quiet             bool
 	progressEvery     time.Duration
 	metricsAddr       string
@@ -36,6 +37,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.dryRun, "dry-run", false, "read, transform and check everything against the API limits, and send nothing (as ingest validate)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display or progress log lines")
 	fs.DurationVar(&f.progressEvery, "progress-every", 10*time.Second, "off a terminal, how often a progress line is logged")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9090) during the run")
@@ -70,6 +72,9 @@ Exit codes: 0 all done; 3 finished but some items failed; 1 fatal error
 }
 
 func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
+	if rf.dryRun {
+		return e.validate(cmd, jf)
+	}
 	job, err := e.loadJob(cmd, jf, true)
 	if err != nil {
 		return err

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/ingestkit/clarifai-ingest/configs"
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+)
+
+func (e *env) validateCommand() *cobra.Command {
+	var jf jobFlags
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Read and transform everything, check it against the API limits, and send nothing",
+		Long: `Validate (also "ingest run --dry-run") reads every source and runs every
+transform, then checks each item as the upload would before sending it: the
+documented size limits, one video per request, supported formats, input and
+dataset ID characters, region coordinates, geo points, metadata and UTF-8
+text. It loads each file's content as the upload would, but sends nothing,
+needs no PAT, and writes no checkpoint.
+
+Every problem is printed with the item's provenance (file, manifest row);
+the end says how many requests a run would make and about how long it
+would take at the configured rate limit. Exit code 0 when there is no
+problem, 3 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.validate(cmd, &jf) },
+	}
+	jf.register(cmd.Flags())
+	return cmd
+}
+
+func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
+	job, err := e.loadJob(cmd, jf, false)
+	if err != nil {
+		return err
+	}
+	if err := job.ValidateOffline(); err != nil {
+		return usageError(fmt.Errorf("invalid configuration:\n%w", err))
+	}
+	log, err := newLogger(job.Log, e.stderr, e.isTerminal())
+	if err != nil {
+		return err
+	}
+	// Cloud sources are ingested by the server: there is nothing local to
+	// check, and building one must not start a job.
+	var skippedCloud int
+	sources, err := buildSources(job, log, func(*configs.CloudSource) (pipeline.Source, error) {
+		skippedCloud++
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	ts, err := e.buildTransforms(job, log)
+	if err != nil {
+		return err
+	}
+	dry := clarifai.NewDryRun(clarifai.DryRunConfig{
+		Batch:  sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
+		Verify: *job.Upload.Verify,
+	})
+	w := e.stdout
+	stats, err := pipeline.Run(cmd.Context(), pipeline.Job{
+		Sources: sources, Transforms: ts, Sink: dry, Workers: job.Upload.Workers, Logger: log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
+		OnResult: func(r pipeline.Result) error {
+			switch r.Event {
+			case pipeline.EventFailed:
+				fmt.Fprintf(w, "problem  %s\n", describe(r))
+			case pipeline.EventSkipped:
+				fmt.Fprintf(w, "skipped  %s\n", describe(r))
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	p := dry.Plan()
+	rate := job.Upload.RateLimit
+	if sh, err := jobShard(job); err == nil && sh.Enabled() && rate > 0 {
+		rate /= float64(sh.Count)
+	}
+	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
+		stats.Read, job.Name, p.Inputs, humanBytes(p.Bytes), stats.Skipped, stats.Failed)
+	fmt.Fprintf(w, "A run would make about %d calls: %d PostInputs, %d PostAnnotations (%d regions), %d verification calls",
+		p.Calls(), p.PostInputs, p.PostAnnotations, p.Annotations, p.VerifyCalls)
+	if d := p.Duration(rate); d > 0 {
+		fmt.Fprintf(w, ";\nat %g requests/s that is about %s.\n", rate, d.Round(time.Second))
+	} else {
+		fmt.Fprintln(w, ".")
+	}
+	if skippedCloud > 0 {
+		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", skippedCloud)
+	}
+	if stats.Failed > 0 {
+		return errItemsFailed
+	}
+	return nil
+}
+
+// describe says which item a failed or skipped result is about and why:
+// an ItemError names the item itself; other errors get the provenance.
+func describe(r pipeline.Result) string {
+	err := r.Err
+	if err == nil {
+		err = r.Item.Err
+	}
+	var ie *pipeline.ItemError
+	if errors.As(err, &ie) {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s: %v", r.Item.Prov, err)
+}
