@@ -354,9 +354,9 @@ func (j *Job) YAML() ([]byte, error) {
 func (j *Job) Fingerprint() string {
 	type fp struct {
 		Target, Base, UserID, AppID, Shard string
-		Sources                     []Source
-		Transforms                  []transforms.Spec
-		DatasetIDs                  []string
+		Sources                            []Source
+		Transforms                         []transforms.Spec
+		DatasetIDs                         []string
 	}
 	masked := j.Masked()
 	v := fp{j.Target, j.Clarifai.Base, j.Clarifai.UserID, j.Clarifai.AppID, j.Shard, masked.Sources, j.Transforms, j.Upload.DatasetIDs}

@@ -24,15 +24,15 @@ func TestDryRunFindsEveryProblemAndPlansCalls(t *testing.T) {
 	items = append(items, withRegions, &pipeline.Item{Kind: pipeline.KindVideo, Blob: pipeline.BytesBlob([]byte("v"))},
 		&pipeline.Item{Kind: pipeline.KindVideo, Blob: pipeline.BytesBlob([]byte("w"))})
 	bad := map[string]*pipeline.Item{
-		"20 MB": {Kind: pipeline.KindImage, Blob: &pipeline.Blob{Size: sinks.MaxFileBytes}},
-		"input ID":            {Kind: pipeline.KindText, Text: "t", ID: "has spaces"},
-		"latitude":            {Kind: pipeline.KindText, Text: "t", Geo: &pipeline.Geo{Latitude: 91}},
-		"not valid UTF-8":     {Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte{0xff, 0xfe})},
-		"outside [0, 1]":      {Kind: pipeline.KindImage, URL: "https://x/b.jpg", Regions: []pipeline.Region{box(0.5, 1.5)}},
-		"in pixels":           {Kind: pipeline.KindImage, URL: "https://x/c.jpg", Regions: []pipeline.Region{{Pixels: true, Box: &pipeline.BoundingBox{Bottom: 3, Right: 3}}}},
-		"multimodal item":     {Kind: pipeline.KindMultimodal, URL: "https://x/d.jpg"},
-		"metadata":            {Kind: pipeline.KindText, Text: "t", Metadata: map[string]any{"f": func() {}}},
-		"dataset":             {Kind: pipeline.KindText, Text: "t", DatasetIDs: []string{"a b"}},
+		"20 MB":           {Kind: pipeline.KindImage, Blob: &pipeline.Blob{Size: sinks.MaxFileBytes}},
+		"input ID":        {Kind: pipeline.KindText, Text: "t", ID: "has spaces"},
+		"latitude":        {Kind: pipeline.KindText, Text: "t", Geo: &pipeline.Geo{Latitude: 91}},
+		"not valid UTF-8": {Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte{0xff, 0xfe})},
+		"outside [0, 1]":  {Kind: pipeline.KindImage, URL: "https://x/b.jpg", Regions: []pipeline.Region{box(0.5, 1.5)}},
+		"in pixels":       {Kind: pipeline.KindImage, URL: "https://x/c.jpg", Regions: []pipeline.Region{{Pixels: true, Box: &pipeline.BoundingBox{Bottom: 3, Right: 3}}}},
+		"multimodal item": {Kind: pipeline.KindMultimodal, URL: "https://x/d.jpg"},
+		"metadata":        {Kind: pipeline.KindText, Text: "t", Metadata: map[string]any{"f": func() {}}},
+		"dataset":         {Kind: pipeline.KindText, Text: "t", DatasetIDs: []string{"a b"}},
 	}
 	for _, it := range bad {
 		items = append(items, it)
