@@ -15,7 +15,6 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
 )
 
 // listFlag is a repeatable string flag.

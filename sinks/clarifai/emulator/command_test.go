@@ -89,4 +89,3 @@ func TestParseBuckets(t *testing.T) {
 		})
 	}
 }
-
