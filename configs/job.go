@@ -85,6 +85,10 @@ type Embedded struct {
 	// documented 15 req/s of the real API is not imposed on local runs
 	// (the client still paces itself at upload.rate_limit).
 	RateLimit float64 `yaml:"rate_limit"`
+	// Buckets serves cloud sources from local folders or archives: bucket
+	// URL prefix (s3://name, gs://name, an Azure container URL) -> path,
+	// relative to the job file. Try cloud ingestion without a bucket.
+	Buckets map[string]string `yaml:"buckets"`
 }
 
 // Upload tunes the sink.

@@ -29,6 +29,7 @@ func TestExampleConfigsRun(t *testing.T) {
 		{"examples/csv-sdk.yaml", "uploaded       3"},
 		{"examples/urls.yaml", "uploaded       3"},
 		{"examples/custom.yaml", "uploaded       1"},
+		{"examples/cloud.yaml", "completed: 2 inputs created (2 images"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			env := &fixture{env: map[string]string{"INGEST_EMBEDDED_STATE_DIR": t.TempDir(), "INGEST_STATE_DIR": t.TempDir()}}

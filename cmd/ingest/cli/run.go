@@ -201,6 +201,7 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		code = ExitItemsFailed
 	}
 	e.printSummary(job, tgt, stats, runErr)
+	e.printCloudJobs(sources)
 	if werr := writeRunReport(job, stats, runErr, code); werr != nil {
 		log.Warn("could not write the run report", zap.Error(werr))
 	}
@@ -315,4 +316,30 @@ func countable(sources []pipeline.Source) []pipeline.Source {
 		}
 	}
 	return out
+}
+
+// printCloudJobs adds a line per cloud source to the summary: the server
+// created those inputs, so they are not in the item counts.
+func (e *env) printCloudJobs(sources []pipeline.Source) {
+	for _, src := range sources {
+		cs, ok := src.(*cloud.Source)
+		if !ok {
+			continue
+		}
+		j, ok := cs.Last()
+		if !ok {
+			fmt.Fprintf(e.stdout, "  cloud          %s: not started\n", cs.Name())
+			continue
+		}
+		p := j.Progress()
+		line := fmt.Sprintf("  cloud          job %s %s: %d inputs created (%d images, %d videos, %d audio, %d text), %d processed, %d failed",
+			j.ID, j.State(), p.Inputs(), p.Images, p.Videos, p.Audio, p.Text, j.Inputs.Succeeded, j.Inputs.Failed)
+		if p.ArchivesFailed > 0 {
+			line += fmt.Sprintf(", %d archives failed", p.ArchivesFailed)
+		}
+		if r := j.Reason(); r != "" && j.State() != cloud.StateCompleted {
+			line += ": " + r
+		}
+		fmt.Fprintln(e.stdout, line)
+	}
 }

@@ -56,7 +56,12 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		if emuRate == 0 {
 			emuRate = -1 // no server-side limit locally; the client still paces itself
 		}
+		buckets := make(map[string]string, len(job.Embedded.Buckets))
+		for url, path := range job.Embedded.Buckets {
+			buckets[url] = job.Path(path)
+		}
 		emu, err := emulator.Start("127.0.0.1:0", emulator.Options{
+			Buckets: buckets,
 			PATs: []string{pat}, StateDir: job.Embedded.StateDir,
 			ProcessingDelay: time.Duration(job.Embedded.ProcessingDelay), RateLimit: emuRate,
 			// The emulator's own info lines would drown the run's.
