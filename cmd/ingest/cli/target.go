@@ -62,7 +62,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		}
 		emu, err := emulator.Start("127.0.0.1:0", emulator.Options{
 			Buckets: buckets,
-			PATs: []string{pat}, StateDir: job.Embedded.StateDir,
+			PATs:    []string{pat}, StateDir: job.Embedded.StateDir,
 			ProcessingDelay: time.Duration(job.Embedded.ProcessingDelay), RateLimit: emuRate,
 			// The emulator's own info lines would drown the run's.
 			Logger: log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
