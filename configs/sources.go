@@ -96,8 +96,13 @@ type DirSource struct {
 	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	// Kind forces the kind of every file; default: detected from content.
 	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// IgnoreCase matches include and exclude case-insensitively.
+	IgnoreCase bool `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
 	// FollowSymlinks follows symbolic links. Default false.
 	FollowSymlinks bool `yaml:"follow_symlinks,omitempty" json:"follow_symlinks,omitempty"`
+	// IncludeHidden walks files and folders whose name starts with ".".
+	// Default false.
+	IncludeHidden bool `yaml:"include_hidden,omitempty" json:"include_hidden,omitempty"`
 	// Sidecars reads cat.json beside cat.jpg. Default true.
 	Sidecars *bool `yaml:"sidecars,omitempty" json:"sidecars,omitempty"`
 	// LabelsFromFolders makes the parent folder name a concept.
@@ -121,8 +126,17 @@ type Annotations struct {
 	// Path is the COCO JSON file, the YOLO labels folder or the VOC XML
 	// folder (relative to the job file).
 	Path string `yaml:"path" json:"path"`
-	// Classes is the YOLO classes file.
+	// Classes is the YOLO classes file. Default <path>/classes.txt.
 	Classes string `yaml:"classes,omitempty" json:"classes,omitempty"`
+	// Polygons (COCO) makes each segmentation polygon a region instead of
+	// the annotation's box. Default false.
+	Polygons bool `yaml:"polygons,omitempty" json:"polygons,omitempty"`
+	// InputConcepts also puts every region label on the input as a
+	// positive concept. Default false.
+	InputConcepts bool `yaml:"input_concepts,omitempty" json:"input_concepts,omitempty"`
+	// IgnoreUnmatched does not report annotated images that the walk did
+	// not find (when include/exclude upload a subset on purpose).
+	IgnoreUnmatched bool `yaml:"ignore_unmatched,omitempty" json:"ignore_unmatched,omitempty"`
 }
 
 // CSVSource reads a CSV manifest.

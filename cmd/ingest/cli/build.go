@@ -85,13 +85,15 @@ func buildSource(job *configs.Job, spec configs.Source, log *zap.Logger) (pipeli
 		}
 		cfg := dir.Config{
 			Root: job.Path(d.Path), Include: d.Include, Exclude: d.Exclude, Kind: k,
-			FollowSymlinks: d.FollowSymlinks, IgnoreSidecars: d.Sidecars != nil && !*d.Sidecars,
+			IgnoreCase: d.IgnoreCase, FollowSymlinks: d.FollowSymlinks, IncludeHidden: d.IncludeHidden,
+			IgnoreSidecars:    d.Sidecars != nil && !*d.Sidecars,
 			LabelsFromFolders: d.LabelsFromFolders, SplitFromPath: d.SplitFromPath,
 			SplitDatasets: d.SplitDatasets, PairText: d.PairText, DatasetIDs: datasets(d.DatasetIDs),
 		}
 		if a := d.Annotations; a != nil {
 			cfg.Annotations = &annotations.Config{
 				Format: annotations.Format(a.Format), Path: job.Path(a.Path), Classes: job.Path(a.Classes),
+				Polygons: a.Polygons, InputConcepts: a.InputConcepts, IgnoreUnmatched: a.IgnoreUnmatched,
 			}
 		}
 		return dir.New(cfg, dir.WithLogger(log))

@@ -200,7 +200,7 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	case stats.Failed > 0:
 		code = ExitItemsFailed
 	}
-	e.printSummary(job, tgt, stats, runErr)
+	e.printSummary(job, tgt, stats, sink.Stats(), runErr)
 	e.printCloudJobs(sources)
 	if werr := writeRunReport(job, stats, runErr, code); werr != nil {
 		log.Warn("could not write the run report", zap.Error(werr))
@@ -260,7 +260,7 @@ func isInterrupted(err error) bool {
 }
 
 // printSummary prints the human summary every run ends with.
-func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, runErr error) {
+func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, ss clarifai.SinkStats, runErr error) {
 	w := e.stdout
 	fmt.Fprintf(w, "\nSummary of job %s (target %s)\n", job.Name, job.Target)
 	fmt.Fprintf(w, "  items read     %d\n", s.Read)
@@ -274,6 +274,12 @@ func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, runE
 	fmt.Fprintf(w, "  duration       %s\n", s.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  rate           %.1f inputs/s\n", s.Rate())
 	fmt.Fprintf(w, "  requests       %d (%d retries, %d throttled)\n", s.Requests, s.Retries, s.Throttle)
+	if ss.Annotations > 0 {
+		fmt.Fprintf(w, "  annotations    %d regions on %d inputs\n", ss.Annotations, ss.AnnotatedItems)
+	}
+	if ss.VerifyRequests > 0 {
+		fmt.Fprintf(w, "  verified       %d inputs processed (%d status calls)\n", ss.Verified, ss.VerifyRequests)
+	}
 	if s.Failed+s.Skipped > 0 {
 		fmt.Fprintf(w, "  failure report %s\n", job.State.Failures)
 	}
