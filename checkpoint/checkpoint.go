@@ -377,21 +377,9 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 	if len(id) > maxIDLen {
 		return fmt.Errorf("checkpoint: input ID of %s is %d bytes long; the limit is %d", r.Item.Prov, len(id), maxIDLen)
 	}
-	h := HashKey(key)
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
-	if c.err != nil {
-		return c.err
-	}
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	old, had := s.m[h]
-	e := transition(s, old, had, r.Event, id)
-	return c.store(s, h, e, old, had)
+	return c.update(HashKey(key), func(s *shard, old entry, had bool) (entry, bool) {
+		return transition(s, old, had, r.Event, id), true
+	})
 }
 
 // Reopen marks the entry of h accepted but not confirmed, whatever its
@@ -400,6 +388,19 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 // uses it for inputs missing or failed on the server. An unknown h is
 // ignored. Errors are Record's.
 func (c *Checkpoint) Reopen(h KeyHash) error {
+	return c.update(h, func(_ *shard, old entry, had bool) (entry, bool) {
+		e := old
+		e.state = Accepted
+		e.flags |= flagAccepted
+		return e, had
+	})
+}
+
+// update replaces the entry of h with what next returns (given the shard,
+// the current entry and whether there is one), unless next says not to or
+// nothing changes, and appends the new entry's record. next runs under the
+// shard's write lock.
+func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) (entry, bool)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -411,20 +412,8 @@ func (c *Checkpoint) Reopen(h KeyHash) error {
 	s := c.idx.shard(h)
 	s.mu.Lock()
 	old, had := s.m[h]
-	if !had {
-		s.mu.Unlock()
-		return nil
-	}
-	e := old
-	e.state = Accepted
-	e.flags |= flagAccepted
-	return c.store(s, h, e, old, had)
-}
-
-// store puts e in the index and appends its record. The caller holds c.mu
-// and s's write lock, which store releases.
-func (c *Checkpoint) store(s *shard, h KeyHash, e, old entry, had bool) error {
-	if had && e == old {
+	e, ok := next(s, old, had)
+	if !ok || (had && e == old) {
 		s.mu.Unlock()
 		return nil
 	}
