@@ -205,7 +205,7 @@ func (t *annotationsTransform) Apply(ctx context.Context, it *pipeline.Item) err
 		}
 	}
 	if len(it.Regions) == 0 {
-		annotations.TakeSize(it.Metadata)
+		takeAnnotatedSize(it)
 		return nil
 	}
 	if it.Kind != pipeline.KindImage && it.Kind != pipeline.KindMultimodal {
@@ -294,7 +294,7 @@ func (t *annotationsTransform) imageSize(ctx context.Context, it *pipeline.Item)
 func (t *annotationsTransform) sourceSize(it *pipeline.Item) (w, h int, from string, ok bool, err error) {
 	// The size an annotation file stated (COCO images[], VOC <size>), as the
 	// directory source records it; it is internal and never uploaded.
-	if w, h, ok := annotations.TakeSize(it.Metadata); ok {
+	if w, h, ok := takeAnnotatedSize(it); ok {
 		return w, h, "the annotation file", true, nil
 	}
 	if !t.srcSize {
@@ -466,4 +466,15 @@ func regionLabel(r pipeline.Region) string {
 		return r.Concepts[0].Name
 	}
 	return r.Concepts[0].ID
+}
+
+// takeAnnotatedSize removes the image size the directory source recorded
+// from the item's metadata and returns it. Metadata left empty becomes nil,
+// so that the input carries no empty metadata object.
+func takeAnnotatedSize(it *pipeline.Item) (w, h int, ok bool) {
+	w, h, ok = annotations.TakeSize(it.Metadata)
+	if len(it.Metadata) == 0 {
+		it.Metadata = nil
+	}
+	return w, h, ok
 }

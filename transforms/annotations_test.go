@@ -408,7 +408,7 @@ func TestAnnotationsUseTheAnnotationFileSize(t *testing.T) {
 		t.Errorf("mismatch: err = %v", err)
 	}
 	noRegions := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg", Metadata: annotations.SetSize(nil, 3, 4)}
-	if err := tr.Apply(context.Background(), noRegions); err != nil || len(noRegions.Metadata) != 0 {
+	if err := tr.Apply(context.Background(), noRegions); err != nil || noRegions.Metadata != nil {
 		t.Errorf("size key not removed from an item without regions: %v %v", err, noRegions.Metadata)
 	}
 }
