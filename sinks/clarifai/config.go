@@ -96,7 +96,7 @@ type Config struct {
 	// "SUCCESS" or "CONN_THROTTLED", or the gRPC code name of a transport
 	// error, such as "Unavailable") and the attempt's latency. It is called
 	// from many goroutines at once and must be fast (metrics).
-	OnCall func(method, code string, latency time.Duration)
+	OnCall func(method, code string, latency time.Duration) `json:"-"`
 }
 
 // FromEnv fills Base, PAT, UserID, AppID and RootCertificatesPath from
