@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,31 +31,8 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		t.Skip("builds two binaries and runs them several times")
 	}
 	const items = 2000
-	bin := t.TempDir()
-	build(t, bin, "ingest", ".")
-	build(t, bin, "clarifai-emulator", "../clarifai-emulator")
-
-	// The emulator adds latency so that a run lasts long enough to be cut
-	// in the middle; it keeps state in memory across the ingest runs.
-	emu := exec.Command(filepath.Join(bin, "clarifai-emulator"), "-pat", "kill-test-pat",
-		"-latency", "40ms", "-processing-delay", "40ms", "-rate-limit", "0")
-	stdout, err := emu.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu.Stderr = os.Stderr
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = emu.Process.Signal(syscall.SIGTERM)
-		_ = emu.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening on ") {
-		t.Fatalf("emulator said %q, %v", line, err)
-	}
-	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	bin := binaries(t)
+	addr := startEmulator(t, bin, "-latency", "40ms", "-processing-delay", "40ms")
 
 	data := t.TempDir()
 	want := make(map[string]string, items) // input ID -> content sha256
@@ -69,11 +47,8 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 	}
 	state := t.TempDir()
 	ingest := func() *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, "ingest"), "run", "--dir", data, "--state-dir", state,
+		return ingestCmd(bin, addr, "run", "--dir", data, "--state-dir", state,
 			"--concurrency", "2", "--batch-size", "16", "--rate-limit", "-1", "--log-level", "warn")
-		cmd.Env = append(os.Environ(), "CLARIFAI_API_BASE=http://"+addr, "CLARIFAI_PAT=kill-test-pat",
-			"CLARIFAI_USER_ID=killer", "CLARIFAI_APP_ID=kill")
-		return cmd
 	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -152,10 +127,71 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 	}
 }
 
-func build(t *testing.T, dir, name, pkg string) {
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds the ingest and emulator binaries once for the package's
+// tests and returns their folder.
+func binaries(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "ingest-bin-")
+		if buildErr != nil {
+			return
+		}
+		for name, pkg := range map[string]string{"ingest": ".", "clarifai-emulator": "../clarifai-emulator"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// startEmulator runs the emulator binary with the test PAT and extra flags
+// until the test ends, and returns its address.
+func startEmulator(t *testing.T, bin string, flags ...string) string {
+	t.Helper()
+	emu := exec.Command(filepath.Join(bin, "clarifai-emulator"), append([]string{"-pat", "kill-test-pat", "-rate-limit", "0"}, flags...)...)
+	stdout, err := emu.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.Stderr = os.Stderr
+	if err := emu.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = emu.Process.Signal(syscall.SIGTERM)
+		_ = emu.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("emulator said %q, %v", line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+}
+
+// ingestCmd is the ingest binary running args against the emulator at addr.
+func ingestCmd(bin, addr string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(bin, "ingest"), args...)
+	cmd.Env = append(os.Environ(), "CLARIFAI_API_BASE=http://"+addr, "CLARIFAI_PAT=kill-test-pat",
+		"CLARIFAI_USER_ID=killer", "CLARIFAI_APP_ID=kill")
+	return cmd
 }

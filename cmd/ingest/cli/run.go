@@ -192,6 +192,15 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	stats.Elapsed = time.Since(start)
 	stopWatching()
 	watchers.Wait()
+	// A run stopped by a signal delivered what it had read, but not the
+	// rest of the sources: it is not done.
+	select {
+	case <-stop:
+		if runErr == nil {
+			runErr = errInterrupted
+		}
+	default:
+	}
 
 	code := ExitOK
 	switch {
@@ -254,9 +263,12 @@ func (e *env) handleSignals(parent context.Context, drain time.Duration) (ctx co
 	}
 }
 
+// errInterrupted ends a run that a signal stopped after it drained.
+var errInterrupted = errors.New("interrupted: the items read so far were delivered and saved; rerun the same command to resume")
+
 // isInterrupted reports whether err is the end of a run cut by a signal.
 func isInterrupted(err error) bool {
-	return errors.Is(err, context.Canceled)
+	return errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled)
 }
 
 // printSummary prints the human summary every run ends with.
