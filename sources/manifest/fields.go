@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
 )
 
 // ParseURL parses s as the URL of a remote file for Clarifai to fetch: an
