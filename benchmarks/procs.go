@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The emulator and the ingest command run as separate processes, built from
+// this module, so that what is measured is what users run: the ingest
+// binary's startup, checkpoint, logging and exit included.
+
+// benchPAT is the key the emulator accepts in every run.
+const benchPAT = "bench-pat"
+
+// benchUser is the user of every app; each measured run uses its own app.
+const benchUser = "bench"
+
+// usage is what the kernel accounted to a finished process.
+type usage struct {
+	CPU     time.Duration // user + system
+	MaxRSS  int64         // bytes
+	Elapsed time.Duration // from start to exit, as the harness saw it
+}
+
+// usageOf reads the rusage of a process that has exited. Its MaxRSS is
+// only meaningful for a process started by the launcher (see launch.go).
+func usageOf(ps *os.ProcessState, elapsed time.Duration) usage {
+	return usage{CPU: ps.UserTime() + ps.SystemTime(), MaxRSS: maxRSSBytes(ps), Elapsed: elapsed}
+}
+
+// emulatorOptions are the flags of one emulator process.
+type emulatorOptions struct {
+	RateLimit       float64       // requests/s per app; 0 disables
+	Latency         time.Duration // added to every call
+	ProcessingDelay time.Duration // 0: the emulator's default
+}
+
+// emulator is a running clarifai-emulator process.
+type emulator struct {
+	cmd   *exec.Cmd
+	addr  string // gRPC, host:port
+	admin string // inspection API, host:port
+	start time.Time
+	done  chan error
+	log   *os.File
+}
+
+// startEmulator starts the emulator binary and waits for its "listening on"
+// line. Its logs go to logPath. Stop it with stop.
+func startEmulator(ctx context.Context, bin, logPath string, o emulatorOptions) (*emulator, error) {
+	admin, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-port", "0", "-pat", benchPAT, "-admin", admin,
+		"-rate-limit", fmt.Sprint(o.RateLimit), "-latency", o.Latency.String()}
+	if o.ProcessingDelay > 0 {
+		args = append(args, "-processing-delay", o.ProcessingDelay.String())
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	// Not CommandContext: the harness stops the emulator itself, with
+	// SIGINT, so that it exits cleanly.
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	e := &emulator{cmd: cmd, admin: admin, start: time.Now(), done: make(chan error, 1), log: logf}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		// Keep draining so the emulator never blocks on a full pipe.
+		_, _ = io.Copy(io.Discard, out)
+		e.done <- cmd.Wait()
+	}()
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
+	select {
+	case line, ok := <-lines:
+		addr, found := strings.CutPrefix(line, "listening on ")
+		if !ok || !found {
+			e.kill()
+			return nil, fmt.Errorf("emulator did not say where it listens (got %q); see %s", line, logPath)
+		}
+		e.addr = addr
+	case <-timeout.C:
+		e.kill()
+		return nil, fmt.Errorf("emulator did not start within 15s; see %s", logPath)
+	case <-ctx.Done():
+		e.kill()
+		return nil, ctx.Err()
+	}
+	if err := e.waitAdmin(ctx); err != nil {
+		e.kill()
+		return nil, err
+	}
+	return e, nil
+}
+
+// freePort returns a loopback host:port that was free a moment ago. The
+// emulator's -admin flag needs a port up front.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// waitAdmin waits until the inspection API answers.
+func (e *emulator) waitAdmin(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := e.calls(ctx); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("emulator inspection API on %s: %w", e.admin, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// calls returns how many times each RPC was called, from GET /calls.
+func (e *emulator) calls(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/calls", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /calls: %s", resp.Status)
+	}
+	var m map[string]int64
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}
+
+// stop interrupts the emulator and waits for it to exit; it kills it if it
+// takes more than 10s. It returns the emulator's resource usage.
+func (e *emulator) stop() (usage, error) {
+	defer e.log.Close()
+	_ = e.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-e.done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			return usage{}, err
+		}
+	case <-time.After(10 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.done
+	}
+	return usageOf(e.cmd.ProcessState, time.Since(e.start)), nil
+}
+
+// kill ends the emulator at once (startup failures).
+func (e *emulator) kill() {
+	_ = e.cmd.Process.Kill()
+	<-e.done
+	e.log.Close()
+}
+
+// runReport is the part of the ingest command's run report
+// (<state dir>/report.json, cli.RunReport) the harness reads.
+type runReport struct {
+	Seconds   float64 `json:"duration_seconds"`
+	Read      int64   `json:"items_read"`
+	Done      int64   `json:"uploaded"`
+	Skipped   int64   `json:"skipped"`
+	Failed    int64   `json:"failed"`
+	Resumed   int64   `json:"already_done"`
+	Bytes     int64   `json:"bytes"`
+	Requests  int64   `json:"requests"`
+	Retries   int64   `json:"retries"`
+	Throttled int64   `json:"throttled"`
+	ExitCode  int     `json:"exit_code"`
+	Error     string  `json:"error"`
+}
+
+// ingestRun is one `ingest run` invocation.
+type ingestRun struct {
+	Bin      string
+	Dir      string // job file, logs, state
+	Job      string // YAML job document
+	Addr     string // emulator gRPC address
+	App      string
+	Args     []string // extra flags (--no-checkpoint, --rate-limit -1, ...)
+	StateDir string   // default Dir/state
+	Env      []string // extra environment (profiling)
+}
+
+// run writes the job file, runs the ingest command to the end and returns
+// its run report and resource usage. A non-zero exit is an error that names
+// the log files.
+func (r ingestRun) run(ctx context.Context) (runReport, usage, error) {
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return runReport{}, usage{}, err
+	}
+	jobPath := filepath.Join(r.Dir, "job.yaml")
+	if err := os.WriteFile(jobPath, []byte(r.Job), 0o644); err != nil {
+		return runReport{}, usage{}, err
+	}
+	state := r.StateDir
+	if state == "" {
+		state = filepath.Join(r.Dir, "state")
+	}
+	// The previous report must not be mistaken for this run's.
+	_ = os.Remove(filepath.Join(state, "report.json"))
+	args := append([]string{"run", "--config", jobPath, "--target", "clarifai", "--state-dir", state,
+		"--log-level", "warn", "--log-format", "json"}, r.Args...)
+	self, err := os.Executable()
+	if err != nil {
+		return runReport{}, usage{}, err
+	}
+	usagePath := filepath.Join(r.Dir, "usage.json")
+	_ = os.Remove(usagePath)
+	cmd := exec.CommandContext(ctx, self, append([]string{r.Bin}, args...)...)
+	cmd.Env = append(os.Environ(), launchEnv+"="+usagePath,
+		"CLARIFAI_API_BASE=http://"+r.Addr, "CLARIFAI_PAT="+benchPAT,
+		"CLARIFAI_USER_ID="+benchUser, "CLARIFAI_APP_ID="+r.App)
+	cmd.Env = append(cmd.Env, r.Env...)
+	stdout, err := os.Create(filepath.Join(r.Dir, "stdout.txt"))
+	if err != nil {
+		return runReport{}, usage{}, err
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(r.Dir, "stderr.txt"))
+	if err != nil {
+		return runReport{}, usage{}, err
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	start := time.Now()
+	runErr := cmd.Run()
+	elapsed := time.Since(start)
+	if cmd.ProcessState == nil {
+		return runReport{}, usage{}, fmt.Errorf("ingest run: %w", runErr)
+	}
+	u, uerr := readLaunchedUsage(usagePath, elapsed)
+	var rep runReport
+	b, err := os.ReadFile(filepath.Join(state, "report.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &rep)
+	}
+	if runErr != nil {
+		return rep, u, fmt.Errorf("ingest run in %s: %w (see stdout.txt and stderr.txt)", r.Dir, runErr)
+	}
+	if err != nil {
+		return rep, u, fmt.Errorf("ingest run in %s: read the run report: %w", r.Dir, err)
+	}
+	return rep, u, uerr
+}
