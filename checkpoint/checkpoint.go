@@ -24,14 +24,17 @@ type Options struct {
 	// matching ErrConfigChanged when the stored fingerprint differs, unless
 	// AllowMismatch is set. Empty disables the check (and stores "").
 	Fingerprint string
-	// Restart ignores an existing checkpoint: its files are moved into
-	// DIR/previous (replacing an older set there), so that a mistaken
-	// restart can be undone by hand, and the job starts from nothing.
-	// Delete DIR/previous to reclaim the space.
+	// Restart ignores an existing checkpoint: its files (complete-source
+	// markers included) are moved into DIR/previous (replacing an older set
+	// there), so that a mistaken restart can be undone by hand, and the job
+	// starts from nothing. Delete DIR/previous to reclaim the space.
 	Restart bool
 	// AllowMismatch continues despite a fingerprint mismatch: the entries
 	// are kept and the checkpoint is rewritten at once under the new
-	// Fingerprint, so the next Open does not complain again.
+	// Fingerprint, so the next Open does not complain again. The
+	// complete-source markers are dropped: under another configuration
+	// (a transform that skipped items may not any more) they vouch for
+	// nothing, so every source is read again, its items looked up one by one.
 	AllowMismatch bool
 	// Logger receives load reports, corruption warnings and compaction
 	// failures. Default: no-op.
@@ -45,9 +48,11 @@ type Options struct {
 	// BufferSize is the size of the log's write buffer, which is what a
 	// SIGKILL can lose at most. Default 64 KiB.
 	BufferSize int
-	// CompactMinBytes is the log size below which no compaction runs; above
-	// it, compaction runs when the log outgrows the snapshot. Default
-	// 64 MiB; negative disables automatic compaction (Compact still works).
+	// CompactMinBytes is the size of the logs loaded below which loading
+	// does not compact; above it, loading compacts when the logs outgrow the
+	// snapshot (see the package documentation: a run never compacts while
+	// it records). Default 64 MiB; negative disables automatic compaction
+	// (Compact still works).
 	CompactMinBytes int64
 }
 
@@ -119,33 +124,57 @@ func (e *lockedError) Error() string {
 func (e *lockedError) Is(target error) bool { return target == ErrLocked }
 
 // Checkpoint is a crash-safe, file-based pipeline.Checkpoint (see the
-// package documentation for the format and the durability guarantees).
+// package documentation for the format and the durability guarantees). It
+// also implements pipeline.SourceCheckpoint.
 //
-// Lookup, Stats and Entries are safe for concurrent use with everything,
-// Record included. Record, Sync, Compact and Close are safe for concurrent
-// use with each other, but Record is meant to be called from one goroutine
-// (the runner's result loop): the order of its calls is the order of the log.
+// Open checks the files and takes the lock; the entries are loaded into
+// memory on first use (Lookup, Record, Entries, Stats, Reopen, Compact,
+// LoadReport), so a run that finds all its sources complete never loads
+// them. Lookup answers what earlier runs recorded: the records of this
+// process go to the log, not to memory (see Record).
+//
+// Lookup, Stats, Entries, SourceDone and LoadReport are safe for concurrent
+// use with everything, Record included. Record, RecordSourceDone, Reopen,
+// Sync, Compact and Close are safe for concurrent use with each other, but
+// Record is meant to be called from one goroutine (the runner's result
+// loop): the order of its calls is the order of the log.
 type Checkpoint struct {
 	dir  string
 	opts Options
 	log  *zap.Logger
 	lock *os.File
-	idx  *index
+
+	// loadOnce guards the loading of the entries (load). idx, report and
+	// loadErr are written by it and only read after it; Close claims it if
+	// nothing did, so that nothing loads after Close.
+	loadOnce sync.Once
+	idx      *index
+	loadErr  error
+	report   LoadReport
+	// found is what Open saw of the files, for load.
+	found found
 
 	// syncMu serializes fsyncs and log rotation, so that a file is never
 	// closed while it is being synced. Lock order: syncMu, then mu.
 	syncMu sync.Mutex
 	// mu guards the fields below; held briefly by Record and the flusher.
-	mu           sync.Mutex
-	cur          *logFile
-	err          error // sticky: the first write or sync failure
-	closed       bool
-	scratch      []byte
-	unsynced     int
-	compacting   bool
-	compactFloor int64 // after a failed compaction, the log size of the next try
+	mu       sync.Mutex
+	cur      *logFile // nil until loaded
+	err      error    // sticky: the first write or sync failure
+	closed   bool
+	scratch  []byte
+	unsynced int
+	// appended is set once this process appended an entry record.
+	appended bool
+	// keepFrom is the first log generation that may hold records not in
+	// the index (this process's); a snapshot of the index must be replayed
+	// under them, so it starts there (see compact).
+	keepFrom uint64
 
-	// compactMu serializes compactions (background and Compact).
+	// recorded counts the records this process appended.
+	recorded atomic.Int64
+
+	// compactMu serializes compactions (at load and Compact).
 	compactMu   sync.Mutex
 	snapBytes   atomic.Int64
 	compactions atomic.Int64
@@ -155,7 +184,10 @@ type Checkpoint struct {
 	stop        chan struct{}
 	flusherDone chan struct{}
 
-	report LoadReport
+	// markMu guards the complete-source markers (sources.go).
+	markMu        sync.Mutex
+	marks         map[string]sourceMarker
+	sourcesOnDisk bool // sources.json exists
 }
 
 var _ pipeline.Checkpoint = (*Checkpoint)(nil)
@@ -170,7 +202,7 @@ type logFile struct {
 	dirty bool  // written since the last sync
 }
 
-// LoadReport says what Open found.
+// LoadReport says what Open and the loading of the entries found.
 type LoadReport struct {
 	// Dir is the checkpoint directory.
 	Dir string
@@ -192,7 +224,13 @@ type LoadReport struct {
 	// StaleLogs is the number of logs already folded into the snapshot
 	// (left by a crash during compaction) that were deleted.
 	StaleLogs int
-	// Duration is how long loading took.
+	// SourcesDone is the number of complete-source markers found at Open
+	// (see SourceDone).
+	SourcesDone int
+	// Compacted is set when loading started a compaction, because the logs
+	// had outgrown max(Options.CompactMinBytes, the snapshot).
+	Compacted bool
+	// Duration is how long loading the entries took.
 	Duration time.Duration
 }
 
@@ -220,8 +258,10 @@ func (c Corruption) String() string {
 }
 
 // Open opens the checkpoint in dir, creating dir and an empty checkpoint if
-// needed, and loads it into memory. It takes an exclusive lock on the
-// directory, held until Close; the lock dies with the process.
+// needed. It takes an exclusive lock on the directory, held until Close (the
+// lock dies with the process), checks every file's header, and reads the
+// complete-source markers. The entries are loaded into memory on first use
+// (see Checkpoint), not here: Open reads a few bytes per file.
 //
 // Errors: one matching ErrLocked if another process (or Open) holds dir;
 // one matching ErrConfigChanged, naming dir and the flags to use, if the
@@ -233,7 +273,6 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -254,6 +293,7 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			c.bg.Wait() // a compaction started by the load below
 			if c.cur != nil {
 				c.cur.f.Close()
 			}
@@ -267,52 +307,104 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 		}
 		c.report.MovedAside = moved
 	}
-	if err := c.load(); err != nil {
+	if err := c.inspect(); err != nil {
+		return nil, err
+	}
+	if err := c.readSources(c.found.snapshot || len(c.found.gens) > 0); err != nil {
 		return nil, err
 	}
 	if c.report.ConfigChanged {
-		// Rewrite everything under the new fingerprint now, so the old one
-		// is gone from every file and the next Open agrees.
-		if err := c.compact(); err != nil {
-			return nil, fmt.Errorf("checkpoint: rewrite under the new configuration: %w", err)
+		// Under another configuration the markers vouch for nothing, and
+		// everything is rewritten under the new fingerprint now (by the
+		// load), so that the old one is gone from every file and the next
+		// Open agrees.
+		if err := c.clearSources(); err != nil {
+			return nil, err
+		}
+		c.report.SourcesDone = 0
+		if err := c.ensureLoaded(); err != nil {
+			return nil, err
 		}
 	}
-	c.report.Entries = int(c.idx.len())
-	c.report.Duration = time.Since(start)
-	for _, cr := range c.report.Corruptions {
-		c.log.Warn("checkpoint file has an invalid tail; kept the valid prefix, the items after it will be sent again",
-			zap.String("file", cr.File), zap.Int64("offset", cr.Offset), zap.Int64("dropped_bytes", cr.Dropped),
-			zap.String("reason", cr.Reason), zap.Bool("truncated", cr.Truncated))
-	}
-	c.log.Info("checkpoint loaded", zap.String("dir", dir), zap.Int("entries", c.report.Entries),
-		zap.Int64("records", c.report.Records), zap.Duration("took", c.report.Duration))
+	c.log.Info("checkpoint opened", zap.String("dir", dir), zap.Int("files", len(c.found.gens)+btoi(c.found.snapshot)),
+		zap.Int("sources_complete", c.report.SourcesDone))
 	go c.flusher()
 	ok = true
 	return c, nil
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ensureLoaded loads the entries if nothing did yet, and returns the error
+// loading met (also made the sticky error, so that Record, Sync and Close
+// return it). Lookup, Record and the other readers call it; it must not be
+// called with mu or syncMu held.
+func (c *Checkpoint) ensureLoaded() error {
+	c.loadOnce.Do(func() {
+		start := time.Now()
+		if err := c.load(); err != nil {
+			c.loadErr = err
+			if c.idx == nil {
+				c.idx = newIndex(0)
+			}
+			c.mu.Lock()
+			if c.err == nil {
+				c.err = err
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.report.Entries = int(c.idx.len())
+		c.report.Duration = time.Since(start)
+		for _, cr := range c.report.Corruptions {
+			c.log.Warn("checkpoint file has an invalid tail; kept the valid prefix, the items after it will be sent again",
+				zap.String("file", cr.File), zap.Int64("offset", cr.Offset), zap.Int64("dropped_bytes", cr.Dropped),
+				zap.String("reason", cr.Reason), zap.Bool("truncated", cr.Truncated))
+		}
+		c.log.Info("checkpoint loaded", zap.String("dir", c.dir), zap.Int("entries", c.report.Entries),
+			zap.Int64("records", c.report.Records), zap.Bool("compacting", c.report.Compacted),
+			zap.Duration("took", c.report.Duration))
+	})
+	return c.loadErr
+}
+
 // Dir returns the checkpoint directory.
 func (c *Checkpoint) Dir() string { return c.dir }
 
-// LoadReport returns what Open found. It does not change afterwards.
-func (c *Checkpoint) LoadReport() LoadReport { return c.report }
+// LoadReport returns what Open and the loading of the entries found; it
+// loads them if nothing did yet. It does not change afterwards.
+func (c *Checkpoint) LoadReport() LoadReport {
+	_ = c.ensureLoaded()
+	return c.report
+}
 
-// Lookup returns what earlier runs (and this one) recorded for it, and
-// for StateAccepted and StateDone sets it.ID to the recorded input ID (the
-// one on the server), so the sink can verify the item without loading its
-// bytes. An item is found by its Key, or, if the Key is empty, by its ID as
-// a source would have keyed it (see pipeline.IDKey); an item with neither
-// is StateNew. A Failed entry is StateAccepted if the input had been
-// accepted before it failed (it exists on the server, so it is verified,
-// not re-sent), and StateNew otherwise (the rerun tries it again).
+// Lookup returns what earlier runs recorded for it (the entries loaded from
+// disk, as this process's Records changed them; an item recorded only by
+// this process is StateNew), and for StateAccepted and StateDone sets it.ID
+// to the recorded input ID (the one on the server), so the sink can verify
+// the item without loading its bytes. An item is found by its Key, or, if
+// the Key is empty, by its ID as a source would have keyed it (see
+// pipeline.IDKey); an item with neither is StateNew. A Failed entry is
+// StateAccepted if the input had been accepted before it failed (it exists
+// on the server, so it is verified, not re-sent), and StateNew otherwise
+// (the rerun tries it again).
 //
-// Lookup never blocks on I/O, is safe for concurrent use, and keeps
-// answering from memory after Close.
+// The first call of a process may load the entries (see Checkpoint);
+// after that Lookup never blocks on I/O. If loading fails, Lookup answers
+// from what it could load, and Record, Sync and Close return the error.
+// Lookup is safe for concurrent use, and keeps answering from memory after
+// Close.
 func (c *Checkpoint) Lookup(it *pipeline.Item) pipeline.ResumeState {
 	key, ok := itemKey(it)
 	if !ok {
 		return pipeline.StateNew
 	}
+	_ = c.ensureLoaded()
 	h := HashKey(key)
 	s := c.idx.shard(h)
 	s.mu.RLock()
@@ -356,15 +448,27 @@ func Recorded(r pipeline.Result) bool {
 }
 
 // Record persists r if Recorded(r), keyed like Lookup; other results, and
-// items with neither Key nor ID, are ignored. An event that changes nothing
-// (the same ID, the same state) writes nothing. The ID recorded is
-// r.Item.ID, as the sink set it; an empty ID keeps the one recorded before.
+// items with neither Key nor ID, are ignored. The ID recorded is
+// r.Item.ID, as the sink set it.
+//
+// An entry loaded at Open is updated in memory too (see transition: a done
+// entry stays done, a failed one keeps its acceptance, an empty ID keeps
+// the recorded one), and an event that changes nothing writes nothing. Any
+// other item is not kept in memory, so that memory stays flat however many
+// items a run records: Lookup answers what earlier runs recorded, and each
+// item is looked up once, before it is processed. Its record is
+// self-sufficient instead (see fresh): it holds the state the event
+// implies, the flags it implies (a failure at "annotate" or "verify"
+// follows an acceptance; EventDone of an item with regions follows its
+// annotations), and r.Item.ID. Of several records of one key, the last
+// wins when the log is loaded. A key that appears twice in one run is
+// sent twice; the server's "duplicate ID" answer counts as success.
 //
 // Record appends to a buffer and does not wait for the disk: records
-// become durable within Options.SyncInterval, or at Sync or Close. It
-// returns ErrClosed after Close, and the first write or sync failure (which
-// sticks: progress that cannot be saved must not be reported) wrapped with
-// the file name. It may start a background compaction.
+// become durable within Options.SyncInterval, or at Sync or Close. The
+// first call of a process may load the entries. It returns ErrClosed after
+// Close, and the first load, write or sync failure (which sticks: progress
+// that cannot be saved must not be reported) wrapped with the file name.
 func (c *Checkpoint) Record(r pipeline.Result) error {
 	if !Recorded(r) {
 		return nil
@@ -377,30 +481,82 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 	if len(id) > maxIDLen {
 		return fmt.Errorf("checkpoint: input ID of %s is %d bytes long; the limit is %d", r.Item.Prov, len(id), maxIDLen)
 	}
-	return c.update(HashKey(key), func(s *shard, old entry, had bool) (entry, bool) {
+	if err := c.ensureLoaded(); err != nil {
+		return err
+	}
+	h := HashKey(key)
+	return c.update(h, func(s *shard, old entry, had bool) (entry, bool) {
 		return transition(s, old, had, r.Event, id), true
+	}, func() []byte {
+		st, flags := fresh(r)
+		return appendRecord(c.scratch[:0], h, st, flags, id)
 	})
+}
+
+// fresh returns the state and flags of the record of r for an item that
+// is not in the index: what the event implies on its own, since the entry
+// before it (recorded earlier in this run, if at all) is not in memory.
+func fresh(r pipeline.Result) (State, uint8) {
+	switch r.Event {
+	case pipeline.EventAccepted:
+		return Accepted, flagAccepted
+	case pipeline.EventAnnotated:
+		return Accepted, flagAccepted | flagAnnotated
+	case pipeline.EventDone:
+		// A sink finishes an item with regions only once its annotations
+		// are in (clarifai.Sink: EventAnnotated, then EventDone).
+		if len(r.Item.Regions) > 0 {
+			return Done, flagAccepted | flagAnnotated
+		}
+		return Done, flagAccepted
+	}
+	// EventFailed with a server code (see Recorded). The annotate and verify
+	// stages run only on an input the server accepted: it exists there.
+	if r.Stage == "annotate" || r.Stage == "verify" {
+		return Failed, flagAccepted
+	}
+	return Failed, 0
 }
 
 // Reopen marks the entry of h accepted but not confirmed, whatever its
 // state, so that the next run verifies the input again instead of skipping
 // it, and sends it again if the server lost it. `ingest verify --repair`
-// uses it for inputs missing or failed on the server. An unknown h is
-// ignored. Errors are Record's.
+// uses it for inputs missing or failed on the server. h must be an entry
+// loaded from disk (as Entries yields them); any other h is ignored.
+//
+// Reopening an entry first forgets every complete-source marker, durably:
+// otherwise the next run would not read the source of the reopened item and
+// never check it again. Errors are Record's, or the error removing the
+// markers (nothing is reopened then).
 func (c *Checkpoint) Reopen(h KeyHash) error {
+	if err := c.ensureLoaded(); err != nil {
+		return err
+	}
+	s := c.idx.shard(h)
+	s.mu.RLock()
+	_, had := s.m[h]
+	s.mu.RUnlock()
+	if !had {
+		return nil
+	}
+	if err := c.clearSources(); err != nil {
+		return err
+	}
 	return c.update(h, func(_ *shard, old entry, had bool) (entry, bool) {
 		e := old
 		e.state = Accepted
 		e.flags |= flagAccepted
 		return e, had
-	})
+	}, nil)
 }
 
-// update replaces the entry of h with what next returns (given the shard,
-// the current entry and whether there is one), unless next says not to or
-// nothing changes, and appends the new entry's record. next runs under the
-// shard's write lock.
-func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) (entry, bool)) error {
+// update appends the record of h's new entry. If h is in the index, next
+// (given the shard, the current entry and true) returns the new entry, or
+// false not to record anything; it runs under the shard's write lock, and
+// an entry that does not change writes nothing. If h is not in the index,
+// the record is encoded by other (nothing is recorded if it is nil) and
+// the index is left as it is.
+func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) (entry, bool), other func() []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -412,43 +568,47 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) 
 	s := c.idx.shard(h)
 	s.mu.Lock()
 	old, had := s.m[h]
-	e, ok := next(s, old, had)
-	if !ok || (had && e == old) {
+	if had {
+		e, ok := next(s, old, had)
+		if !ok || e == old {
+			s.mu.Unlock()
+			return nil
+		}
+		c.idx.put(s, h, e, old, had)
+		// Encode under the shard lock: appendEntry may read the shard's arena.
+		c.scratch = appendEntry(c.scratch[:0], s, h, &e)
 		s.mu.Unlock()
-		return nil
+	} else {
+		s.mu.Unlock()
+		if other == nil {
+			return nil
+		}
+		c.scratch = other()
 	}
-	c.idx.put(s, h, e, old, had)
-	// Encode under the shard lock: appendEntry may read the shard's arena.
-	c.scratch = appendEntry(c.scratch[:0], s, h, &e)
-	s.mu.Unlock()
 
 	lf := c.cur
 	n, err := lf.w.Write(c.scratch)
 	lf.size += int64(n)
 	lf.dirty = true
 	c.unsynced += n
+	c.appended = true
 	if err != nil {
 		c.err = fmt.Errorf("checkpoint: append to %s: %w", lf.path, err)
 		return c.err
 	}
+	c.recorded.Add(1)
 	if c.unsynced >= c.opts.SyncBytes {
 		select {
 		case c.syncReq <- struct{}{}:
 		default: // a sync is already requested
 		}
 	}
-	if c.opts.CompactMinBytes >= 0 && !c.compacting &&
-		lf.size >= max(c.opts.CompactMinBytes, c.snapBytes.Load(), c.compactFloor) {
-		c.compacting = true
-		c.bg.Add(1)
-		go c.backgroundCompact()
-	}
 	return nil
 }
 
 // transition returns the entry after event ev with input ID id (empty: keep
-// the recorded one). The caller holds s's write lock. A done entry stays
-// done: nothing later in a run can undo a finished item.
+// the recorded one), for an entry in the index. The caller holds s's write
+// lock. A done entry stays done: nothing later can undo a finished item.
 func transition(s *shard, old entry, had bool, ev pipeline.Event, id string) entry {
 	e := old
 	if !had {
@@ -504,7 +664,7 @@ func (c *Checkpoint) sync() error {
 		return c.err
 	}
 	lf := c.cur
-	if !lf.dirty {
+	if lf == nil || !lf.dirty { // not loaded: nothing was recorded
 		c.mu.Unlock()
 		return nil
 	}
@@ -546,7 +706,8 @@ func (c *Checkpoint) flusher() {
 // Close stops the flusher, waits for a running compaction, flushes and
 // fsyncs the log, and releases the lock. It returns the sticky write or
 // sync failure if there was one, and ErrClosed if called again. Lookup,
-// Stats and Entries keep working from memory afterwards.
+// Stats, Entries and SourceDone keep working from memory afterwards; a
+// checkpoint whose entries were never loaded answers as an empty one then.
 func (c *Checkpoint) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -555,6 +716,9 @@ func (c *Checkpoint) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	// Claim the load if nothing did (or wait for one in progress): nothing
+	// may load after the lock is released.
+	c.loadOnce.Do(func() { c.idx = newIndex(0) })
 	close(c.stop)
 	<-c.flusherDone
 	c.bg.Wait()
@@ -562,16 +726,18 @@ func (c *Checkpoint) Close() error {
 	c.syncMu.Lock()
 	c.mu.Lock()
 	err := c.err
-	if err == nil {
-		if err = c.cur.w.Flush(); err == nil {
-			err = c.cur.f.Sync()
+	if lf := c.cur; lf != nil {
+		if err == nil {
+			if err = lf.w.Flush(); err == nil {
+				err = lf.f.Sync()
+			}
+			if err != nil {
+				err = fmt.Errorf("checkpoint: sync %s: %w", lf.path, err)
+			}
 		}
-		if err != nil {
-			err = fmt.Errorf("checkpoint: sync %s: %w", c.cur.path, err)
+		if cerr := lf.f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("checkpoint: %w", cerr)
 		}
-	}
-	if cerr := c.cur.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("checkpoint: %w", cerr)
 	}
 	c.mu.Unlock()
 	c.syncMu.Unlock()
@@ -583,10 +749,15 @@ func (c *Checkpoint) Close() error {
 
 // Stats is a snapshot of a checkpoint's size.
 type Stats struct {
-	// Entries is the number of items recorded; Accepted, Done and Failed
-	// split it by state. Annotated counts entries (of any state) whose
-	// annotations were accepted.
+	// Entries is the number of entries in memory: those loaded from disk,
+	// which Lookup answers from. Accepted, Done and Failed split it by
+	// state, as this process's Records changed them. Annotated counts
+	// entries (of any state) whose annotations were accepted. Items that
+	// only this process recorded are not among them (see Record): the next
+	// Open counts them.
 	Entries, Accepted, Done, Failed, Annotated int64
+	// Recorded is the number of entry records this process appended.
+	Recorded int64
 	// LogBytes is the size of the active log, buffered records included;
 	// SnapshotBytes the size of the snapshot.
 	LogBytes, SnapshotBytes int64
@@ -594,20 +765,25 @@ type Stats struct {
 	Compactions int64
 }
 
-// Stats returns the current counts. It is safe for concurrent use; the
-// fields may be a few records apart while Record runs.
+// Stats returns the current counts; it loads the entries if nothing did
+// yet. It is safe for concurrent use; the fields may be a few records apart
+// while Record runs.
 func (c *Checkpoint) Stats() Stats {
+	_ = c.ensureLoaded()
 	s := Stats{
 		Accepted:      c.idx.counts[Accepted].Load(),
 		Done:          c.idx.counts[Done].Load(),
 		Failed:        c.idx.counts[Failed].Load(),
 		Annotated:     c.idx.annotated.Load(),
+		Recorded:      c.recorded.Load(),
 		SnapshotBytes: c.snapBytes.Load(),
 		Compactions:   c.compactions.Load(),
 	}
 	s.Entries = s.Accepted + s.Done + s.Failed
 	c.mu.Lock()
-	s.LogBytes = c.cur.size
+	if c.cur != nil {
+		s.LogBytes = c.cur.size
+	}
 	c.mu.Unlock()
 	return s
 }
@@ -628,12 +804,16 @@ type Entry struct {
 	Annotated bool
 }
 
-// Entries calls yield for every entry, in no particular order, until yield
-// returns false; use it as `for e := range cp.Entries`. It copies 1/64 of
-// the index at a time under a read lock and calls yield without holding
-// any lock, so yield may call Lookup; entries recorded meanwhile may or may
-// not be seen. It works after Close.
+// Entries calls yield for every entry in memory (those loaded from disk,
+// as this process's Records changed them; see Stats), in no particular
+// order, until yield returns false; use it as `for e := range cp.Entries`.
+// Open a checkpoint afresh to see everything recorded, as `ingest verify`
+// does. It loads the entries if nothing did yet, copies 1/64 of the index
+// at a time under a read lock and calls yield without holding any lock, so
+// yield may call Lookup; changes made meanwhile may or may not be seen. It
+// works after Close.
 func (c *Checkpoint) Entries(yield func(Entry) bool) {
+	_ = c.ensureLoaded()
 	var batch []Entry
 	for i := range c.idx.shards {
 		s := &c.idx.shards[i]

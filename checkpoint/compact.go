@@ -10,11 +10,15 @@ import (
 	"go.uber.org/zap"
 )
 
-// Compact folds the logs into a new snapshot now and deletes them (see the
-// package documentation). It blocks until done, waiting for a background
-// compaction first if one runs. Record and Lookup may run meanwhile. It
-// returns ErrClosed after Close; a failure leaves the checkpoint as it was
-// and usable, unless it was the switch to a new log (then Record fails too).
+// Compact writes the entries in memory to a new snapshot now and deletes
+// the logs it makes redundant (see the package documentation). Only what was
+// loaded is in memory, so the logs this process appended to are kept: called
+// before this process records anything, Compact folds everything; called
+// later, it folds what earlier runs recorded and keeps this run's log. It
+// blocks until done, waiting for a compaction started by loading first.
+// Record and Lookup may run meanwhile. It returns ErrClosed after Close; a
+// failure leaves the checkpoint as it was and usable, unless it was the
+// switch to a new log (then Record fails too).
 func (c *Checkpoint) Compact() error {
 	c.mu.Lock()
 	closed := c.closed
@@ -22,49 +26,67 @@ func (c *Checkpoint) Compact() error {
 	if closed {
 		return ErrClosed
 	}
+	if err := c.ensureLoaded(); err != nil {
+		return err
+	}
 	return c.compact()
 }
 
-// backgroundCompact runs one compaction started by Record. Its failure is
-// not fatal, since the logs still hold every record: it is logged, and the
-// next try waits until the log has doubled.
-func (c *Checkpoint) backgroundCompact() {
-	defer c.bg.Done()
-	err := c.compact()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.compacting = false
+// compactAtLoad starts the compaction that loading decided on. The switch
+// to a new log happens now, before this process can record anything, so
+// that every record of this process lands in logs the snapshot starts
+// under; the snapshot is written in the background. A failure is not fatal
+// (the logs still hold every record): it is logged, and the next load tries
+// again.
+func (c *Checkpoint) compactAtLoad() {
+	c.compactMu.Lock()
+	next, err := c.rotate()
 	if err != nil {
-		c.compactFloor = 2 * c.cur.size
-		c.log.Warn("checkpoint compaction failed; the log keeps growing until the next try",
-			zap.String("dir", c.dir), zap.Int64("next_try_at_log_bytes", c.compactFloor), zap.Error(err))
+		c.compactMu.Unlock()
+		c.log.Warn("checkpoint compaction failed; the next open tries again", zap.String("dir", c.dir), zap.Error(err))
 		return
 	}
-	c.compactFloor = 0
+	c.report.Compacted = true
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer c.compactMu.Unlock()
+		if err := c.fold(next, time.Now()); err != nil {
+			c.log.Warn("checkpoint compaction failed; the next open tries again", zap.String("dir", c.dir), zap.Error(err))
+		}
+	}()
 }
 
-// compact switches to a new log, writes a snapshot that covers everything
-// before it, and deletes the older logs.
+// compact switches to a new log, writes a snapshot of the index, and deletes
+// the logs before the one it starts under (keepFrom).
 func (c *Checkpoint) compact() error {
 	c.compactMu.Lock()
 	defer c.compactMu.Unlock()
 	start := time.Now()
-	next, err := c.rotate()
-	if err != nil {
+	if _, err := c.rotate(); err != nil {
 		return err
 	}
-	n, size, err := c.writeSnapshot(next)
+	c.mu.Lock()
+	from := c.keepFrom
+	c.mu.Unlock()
+	return c.fold(from, start)
+}
+
+// fold writes the snapshot that starts under log from and deletes the logs
+// before from. The caller holds compactMu.
+func (c *Checkpoint) fold(from uint64, start time.Time) error {
+	n, size, err := c.writeSnapshot(from)
 	if err != nil {
 		return err
 	}
 	c.snapBytes.Store(size)
 	c.compactions.Add(1)
-	// The snapshot is durable: the logs before next are redundant. Failing
+	// The snapshot is durable: the logs before from are redundant. Failing
 	// to delete one is harmless (the next Open deletes it), so only log it.
 	gens, _, err := listFiles(c.dir)
 	if err == nil {
 		for _, gen := range gens {
-			if gen < next {
+			if gen < from {
 				if rerr := os.Remove(filepath.Join(c.dir, logName(gen))); rerr != nil {
 					err = rerr
 				}
@@ -80,7 +102,9 @@ func (c *Checkpoint) compact() error {
 }
 
 // rotate fsyncs and closes the active log and starts the next one. From
-// here on, Record appends to the new log while the snapshot is written.
+// here on, Record appends to the new log while the snapshot is written. If
+// this process has not appended anything yet, the index holds everything
+// before the new log, which becomes keepFrom.
 func (c *Checkpoint) rotate() (uint64, error) {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
@@ -99,21 +123,27 @@ func (c *Checkpoint) rotate() (uint64, error) {
 		return 0, c.err
 	}
 	old.dirty, c.unsynced = false, 0
-	if err := c.startLog(old.gen + 1); err != nil {
+	lf, err := c.startLog(old.gen + 1)
+	if err != nil {
 		// The old log is still open and whole: keep appending to it.
 		return 0, err
 	}
+	c.cur = lf
 	if err := old.f.Close(); err != nil {
 		c.log.Warn("checkpoint: close rotated log", zap.String("file", old.path), zap.Error(err))
+	}
+	if !c.appended {
+		c.keepFrom = c.cur.gen
 	}
 	return c.cur.gen, nil
 }
 
 // writeSnapshot writes the index to the snapshot, atomically: temp file,
-// fsync, rename, fsync of the directory. It holds one shard's read lock at
-// a time, so Record and Lookup wait at most for the encoding of 1/64 of the
-// index. Entries recorded while it runs may or may not be in it; they are
-// in the log that starts at next either way, which the loader replays on top.
+// fsync, rename, fsync of the directory; its header says to replay the logs
+// from generation next on. It holds one shard's read lock at a time, so
+// Record and Lookup wait at most for the encoding of 1/64 of the index.
+// Changes recorded while it runs may or may not be in it; they are in the
+// logs from next on either way, which the loader replays on top.
 func (c *Checkpoint) writeSnapshot(next uint64) (count uint64, size int64, err error) {
 	tmp := filepath.Join(c.dir, snapshotTmp)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)

@@ -20,6 +20,31 @@
 // code (network, deadline) are not recorded: the user fixes the data and
 // reruns, and the rerun must pick those items up again.
 //
+// Lookup answers what earlier runs recorded. The entries on disk are loaded
+// into memory on first use (the first Lookup or Record of a run), and the
+// records of the current run go to the log only: an item is looked up once,
+// before it is processed, so nothing in a run needs them. An entry loaded
+// from disk is updated in memory as before (a done entry stays done, a
+// failed one keeps its acceptance); a record of any other item stands on its
+// own: it holds the state and flags its event implies (a failure at
+// "annotate" or "verify" follows an acceptance; EventDone of an item with
+// regions follows its annotations) and the item's ID, which the sink sets
+// before the first acknowledgement. Of several records of one key the last
+// wins when the log is loaded, so a key that appears twice in one run is
+// sent twice (the server's "duplicate ID" answer counts as success).
+//
+// # Complete sources
+//
+// The checkpoint implements pipeline.SourceCheckpoint: the runner records a
+// source complete under its fingerprint when it was read to its end and all
+// its items ended done, already done or skipped, and a rerun that finds the
+// marker does not read the source at all. The markers live in sources.json,
+// rewritten whole (temp file, fsync, rename, fsync of the directory) after
+// the log is fsynced, so the records a marker stands for are durable before
+// it. Restart moves them aside with the rest; Reopen (verify --repair) and
+// a configuration change (AllowMismatch) delete them, since the sources must
+// then be read again.
+//
 // # Files
 //
 // A checkpoint lives in one directory per job:
@@ -27,6 +52,7 @@
 //	LOCK                  flock(2)-ed while a process uses the checkpoint
 //	snapshot.ckpt         compacted state (absent until the first compaction)
 //	log-00000007.ckpt     append-only logs, replayed in order after the snapshot
+//	sources.json          complete-source markers (JSON; see above)
 //	previous/             the files an Open with Restart moved aside
 //
 // Every file starts with the 8-byte magic "CLFCKPT\n" followed by records.
@@ -60,36 +86,51 @@
 // counts as success, so nothing is created twice.
 //
 // A crash can leave a torn or corrupt tail (a partial record, a checksum that
-// does not match). Open detects it, keeps the valid prefix, reports it in
+// does not match). Loading detects it, keeps the valid prefix, reports it in
 // LoadReport.Corruptions and the log (file and byte offset), and truncates
-// the active log to the valid prefix before appending again.
+// the active log to the valid prefix before appending again. A process that
+// never loads (every source complete) appends nothing and leaves the files
+// as they are; the next load repairs them.
 //
 // # Compaction
 //
-// When the active log grows past max(CompactMinBytes, size of the
-// snapshot), Record starts a compaction in the background: the active log is
-// fsynced and closed and a new one started, then the in-memory index is
-// written to snapshot.ckpt.tmp, fsynced, renamed over snapshot.ckpt and the
-// directory fsynced; only then are the older logs deleted. A crash at any
-// step leaves either the old snapshot and all logs, or the new snapshot and
-// some stale logs that the next Open deletes. The snapshot may hold states
-// newer than the log it starts after, which is harmless: those records are
-// replayed again on top of it. The growth rule makes the total compaction
-// work a small multiple of the final snapshot size.
+// A snapshot is written from the in-memory index, which does not hold the
+// current run's records, so a run never compacts while it records. Loading
+// compacts instead, when the logs loaded are larger than
+// max(CompactMinBytes, size of the snapshot): the index then holds
+// everything. The active log is fsynced and closed and a new one started
+// before this process records anything; then, in the background, the index
+// is written to snapshot.ckpt.tmp, fsynced, renamed over snapshot.ckpt and
+// the directory fsynced; only then are the older logs deleted. A crash at
+// any step leaves either the old snapshot and all logs, or the new snapshot
+// and some stale logs that the next Open deletes. The snapshot may hold
+// states newer than the log it starts after (updates of loaded entries made
+// meanwhile), which is harmless: those records are replayed again on top of
+// it. Compact does the same on demand; once this process has recorded, its
+// snapshot starts under the first log this process appended to, which is
+// kept.
+//
+// So the log grows during a run by about 44 bytes per record (two or three
+// records per item: 0.9-1.3 GB for a first run of 10M items) and is folded
+// by the next run's load; between runs the disk holds at most the snapshot
+// plus the logs of the runs since the last load.
 //
 // # Memory
 //
-// The index keeps no key strings: it maps the 16-byte key hash to a 19-byte
-// entry holding state and the packed input ID, in 64 shards each guarded by
-// its own RWMutex, so Lookup (resume filter) and Record (result loop) rarely
-// contend. IDs that are neither hex nor UUIDs nor shorter than 16 bytes are
-// kept in per-shard byte arenas.
+// The index holds the entries loaded from disk, and only them: a first run's
+// memory is flat however many items it records (TestMemoryFlatDuringRecords:
+// no measurable heap growth over 1M items), and a run whose sources are all
+// complete loads nothing. It keeps no key strings: it maps the 16-byte key
+// hash to a 19-byte entry holding state and the packed input ID, in 64
+// shards each guarded by its own RWMutex, so Lookup (resume filter) and
+// Record (result loop) rarely contend. IDs that are neither hex nor UUIDs
+// nor shorter than 16 bytes are kept in per-shard byte arenas.
 //
 // Measured (TestMemoryAndLoadTime, 2-vCPU VM, 32-hex IDs): 84 bytes of heap
-// per entry at 1M entries, loaded in 0.26s from a snapshot (0.64s from a
-// log); at 10M, measured too, 67 bytes per entry (672 MB) and 6.7s (7.7s).
-// The heap per entry swings between about 50 and 85 bytes as the maps grow,
-// so budget 850 MB for 10M. On disk a record is 44 bytes: a 10M snapshot is
-// 440 MB, and the log stays below max(CompactMinBytes, snapshot size).
-// Record costs about 1µs, Lookup 0.3 to 1.4µs. Details in README.md.
+// per loaded entry at 1M entries, loaded in 0.2-0.26s from a snapshot
+// (0.64-0.7s from a log); at 10M, 67 bytes per entry (672 MB) and 6.7s
+// (7.7s). The heap per entry swings between about 50 and 85 bytes as the
+// maps grow, so budget 850 MB for resuming a job of 10M. On disk a record is
+// 44 bytes: a 10M snapshot is 440 MB. Record costs 0.5 to 1µs, Lookup 0.3 to
+// 1.4µs. Details in README.md.
 package checkpoint

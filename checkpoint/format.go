@@ -140,6 +140,32 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 	return endFrame(dst, start)
 }
 
+// appendRecord appends the entry record of an item that is not in the
+// index: state, flags and ID given, the ID encoded as appendEntry encodes
+// the same ID from memory.
+func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string) []byte {
+	dst, start := beginFrame(dst)
+	dst = append(dst, recEntry)
+	dst = append(dst, h[:]...)
+	dst = append(dst, byte(st), flags)
+	var raw [16]byte
+	switch {
+	case id == "":
+		dst = append(dst, diskNone)
+	case len(id) == 32 && decodeLowerHex(raw[:], id):
+		dst = append(dst, diskHex)
+		dst = append(dst, raw[:]...)
+	case decodeUUID(raw[:], id):
+		dst = append(dst, diskUUID)
+		dst = append(dst, raw[:]...)
+	default:
+		dst = append(dst, diskString)
+		dst = binary.AppendUvarint(dst, uint64(len(id)))
+		dst = append(dst, id...)
+	}
+	return endFrame(dst, start)
+}
+
 // entryRecord is a decoded entry record. id aliases the payload.
 type entryRecord struct {
 	hash  KeyHash

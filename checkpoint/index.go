@@ -169,12 +169,7 @@ func packID[T byteString](s *shard, e *entry, id T) {
 		e.idEnc = memNone
 	case len(id) == 32 && decodeLowerHex(e.id[:], id):
 		e.idEnc = memHex
-	case isLowerUUID(id):
-		decodeLowerHex(e.id[0:4], id[0:8])
-		decodeLowerHex(e.id[4:6], id[9:13])
-		decodeLowerHex(e.id[6:8], id[14:18])
-		decodeLowerHex(e.id[8:10], id[19:23])
-		decodeLowerHex(e.id[10:16], id[24:36])
+	case decodeUUID(e.id[:], id):
 		e.idEnc = memUUID
 	case len(id) < 16:
 		e.id[0] = byte(len(id))
@@ -267,6 +262,20 @@ func lowerHexVal(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
+}
+
+// decodeUUID decodes id into dst (16 bytes) if it is a lower-case canonical
+// UUID (see isLowerUUID), and reports whether it was.
+func decodeUUID[T byteString](dst []byte, id T) bool {
+	if !isLowerUUID(id) {
+		return false
+	}
+	decodeLowerHex(dst[0:4], id[0:8])
+	decodeLowerHex(dst[4:6], id[9:13])
+	decodeLowerHex(dst[6:8], id[14:18])
+	decodeLowerHex(dst[8:10], id[19:23])
+	decodeLowerHex(dst[10:16], id[24:36])
+	return true
 }
 
 // isLowerUUID reports whether id is a UUID in canonical lower-case form,

@@ -167,6 +167,88 @@ func scanFile(path string, onHeader func(header) error, onEntry func(p []byte) e
 	return sc, nil
 }
 
+// found is what Open saw of the files: the generation of the first log
+// to replay after the snapshot, and the logs from there on.
+type found struct {
+	snapshot bool
+	next     uint64
+	gens     []uint64 // live logs, ascending
+	stale    []uint64 // logs already folded into the snapshot
+}
+
+// inspect lists the files and checks the header of the snapshot and of each
+// live log (version, kind, configuration fingerprint), reading a few bytes
+// of each: everything Open must refuse or report is decided here, the rest
+// is loaded later (load). A file whose header cannot be read is not an error
+// here: load reports it as corruption.
+func (c *Checkpoint) inspect() error {
+	_ = os.Remove(filepath.Join(c.dir, snapshotTmp)) // a compaction that did not finish
+	gens, hasSnap, err := listFiles(c.dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	c.found = found{snapshot: hasSnap, next: 1}
+	if hasSnap {
+		path := filepath.Join(c.dir, snapshotName)
+		h, ok, err := readHeader(path)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := c.checkHeader(path, h, kindSnapshot); err != nil {
+				return err
+			}
+			c.found.next = h.gen
+		}
+		// Without a readable header, replay every log: replaying records
+		// already in the snapshot again is harmless.
+	}
+	for _, gen := range gens {
+		if gen < c.found.next {
+			c.found.stale = append(c.found.stale, gen)
+			continue
+		}
+		path := filepath.Join(c.dir, logName(gen))
+		h, ok, err := readHeader(path)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := c.checkHeader(path, h, kindLog); err != nil {
+				return err
+			}
+		}
+		c.found.gens = append(c.found.gens, gen)
+	}
+	return nil
+}
+
+// readHeader reads the header record of the file at path. ok is false if
+// the file does not start with a valid one (scanFile tells why).
+func readHeader(path string) (h header, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return h, false, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 4<<10)
+	var magic [len(fileMagic)]byte
+	if _, err := io.ReadFull(br, magic[:]); err != nil || string(magic[:]) != fileMagic {
+		return h, false, nil
+	}
+	fr := &frameReader{r: br, off: int64(len(fileMagic))}
+	p, err := fr.next()
+	var fe *formatError
+	switch {
+	case err == io.EOF || errors.As(err, &fe):
+		return h, false, nil
+	case err != nil:
+		return h, false, fmt.Errorf("checkpoint: read %s: %w", path, err)
+	}
+	h, err = decodeHeader(p)
+	return h, err == nil, nil
+}
+
 // checkHeader returns the error for a header this checkpoint cannot use,
 // and records an allowed fingerprint mismatch.
 func (c *Checkpoint) checkHeader(path string, h header, kind byte) error {
@@ -186,16 +268,21 @@ func (c *Checkpoint) checkHeader(path string, h header, kind byte) error {
 	return nil
 }
 
-// load reads the snapshot and the logs into a new index, deletes stale logs,
-// repairs the active log's tail and opens it for appending.
+// load reads the snapshot and the logs Open found into a new index,
+// deletes stale logs, repairs the active log's tail and opens it for
+// appending. If the logs outgrew max(CompactMinBytes, snapshot), or the
+// configuration changed, it compacts: the index is complete now, before
+// this process records anything. ensureLoaded runs it once.
 func (c *Checkpoint) load() error {
-	_ = os.Remove(filepath.Join(c.dir, snapshotTmp)) // a compaction that did not finish
-	gens, hasSnap, err := listFiles(c.dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		c.idx = newIndex(0)
+		return nil
 	}
-	next := uint64(1)
-	if hasSnap {
+	fd := c.found
+	if fd.snapshot {
 		path := filepath.Join(c.dir, snapshotName)
 		var maxEntries uint64
 		if fi, err := os.Stat(path); err == nil {
@@ -217,30 +304,21 @@ func (c *Checkpoint) load() error {
 		}
 		c.noteScan(path, sc, false)
 		c.snapBytes.Store(sc.size)
-		if sc.hasHeader {
-			next = sc.hdr.gen
-		}
-		// Without a readable header, replay every log: replaying records
-		// already in the snapshot again is harmless.
 	}
 	if c.idx == nil {
 		c.idx = newIndex(0)
 	}
-	var live []uint64
-	for _, gen := range gens {
-		if gen < next {
-			// Folded into the snapshot by a compaction that crashed
-			// before deleting it.
-			if err := os.Remove(filepath.Join(c.dir, logName(gen))); err != nil {
-				return fmt.Errorf("checkpoint: remove stale log: %w", err)
-			}
-			c.report.StaleLogs++
-			continue
+	for _, gen := range fd.stale {
+		// Folded into the snapshot by a compaction that crashed before
+		// deleting it.
+		if err := os.Remove(filepath.Join(c.dir, logName(gen))); err != nil {
+			return fmt.Errorf("checkpoint: remove stale log: %w", err)
 		}
-		live = append(live, gen)
+		c.report.StaleLogs++
 	}
 	var active *scan
-	for i, gen := range live {
+	var logBytes int64
+	for i, gen := range fd.gens {
 		path := filepath.Join(c.dir, logName(gen))
 		sc, err := scanFile(path,
 			func(h header) error { return c.checkHeader(path, h, kindLog) },
@@ -248,16 +326,37 @@ func (c *Checkpoint) load() error {
 		if err != nil {
 			return err
 		}
-		last := i == len(live)-1
+		last := i == len(fd.gens)-1
 		c.noteScan(path, sc, last)
+		logBytes += sc.valid
 		if last {
 			active = &sc
 		}
 	}
+	var lf *logFile
+	var err error
 	if active == nil {
-		return c.startLog(max(next, 1))
+		lf, err = c.startLog(max(fd.next, 1))
+	} else {
+		lf, err = c.resumeLog(fd.gens[len(fd.gens)-1], *active)
 	}
-	return c.resumeLog(live[len(live)-1], *active)
+	if err != nil {
+		return err
+	}
+	// Under mu: the flusher and Sync read cur.
+	c.mu.Lock()
+	c.cur, c.keepFrom = lf, lf.gen
+	c.mu.Unlock()
+	switch {
+	case c.report.ConfigChanged:
+		// Rewrite everything under the new fingerprint now (see Open).
+		if err := c.compact(); err != nil {
+			return fmt.Errorf("checkpoint: rewrite under the new configuration: %w", err)
+		}
+	case c.opts.CompactMinBytes >= 0 && logBytes >= max(c.opts.CompactMinBytes, c.snapBytes.Load()):
+		c.compactAtLoad()
+	}
+	return nil
 }
 
 // applyRecord loads one entry record into the index.
@@ -302,60 +401,58 @@ func (c *Checkpoint) noteScan(path string, sc scan, active bool) {
 }
 
 // startLog creates the log of generation gen (replacing a file with that
-// name) and makes it the active one. Its header is fsynced, and the
-// directory too, before it is used, so a log that exists after a crash has a
-// valid header unless the crash hit this very function.
-func (c *Checkpoint) startLog(gen uint64) error {
+// name), for the caller to make the active one. Its header is fsynced, and
+// the directory too, before it is used, so a log that exists after a crash
+// has a valid header unless the crash hit this very function.
+func (c *Checkpoint) startLog(gen uint64) (*logFile, error) {
 	path := filepath.Join(c.dir, logName(gen))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	start := appendFileStart(nil, header{
 		version: formatVersion, kind: kindLog, gen: gen, created: time.Now(), fingerprint: c.opts.Fingerprint,
 	})
 	if _, err := f.Write(start); err != nil {
 		f.Close()
-		return fmt.Errorf("checkpoint: write %s: %w", path, err)
+		return nil, fmt.Errorf("checkpoint: write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("checkpoint: sync %s: %w", path, err)
+		return nil, fmt.Errorf("checkpoint: sync %s: %w", path, err)
 	}
 	if err := syncDir(c.dir); err != nil {
 		f.Close()
-		return fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
+		return nil, fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
 	}
-	c.cur = &logFile{path: path, gen: gen, f: f, w: bufio.NewWriterSize(f, c.opts.BufferSize), size: int64(len(start))}
-	return nil
+	return &logFile{path: path, gen: gen, f: f, w: bufio.NewWriterSize(f, c.opts.BufferSize), size: int64(len(start))}, nil
 }
 
 // resumeLog opens the newest log for appending, first truncating it to its
 // valid prefix if its tail is invalid (or starting it afresh if even its
 // header is).
-func (c *Checkpoint) resumeLog(gen uint64, sc scan) error {
+func (c *Checkpoint) resumeLog(gen uint64, sc scan) (*logFile, error) {
 	path := filepath.Join(c.dir, logName(gen))
 	if !sc.hasHeader {
 		return c.startLog(gen)
 	}
 	if sc.bad != nil {
 		if err := os.Truncate(path, sc.valid); err != nil {
-			return fmt.Errorf("checkpoint: truncate %s to its valid prefix: %w", path, err)
+			return nil, fmt.Errorf("checkpoint: truncate %s to its valid prefix: %w", path, err)
 		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	if sc.bad != nil {
 		// Make the truncation durable before appending after it.
 		if err := f.Sync(); err != nil {
 			f.Close()
-			return fmt.Errorf("checkpoint: sync %s: %w", path, err)
+			return nil, fmt.Errorf("checkpoint: sync %s: %w", path, err)
 		}
 	}
-	c.cur = &logFile{path: path, gen: gen, f: f, w: bufio.NewWriterSize(f, c.opts.BufferSize), size: sc.valid}
-	return nil
+	return &logFile{path: path, gen: gen, f: f, w: bufio.NewWriterSize(f, c.opts.BufferSize), size: sc.valid}, nil
 }
 
 // moveAside moves the checkpoint files of dir into dir/previous, replacing
@@ -368,7 +465,7 @@ func moveAside(dir string) (string, error) {
 	var names []string
 	for _, de := range des {
 		n := de.Name()
-		if _, isLog := parseLogName(n); isLog || n == snapshotName || n == snapshotTmp {
+		if _, isLog := parseLogName(n); isLog || n == snapshotName || n == snapshotTmp || n == sourcesName || n == sourcesTmp {
 			names = append(names, n)
 		}
 	}

@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,10 +11,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
+	"github.com/ingestkit/clarifai-ingest/sources/manifest"
 )
 
 // ackSink acknowledges like the Clarifai sink: a new item gets its derived
@@ -156,4 +159,171 @@ func ExampleOpen() {
 	// Output:
 	// true 0123456789abcdef0123456789abcdef
 	// 1 done
+}
+
+// watched wraps a source with a fingerprint and counts how often it is
+// streamed; with forbid, streaming it fails the test.
+type watched struct {
+	src interface {
+		pipeline.Source
+		pipeline.Fingerprinter
+	}
+	t       *testing.T
+	forbid  bool
+	streams int
+}
+
+func (w *watched) Name() string                 { return w.src.Name() }
+func (w *watched) Fingerprint() (string, error) { return w.src.Fingerprint() }
+func (w *watched) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
+	w.streams++
+	if w.forbid {
+		w.t.Errorf("%s was streamed, want it skipped whole", w.Name())
+		return errors.New("streamed")
+	}
+	return w.src.Stream(ctx, out)
+}
+
+// writeManifest writes a URL manifest of n rows (no id column: IDs derive
+// from the URLs, as in benchmark S2).
+func writeManifest(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString("url,concepts\n")
+	for i := range n {
+		fmt.Fprintf(w, "https://img.example.com/set/%07d.jpg,cat\n", i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// manifestJob runs jobs over one manifest and one checkpoint.
+type manifestJob struct {
+	t           *testing.T
+	state, path string
+}
+
+func newManifestJob(t *testing.T, rows int) *manifestJob {
+	dir := t.TempDir()
+	j := &manifestJob{t: t, state: filepath.Join(dir, "state"), path: filepath.Join(dir, "manifest.csv")}
+	writeManifest(t, j.path, rows)
+	return j
+}
+
+func (j *manifestJob) source(forbid bool) *watched {
+	src, err := manifest.New(manifest.Config{Path: j.path})
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	return &watched{src: src, t: j.t, forbid: forbid}
+}
+
+func (j *manifestJob) run(src *watched, opts checkpoint.Options) (pipeline.Stats, *ackSink, time.Duration) {
+	j.t.Helper()
+	start := time.Now()
+	opts.Fingerprint = "job"
+	cp, err := checkpoint.Open(j.state, opts)
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	sink := &ackSink{done: func(*pipeline.Item) bool { return true }}
+	st, err := pipeline.Run(context.Background(), pipeline.Job{
+		Sources: []pipeline.Source{src}, Sink: sink, Checkpoint: cp, Workers: 2,
+	})
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	if err := cp.Close(); err != nil {
+		j.t.Fatal(err)
+	}
+	return st, sink, time.Since(start)
+}
+
+// TestResumeOfCompleteManifestReadsNothing runs a manifest job of 1M rows
+// (20K with -short or -race) to the end, then reruns it: the rerun must not
+// stream the manifest at all, and still report every row as already done.
+func TestResumeOfCompleteManifestReadsNothing(t *testing.T) {
+	n := 1_000_000
+	if testing.Short() || checkpoint.RaceEnabled {
+		n = 20_000
+	}
+	j := newManifestJob(t, n)
+	st, _, first := j.run(j.source(false), checkpoint.Options{})
+	if st.Done != int64(n) {
+		t.Fatalf("first run: %+v", st)
+	}
+	st, sink, again := j.run(j.source(true), checkpoint.Options{})
+	if st.Read != int64(n) || st.Resumed != int64(n) || st.Done != 0 || len(sink.got) != 0 {
+		t.Errorf("rerun: %+v, sink got %d; want %d already done and nothing sent", st, len(sink.got), n)
+	}
+	t.Logf("%d rows: first run %v, rerun %v (%.2f%%)", n, first.Round(time.Millisecond), again.Round(time.Millisecond),
+		100*again.Seconds()/first.Seconds())
+}
+
+// TestManifestReadAgain: what must make a rerun read a complete manifest
+// again: a change of the manifest, `verify --repair` (Reopen), --restart.
+func TestManifestReadAgain(t *testing.T) {
+	const n = 200
+	j := newManifestJob(t, n)
+	if st, _, _ := j.run(j.source(false), checkpoint.Options{}); st.Done != n {
+		t.Fatalf("first run: %+v", st)
+	}
+	if st, _, _ := j.run(j.source(true), checkpoint.Options{}); st.Resumed != n {
+		t.Fatalf("rerun: %+v", st)
+	}
+
+	// A changed manifest is another input: read again, row by row.
+	f, err := os.OpenFile(j.path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "https://img.example.com/set/new.jpg,dog")
+	f.Close()
+	src := j.source(false)
+	st, sink, _ := j.run(src, checkpoint.Options{})
+	if src.streams != 1 || st.Resumed != n || st.Done != 1 || len(sink.got) != 1 {
+		t.Errorf("after a change: streamed %d, %+v; want it read, %d already done and the new row sent", src.streams, st, n)
+	}
+	// ... and complete again.
+	if st, _, _ = j.run(j.source(true), checkpoint.Options{}); st.Resumed != n+1 {
+		t.Errorf("rerun after the change: %+v", st)
+	}
+
+	// verify --repair reopens an input: the next run reads the manifest
+	// again and verifies that input.
+	cp, err := checkpoint.Open(j.state, checkpoint.Options{Fingerprint: "job"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reopened checkpoint.KeyHash
+	for e := range cp.Entries {
+		reopened = e.KeyHash
+		break
+	}
+	if err := cp.Reopen(reopened); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src = j.source(false)
+	st, sink, _ = j.run(src, checkpoint.Options{})
+	if src.streams != 1 || st.Resumed != n || st.Done != 1 || len(sink.got) != 1 || !sink.got[0].Resumed {
+		t.Errorf("after Reopen: streamed %d, %+v, sink got %d; want the reopened input verified", src.streams, st, len(sink.got))
+	}
+
+	// --restart starts over: everything is read and sent again.
+	src = j.source(false)
+	st, _, _ = j.run(src, checkpoint.Options{Restart: true})
+	if src.streams != 1 || st.Done != n+1 {
+		t.Errorf("after Restart: streamed %d, %+v", src.streams, st)
+	}
 }

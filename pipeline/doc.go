@@ -20,4 +20,12 @@
 // Memory is bounded by design: channels are unbuffered, transforms run on a
 // fixed number of workers, and item bytes are loaded lazily (Blob) by the sink
 // only when the batch that carries them is built.
+//
+// Resume works at two levels. Item by item, the filter asks the Checkpoint
+// what earlier runs did with each item. Source by source, when the
+// Checkpoint implements SourceCheckpoint and a source implements
+// Fingerprinter, a source read to its end whose items all ended done,
+// already done or skipped is recorded complete, and a rerun does not read it
+// at all (see complete.go). The runner tags each item with its source as the
+// filter passes it on, and follows each source's items in the result loop.
 package pipeline

@@ -279,6 +279,16 @@ type Item struct {
 	// must not send the input again; it posts its annotations again (which
 	// is idempotent) and verifies it. The transforms still run on it.
 	Resumed bool
+
+	// source is set by Run's filter stage: the 1-based index in Job.Sources
+	// of the source the item came from, so that the result loop can tell
+	// when a source is complete (see Fingerprinter). 0: not read by Run.
+	// Unexported, so that no source, transform or sink can set it; it packs
+	// into the padding after Resumed.
+	source int32
+	// mark is set only on the runner's own end-of-source markers, which
+	// never leave Run (see sourceMark).
+	mark *sourceMark
 }
 
 // Fail marks the item failed by stage with err and returns it, so a source

@@ -58,6 +58,10 @@ type Result struct {
 	Attempts int
 	// Bytes is the number of content bytes sent for the item.
 	Bytes int64
+
+	// mark, set only between the runner's own filter and result loop, is a
+	// source's end mark instead of an item's result (see sourceMark).
+	mark *sourceMark
 }
 
 // ErrSkip marks an item dropped on purpose. A transform returns an error

@@ -20,7 +20,9 @@ type Job struct {
 	Transforms []Transform
 	Sink       Sink
 	// Checkpoint, if set, lets the run skip what earlier runs finished and
-	// records what this run gets acknowledged.
+	// records what this run gets acknowledged. If it also implements
+	// SourceCheckpoint, sources that implement Fingerprinter are recorded
+	// complete when they are, and a rerun does not read them again.
 	Checkpoint Checkpoint
 	// OnResult, if set, is called for every result from one goroutine, after
 	// the checkpoint has recorded it (failure report, progress, metrics). It
@@ -68,6 +70,10 @@ func Run(ctx context.Context, job Job) (Stats, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	r := &runner{job: job}
+	if sc, ok := job.Checkpoint.(SourceCheckpoint); ok {
+		r.sources = sc
+		r.tallies = make([]sourceTally, len(job.Sources))
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	// All channels are unbuffered: together with the fixed worker count and
@@ -128,28 +134,100 @@ func Run(ctx context.Context, job Job) (Stats, error) {
 
 type runner struct {
 	job Job
+	// sources is job.Checkpoint if it remembers complete sources, else nil
+	// (see SourceCheckpoint).
+	sources SourceCheckpoint
+	// tallies follow each source's items, by index in job.Sources; only
+	// with sources. Owned by consume.
+	tallies []sourceTally
 }
 
-// readSources streams every source into out. It stops early, without error,
-// when readCtx ends but the run goes on (soft stop).
+// readSources streams every source into out, each followed by its end mark
+// (see sourceMark). A source that the checkpoint holds complete under its
+// fingerprint is not streamed: only its mark is sent. readSources stops
+// early, without error and without the current source's mark, when readCtx
+// ends but the run goes on (soft stop).
 func (r *runner) readSources(readCtx, runCtx context.Context, out chan<- *Item) error {
-	for _, src := range r.job.Sources {
-		err := src.Stream(readCtx, out)
+	stopped := func(src Source) bool {
 		if readCtx.Err() != nil && runCtx.Err() == nil {
 			r.job.Logger.Info("stopped reading", zap.String("source", src.Name()))
-			return nil
+			return true
 		}
-		if err != nil {
-			return fmt.Errorf("source %s: %w", src.Name(), err)
+		return false
+	}
+	for i, src := range r.job.Sources {
+		m := &sourceMark{index: int32(i + 1), fp: r.fingerprint(src)}
+		if m.fp != "" {
+			m.counts, m.resumed = r.sources.SourceDone(m.fp)
+		}
+		if m.resumed {
+			r.job.Logger.Info("source complete in an earlier run: not read", zap.String("source", src.Name()),
+				zap.Int64("done", m.counts.Done), zap.Int64("skipped", m.counts.Skipped))
+		} else {
+			err := src.Stream(readCtx, out)
+			if stopped(src) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("source %s: %w", src.Name(), err)
+			}
+			if m.fp != "" && r.fingerprint(src) != m.fp {
+				// The input changed while it was read: its items may be
+				// a mix of two versions, so nothing vouches for the new one.
+				r.job.Logger.Info("source changed while it was read; it is not marked complete", zap.String("source", src.Name()))
+				m.fp = ""
+			}
+		}
+		// On the items' own channel, the mark reaches the filter after the
+		// source's last item.
+		if err := Send(readCtx, out, &Item{mark: m}); err != nil {
+			if stopped(src) {
+				return nil
+			}
+			return err
 		}
 	}
 	return nil
 }
 
-// filter counts items read, reports items that already failed in their
-// source, and asks the checkpoint what earlier runs did.
+// fingerprint returns src's fingerprint, or "" if the run cannot mark it
+// complete: the checkpoint or the source lacks the interface, or the source
+// cannot tell this time.
+func (r *runner) fingerprint(src Source) string {
+	if r.sources == nil {
+		return ""
+	}
+	f, ok := src.(Fingerprinter)
+	if !ok {
+		return ""
+	}
+	fp, err := f.Fingerprint()
+	if err != nil {
+		r.job.Logger.Debug("source has no fingerprint: it is read in full", zap.String("source", src.Name()), zap.Error(err))
+		return ""
+	}
+	return fp
+}
+
+// filter counts items read, tags each with its source, reports items that
+// already failed in their source, and asks the checkpoint what earlier runs
+// did. It passes each source's end mark on to the result loop, with the
+// number of items the source sent.
 func (r *runner) filter(ctx context.Context, in <-chan *Item, out chan<- *Item, results chan<- Result) error {
+	cur := int32(1) // the source whose items arrive now
+	var n int64     // the items it sent so far
 	for it := range in {
+		if m := it.mark; m != nil {
+			m.items, n, cur = n, 0, m.index+1
+			if err := Send(ctx, results, Result{mark: m}); err != nil {
+				return err
+			}
+			continue
+		}
+		// One store and one add per item: the tag is what lets the result
+		// loop tell when a source is complete.
+		it.source = cur
+		n++
 		r.job.Counters.Read.Add(1)
 		if it.Err != nil {
 			if err := Send(ctx, results, failure(it, it.Stage, it.Err)); err != nil {
@@ -230,10 +308,18 @@ func failure(it *Item, stage string, err error) Result {
 }
 
 // consume is the single reader of results: checkpoint first (so that a
-// reported success is a saved one), then counters, log and OnResult.
+// reported success is a saved one), then counters, log and OnResult; last,
+// the source's tally, which records the source complete after its last
+// item's final result.
 func (r *runner) consume(results <-chan Result) error {
 	log := r.job.Logger
 	for res := range results {
+		if res.mark != nil {
+			if err := r.sourceEnded(res.mark); err != nil {
+				return err
+			}
+			continue
+		}
 		if r.job.Checkpoint != nil {
 			if err := r.job.Checkpoint.Record(res); err != nil {
 				return fmt.Errorf("checkpoint: %w", err)
@@ -252,6 +338,74 @@ func (r *runner) consume(results <-chan Result) error {
 				return err
 			}
 		}
+		if r.sources != nil && res.Event.Final() {
+			if err := r.tally(res); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// sourceEnded handles a source's end mark in the result loop: it counts
+// the items of a source resumed whole, or notes how many items a streamed
+// source sent.
+func (r *runner) sourceEnded(m *sourceMark) error {
+	if m.resumed {
+		c := r.job.Counters
+		c.Read.Add(m.counts.Done + m.counts.Skipped)
+		c.Resumed.Add(m.counts.Done)
+		c.Skipped.Add(m.counts.Skipped)
+		return nil
+	}
+	if r.sources == nil {
+		return nil
+	}
+	t := &r.tallies[m.index-1]
+	t.end = m
+	return r.recordIfComplete(t)
+}
+
+// tally counts a final result for its item's source. An item the runner did
+// not tag (a sink that reports a new Item) counts for no source, which can
+// then never be complete: safe.
+func (r *runner) tally(res Result) error {
+	i := res.Item.source
+	if i <= 0 || int(i) > len(r.tallies) {
+		return nil
+	}
+	t := &r.tallies[i-1]
+	t.finals++
+	switch res.Event {
+	case EventDone, EventResumed:
+		t.counts.Done++
+	case EventSkipped:
+		t.counts.Skipped++
+	default:
+		t.bad = true
+	}
+	if res.Item.Blob != nil {
+		// Its key holds its file's size and modification time, which the
+		// source's fingerprint does not cover (see Fingerprinter).
+		t.bad = true
+	}
+	return r.recordIfComplete(t)
+}
+
+// recordIfComplete records t's source complete once it is (see
+// sourceTally.complete).
+func (r *runner) recordIfComplete(t *sourceTally) error {
+	if t.end != nil && t.finals > t.end.items {
+		t.bad = true // more final results than items: a sink broke its contract
+	}
+	if !t.complete() {
+		return nil
+	}
+	t.recorded = true
+	if err := r.sources.RecordSourceDone(t.end.fp, t.counts); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	r.job.Logger.Info("source complete: a rerun will not read it again", zap.String("source", r.job.Sources[t.end.index-1].Name()),
+		zap.Int64("done", t.counts.Done), zap.Int64("skipped", t.counts.Skipped))
 	return nil
 }

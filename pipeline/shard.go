@@ -69,9 +69,18 @@ func (s Shard) Owns(it *Item) bool {
 // Sharded returns a source that streams only the items of src that shard
 // owns. Items of other shards are dropped before anything counts them: they
 // are not read, skipped or reported by this process.
+//
+// If src implements Fingerprinter, so does the sharded source: its
+// fingerprint is src's with "|shard=i/n" appended. A shard's items are
+// another set than the whole source's, so a marker of one must never match
+// the other, even when two shards share a checkpoint (the CLI gives each
+// shard its own, but a library user may not).
 func Sharded(src Source, shard Shard) Source {
 	if !shard.Enabled() {
 		return src
+	}
+	if f, ok := src.(Fingerprinter); ok {
+		return fingerprintedShard{shardSource{src, shard}, f}
 	}
 	return shardSource{src, shard}
 }
@@ -79,6 +88,23 @@ func Sharded(src Source, shard Shard) Source {
 type shardSource struct {
 	src   Source
 	shard Shard
+}
+
+// fingerprintedShard is a shardSource of a source that has a fingerprint.
+// It is a type of its own so that a sharded source implements Fingerprinter
+// exactly when the source it wraps does.
+type fingerprintedShard struct {
+	shardSource
+	f Fingerprinter
+}
+
+// Fingerprint returns the inner source's fingerprint with the shard.
+func (s fingerprintedShard) Fingerprint() (string, error) {
+	fp, err := s.f.Fingerprint()
+	if err != nil {
+		return "", err
+	}
+	return fp + "|shard=" + s.shard.String(), nil
 }
 
 func (s shardSource) Name() string { return s.src.Name() + " (shard " + s.shard.String() + ")" }

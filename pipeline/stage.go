@@ -70,7 +70,9 @@ const (
 
 // Checkpoint remembers what the server acknowledged, so that a rerun skips
 // it. Lookup is called from the resume filter stage and Record from the
-// runner's result loop; the two may run concurrently.
+// runner's result loop; the two may run concurrently. Lookup is called once
+// per item read, before the item is processed, so it need only know what
+// earlier runs recorded. A Checkpoint may also implement SourceCheckpoint.
 type Checkpoint interface {
 	// Lookup returns the state of it from earlier runs. It may fill in it.ID
 	// (the ID the earlier run used).

@@ -4,7 +4,9 @@ package pipelinetest
 
 import (
 	"context"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
@@ -49,6 +51,37 @@ func (s *SliceSource) Stream(ctx context.Context, out chan<- *pipeline.Item) err
 	}
 	return nil
 }
+
+// FingerprintSource is a SliceSource with a fingerprint: it implements
+// pipeline.Fingerprinter, and counts the calls of Stream, so that a test
+// can tell whether a run read it. It is safe for concurrent use.
+type FingerprintSource struct {
+	SliceSource
+	// FP is what Fingerprint returns; Err, if set, is returned instead.
+	FP  string
+	Err error
+
+	streams atomic.Int64
+}
+
+var _ pipeline.Fingerprinter = (*FingerprintSource)(nil)
+
+// Fingerprint returns FP, or Err.
+func (s *FingerprintSource) Fingerprint() (string, error) {
+	if s.Err != nil {
+		return "", s.Err
+	}
+	return s.FP, nil
+}
+
+// Stream counts the call and sends the items.
+func (s *FingerprintSource) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
+	s.streams.Add(1)
+	return s.SliceSource.Stream(ctx, out)
+}
+
+// Streams returns how many times Stream was called.
+func (s *FingerprintSource) Streams() int64 { return s.streams.Load() }
 
 // FuncSource is a Source backed by a function.
 type FuncSource func(ctx context.Context, out chan<- *pipeline.Item) error
@@ -103,15 +136,17 @@ func (s *RecordingSink) Items() []*pipeline.Item {
 	return append([]*pipeline.Item(nil), s.items...)
 }
 
-// MemCheckpoint is an in-memory Checkpoint keyed by Item.Key (or ID). It is
-// safe for concurrent use.
+// MemCheckpoint is an in-memory Checkpoint keyed by Item.Key (or ID). It
+// also remembers complete sources (pipeline.SourceCheckpoint). It is safe
+// for concurrent use.
 type MemCheckpoint struct {
-	mu     sync.Mutex
-	states map[string]pipeline.ResumeState
-	events []pipeline.Result
+	mu      sync.Mutex
+	states  map[string]pipeline.ResumeState
+	events  []pipeline.Result
+	sources map[string]pipeline.SourceCounts
 }
 
-var _ pipeline.Checkpoint = (*MemCheckpoint)(nil)
+var _ pipeline.SourceCheckpoint = (*MemCheckpoint)(nil)
 
 func key(it *pipeline.Item) string {
 	if it.Key != "" {
@@ -159,4 +194,30 @@ func (c *MemCheckpoint) Events() []pipeline.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]pipeline.Result(nil), c.events...)
+}
+
+// SourceDone returns the counts recorded for the source fingerprint fp.
+func (c *MemCheckpoint) SourceDone(fp string) (pipeline.SourceCounts, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.sources[fp]
+	return n, ok
+}
+
+// RecordSourceDone remembers the source fingerprint fp as complete.
+func (c *MemCheckpoint) RecordSourceDone(fp string, counts pipeline.SourceCounts) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sources == nil {
+		c.sources = make(map[string]pipeline.SourceCounts)
+	}
+	c.sources[fp] = counts
+	return nil
+}
+
+// SourcesDone returns the complete sources recorded so far, by fingerprint.
+func (c *MemCheckpoint) SourcesDone() map[string]pipeline.SourceCounts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.sources)
 }

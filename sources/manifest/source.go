@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,34 @@ func New(cfg Config) (*Source, error) {
 
 // Name returns "manifest <path>".
 func (s *Source) Name() string { return "manifest " + s.cfg.Path }
+
+var _ pipeline.Fingerprinter = (*Source)(nil)
+
+// Fingerprint identifies the manifest and the settings that shape its items
+// (see pipeline.FileFingerprint): it stats the file and reads nothing. It
+// fails for a manifest read through Config.Open, which is not a local file.
+// Rows naming local files (file_path, a path column) are not covered: their
+// items carry a Blob, so the runner never marks such a manifest complete.
+func (s *Source) Fingerprint() (string, error) {
+	if s.cfg.Open != nil {
+		return "", errors.New("manifest: read through Config.Open, not a local file")
+	}
+	c := s.cfg
+	cfg, err := json.Marshal(struct {
+		Format          Format
+		InputType       pipeline.Kind
+		CSVType         CSVType
+		DefaultKind     pipeline.Kind
+		DatasetIDs      []string
+		SplitDatasets   map[string]string
+		MetadataColumns map[string]string
+		MaxRecordBytes  int
+	}{c.Format, c.InputType, c.CSVType, c.DefaultKind, c.DatasetIDs, c.SplitDatasets, c.MetadataColumns, c.MaxRecordBytes})
+	if err != nil {
+		return "", err
+	}
+	return pipeline.FileFingerprint("manifest", c.Path, cfg)
+}
 
 // Stream reads the manifest and sends one item per row on out, in file
 // order, then returns nil. It does not close out, and holds one record in

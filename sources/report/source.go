@@ -47,6 +47,20 @@ func NewSource(path string, opts SourceOptions) *Source {
 // Name returns "report <path>".
 func (s *Source) Name() string { return "report " + s.path }
 
+var _ pipeline.Fingerprinter = (*Source)(nil)
+
+// Fingerprint identifies the report file and the options that shape its
+// items (see pipeline.FileFingerprint): it stats the file and reads
+// nothing. Records of local files are not covered: their items carry a
+// Blob, so the runner never marks a report with such records complete.
+func (s *Source) Fingerprint() (string, error) {
+	cfg, err := json.Marshal(s.opts)
+	if err != nil {
+		return "", err
+	}
+	return pipeline.FileFingerprint("report", s.path, cfg)
+}
+
 // Stream sends one item per failed record (and skipped record, if
 // IncludeSkipped), in report order, and returns nil at the end of the file.
 // It returns an error if the report cannot be opened or read, and ctx.Err()

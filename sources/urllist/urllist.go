@@ -31,6 +31,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,6 +119,27 @@ func New(cfg Config) (*Source, error) {
 
 // Name returns "urllist <path>".
 func (s *Source) Name() string { return "urllist " + s.cfg.Path }
+
+var _ pipeline.Fingerprinter = (*Source)(nil)
+
+// Fingerprint identifies the list file and the settings that shape its
+// items (see pipeline.FileFingerprint): it stats the file and reads
+// nothing. It fails for a list read through Config.Open, which is not a
+// local file.
+func (s *Source) Fingerprint() (string, error) {
+	if s.cfg.Open != nil {
+		return "", errors.New("urllist: read through Config.Open, not a local file")
+	}
+	cfg, err := json.Marshal(struct {
+		Kind         pipeline.Kind
+		DatasetIDs   []string
+		MaxLineBytes int
+	}{s.cfg.Kind, s.cfg.DatasetIDs, s.cfg.MaxLineBytes})
+	if err != nil {
+		return "", err
+	}
+	return pipeline.FileFingerprint("urllist", s.cfg.Path, cfg)
+}
 
 // Stream reads the list and sends one item per URL line on out, in file
 // order, then returns nil. It does not close out and holds one line in
