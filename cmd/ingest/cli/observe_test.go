@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
@@ -70,15 +71,27 @@ func TestMetricsEndpoint(t *testing.T) {
 		if !strings.HasSuffix(it.Prov.Path, "t020.txt") {
 			return nil
 		}
+		// Scrape until the first PostInputs calls show in the histogram:
+		// the items before this one are uploading meanwhile. Bounded.
 		once.Do(func() {
-			resp, err := http.Get("http://" + addr + "/metrics")
-			if err != nil {
-				body = err.Error()
-				return
+			for range 200 {
+				resp, err := http.Get("http://" + addr + "/metrics")
+				if err != nil {
+					body = err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+				if strings.Contains(body, `method="PostInputs"`) {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(25 * time.Millisecond):
+				}
 			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			body = string(b)
 		})
 		return nil
 	}); err != nil {
