@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/gabriel-vasile/mimetype"
 	_ "golang.org/x/image/bmp"  // registers BMP
@@ -136,14 +137,9 @@ func Detect(name string, head []byte) (Type, error) {
 // DetectFile reads the first HeadSize bytes of the file at path and calls
 // Detect.
 func DetectFile(path string) (Type, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Type{}, err
-	}
-	defer f.Close()
 	head := make([]byte, HeadSize)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	n, err := readFileHead(path, head)
+	if err != nil {
 		return Type{}, err
 	}
 	return Detect(path, head[:n])
@@ -183,7 +179,9 @@ func detect(ctx context.Context, it *pipeline.Item) error {
 	if it.Blob == nil || it.MIME != "" {
 		return nil
 	}
-	head, err := readHead(it.Blob)
+	buf := heads.Get().(*[HeadSize]byte)
+	defer heads.Put(buf)
+	head, err := readHead(it.Blob, buf[:])
 	if err != nil {
 		return fmt.Errorf("read %s: %w", it.Prov, err)
 	}
@@ -209,16 +207,25 @@ func detect(ctx context.Context, it *pipeline.Item) error {
 	return nil
 }
 
-func readHead(b *pipeline.Blob) ([]byte, error) {
+// heads holds the detector's head buffers: one per item would be 3 KB of
+// garbage each.
+var heads = sync.Pool{New: func() any { return new([HeadSize]byte) }}
+
+// readHead reads the first len(buf) bytes of b's content into buf. A whole
+// local file (b.Path) is read directly (readFileHead), not through b.Open.
+func readHead(b *pipeline.Blob, buf []byte) ([]byte, error) {
+	if b.Path != "" {
+		n, err := readFileHead(b.Path, buf)
+		return buf[:n], err
+	}
 	r, err := b.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	head := make([]byte, HeadSize)
-	n, err := io.ReadFull(r, head)
+	n, err := io.ReadFull(r, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	return head[:n], nil
+	return buf[:n], nil
 }
