@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -119,6 +120,7 @@ type CallOption func(*callSettings)
 
 type callSettings struct {
 	attempts *int
+	codec    encoding.CodecV2 // nil: gRPC's default (proto)
 }
 
 // Attempts makes the call store in *n how many requests it sent (retries
@@ -151,6 +153,10 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 	}
 	c.fillUserApp(req)
 	ctx = c.withAuth(ctx)
+	var gopts []grpc.CallOption
+	if set.codec != nil {
+		gopts = append(gopts, grpc.ForceCodecV2(set.codec))
+	}
 	bo := c.newBackoff()
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
@@ -164,7 +170,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 			*set.attempts = attempt
 		}
 		resp, fail := c.once(ctx, method, func(ctx context.Context) (response, error) {
-			return rpc(ctx, req)
+			return rpc(ctx, req, gopts...)
 		})
 		if fail == nil {
 			return resp.(Resp), nil

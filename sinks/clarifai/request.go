@@ -24,6 +24,9 @@ type entry struct {
 	in      *pb.Input
 	derived bool  // the ID was derived from the content: a duplicate is our own copy
 	bytes   int64 // content bytes carried
+	// metadata is the wire form of the item's metadata when a wire
+	// builder wrote it (see builder.metadata); verification keeps it.
+	metadata []byte
 	// attempts is how many requests carried the input so far.
 	attempts int
 	// lastCode and lastWhy describe the last retryable failure, for the
@@ -113,11 +116,16 @@ func b2i(b bool) int {
 // once the input is accepted. The error names the item; when ctx is done the
 // error wraps ctx.Err().
 func buildEntry(ctx context.Context, it *pipeline.Item) (*entry, error) {
+	return (*builder)(nil).build(ctx, it)
+}
+
+// build is buildEntry for bd's batch (see builder).
+func (bd *builder) build(ctx context.Context, it *pipeline.Item) (*entry, error) {
 	var content []byte
 	if it.Blob != nil {
 		var err error
 		// ReadAll's limit is inclusive; the documented limit is exclusive.
-		if content, err = it.Blob.ReadAll(ctx, sinks.LimitFor(it.Kind)-1); err != nil {
+		if content, err = bd.load(ctx, it.Blob, sinks.LimitFor(it.Kind)-1); err != nil {
 			return nil, pipeline.Errorf(it.Prov, "", "load content: %w", err)
 		}
 	}
@@ -151,18 +159,19 @@ func buildEntry(ctx context.Context, it *pipeline.Item) (*entry, error) {
 	}
 	if len(it.Concepts) > 0 {
 		data.Concepts = make([]*pb.Concept, len(it.Concepts))
+		cs := make([]pb.Concept, len(it.Concepts)) // one allocation for all
 		for i, c := range it.Concepts {
 			// Value is always set: over gRPC a missing value reads as 0,
 			// a negative label.
-			data.Concepts[i] = &pb.Concept{Id: c.ID, Name: c.Name, Value: c.Value}
+			cs[i].Id, cs[i].Name, cs[i].Value = c.ID, c.Name, c.Value
+			data.Concepts[i] = &cs[i]
 		}
 	}
 	if it.Metadata != nil {
-		md, err := toStruct(it.Metadata)
-		if err != nil {
+		var err error
+		if e.metadata, err = bd.metadata(data, it.Metadata); err != nil {
 			return nil, pipeline.Errorf(it.Prov, "metadata", "%v", err)
 		}
-		data.Metadata = md
 	}
 	if g := it.Geo; g != nil {
 		data.Geo = &pb.Geo{GeoPoint: &pb.GeoPoint{Longitude: float32(g.Longitude), Latitude: float32(g.Latitude)}}
@@ -180,7 +189,81 @@ func buildEntry(ctx context.Context, it *pipeline.Item) (*entry, error) {
 // json.Number, string, bool, nil) plus Go integers, float32, and maps and
 // slices of other element types; anything else, NaN and infinities, and
 // invalid UTF-8 are errors naming the key.
-func toStruct(m map[string]any) (*structpb.Struct, error) { return toStructAt(m, "") }
+func toStruct(m map[string]any) (*structpb.Struct, error) {
+	if s, ok := flatStruct(m); ok {
+		return s, nil
+	}
+	return toStructAt(m, "")
+}
+
+// flatStruct is toStruct for the common object, as JSON decoders and the
+// manifest source give it: flat, with UTF-8 keys and only string (UTF-8),
+// float64 (finite), bool and nil values. It allocates the values in blocks
+// and skips the sorting of keys, which only makes the general path's
+// errors deterministic. It reports false for anything else, which the
+// general path then converts or rejects (FuzzFlatStruct checks that both
+// give the same Struct).
+func flatStruct(m map[string]any) (*structpb.Struct, bool) {
+	var strs, nums, bools, nulls int
+	for k, v := range m {
+		if !utf8.ValidString(k) {
+			return nil, false
+		}
+		switch v := v.(type) {
+		case string:
+			if !utf8.ValidString(v) {
+				return nil, false
+			}
+			strs++
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, false
+			}
+			nums++
+		case bool:
+			bools++
+		case nil:
+			nulls++
+		default:
+			return nil, false
+		}
+	}
+	vals := make([]structpb.Value, len(m))
+	strKinds := make([]structpb.Value_StringValue, strs)
+	numKinds := make([]structpb.Value_NumberValue, nums)
+	var boolKinds []structpb.Value_BoolValue
+	if bools > 0 {
+		boolKinds = make([]structpb.Value_BoolValue, bools)
+	}
+	s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(m))}
+	i := 0
+	for k, v := range m {
+		pv := &vals[i]
+		i++
+		switch v := v.(type) {
+		case string:
+			kind := &strKinds[len(strKinds)-strs]
+			kind.StringValue, pv.Kind = v, kind
+			strs--
+		case float64:
+			kind := &numKinds[len(numKinds)-nums]
+			kind.NumberValue, pv.Kind = v, kind
+			nums--
+		case bool:
+			kind := &boolKinds[len(boolKinds)-bools]
+			kind.BoolValue, pv.Kind = v, kind
+			bools--
+		case nil:
+			pv.Kind = nullKind
+		}
+		s.Fields[k] = pv
+	}
+	return s, true
+}
+
+// nullKind is the kind of every null Value flatStruct makes: it holds no
+// data, so one is shared.
+var nullKind = &structpb.Value_NullValue{}
 
 func toValue(v any, path string) (*structpb.Value, error) {
 	switch v := v.(type) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -157,17 +158,40 @@ func TestPrecheck(t *testing.T) {
 }
 
 func BenchmarkBuildEntry(b *testing.B) {
-	content := make([]byte, 256<<10)
-	blob := pipeline.BytesBlob(content)
-	meta := map[string]any{"filename": "cat.jpg", "split": "train", "score": 0.9, "tags": []any{"a", "b"}}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(content)))
-	for b.Loop() {
-		it := &pipeline.Item{Kind: pipeline.KindImage, Blob: blob, Metadata: meta,
-			Concepts: []pipeline.Concept{pipeline.Positive("cat")}, DatasetIDs: []string{"train"}}
-		if _, err := buildEntry(b.Context(), it); err != nil {
-			b.Fatal(err)
+	b.Run("blob", func(b *testing.B) {
+		content := make([]byte, 256<<10)
+		blob := pipeline.BytesBlob(content)
+		meta := map[string]any{"filename": "cat.jpg", "split": "train", "score": 0.9, "tags": []any{"a", "b"}}
+		b.ReportAllocs()
+		b.SetBytes(int64(len(content)))
+		for b.Loop() {
+			it := &pipeline.Item{Kind: pipeline.KindImage, Blob: blob, Metadata: meta,
+				Concepts: []pipeline.Concept{pipeline.Positive("cat")}, DatasetIDs: []string{"train"}}
+			if _, err := buildEntry(b.Context(), it); err != nil {
+				b.Fatal(err)
+			}
 		}
+	})
+	// A row of the benchmark manifest (S2): a URL, labels and flat metadata
+	// as sources/manifest decodes it; the ID is derived from the URL. The
+	// sink builds it with a wire builder (see builder) for a *Client.
+	for _, bd := range []*builder{nil, {wire: true}} {
+		name := "url labels metadata"
+		if bd != nil {
+			name += " wire"
+		}
+		b.Run(name, func(b *testing.B) {
+			concepts := []pipeline.Concept{pipeline.Positive("boat"), pipeline.Positive("tree"), pipeline.Negative("house")}
+			meta := map[string]any{"row": 2.0, "source": "bench", "split": "train", "score": 0.552}
+			b.ReportAllocs()
+			for b.Loop() {
+				it := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://images.example.com/bench/02/0000002.jpg",
+					Concepts: concepts, Metadata: meta}
+				if _, err := bd.build(b.Context(), it); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -182,5 +206,88 @@ func BenchmarkMatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		match(sent, got, false)
+	}
+}
+
+// flatMap builds an object for FuzzFlatStruct from fuzzer bytes: each
+// 3-byte group picks a key, a value type and a value.
+func flatMap(b []byte, strs string) map[string]any {
+	m := map[string]any{}
+	for len(b) >= 3 {
+		k := strs[:int(b[0])%(len(strs)+1)]
+		var v any
+		switch b[1] % 7 {
+		case 0:
+			v = strs[int(b[2])%(len(strs)+1):]
+		case 1:
+			v = float64(int8(b[2])) / 4
+		case 2:
+			v = b[2]%2 == 0
+		case 3:
+			v = nil
+		case 4:
+			v = math.Inf(int(b[2]%3) - 1) // NaN-free: -Inf, +Inf, +Inf
+		case 5:
+			v = int(b[2]) // not a flat type: the general path
+		case 6:
+			v = []any{strs}
+		}
+		m[k] = v
+		b = b[3:]
+	}
+	return m
+}
+
+// FuzzFlatStruct checks the fast path of toStruct against the general one.
+func FuzzFlatStruct(f *testing.F) {
+	f.Add([]byte("\x01\x00\x02\x02\x01\x07\x03\x02\x00\x04\x03\x00"), "key\xffé")
+	f.Add([]byte("\x05\x00\x00\x06\x01\x01"), "ab\xff")
+	f.Add([]byte("\x01\x04\x00"), "x")
+	f.Fuzz(func(t *testing.T, b []byte, strs string) {
+		m := flatMap(b, strs)
+		want, wantErr := toStructAt(m, "")
+		got, ok := flatStruct(m)
+		if !ok {
+			return // the general path decides
+		}
+		if wantErr != nil {
+			t.Fatalf("flatStruct took %v, which the general path rejects: %v", m, wantErr)
+		}
+		if !proto.Equal(want, got) {
+			t.Fatalf("flatStruct(%v) = %v, want %v", m, got, want)
+		}
+		if got2, err := toStruct(m); err != nil || !proto.Equal(got2, want) {
+			t.Fatalf("toStruct(%v) = %v, %v", m, got2, err)
+		}
+	})
+}
+
+func TestFlatStructTakesJSONObjects(t *testing.T) {
+	m := map[string]any{"row": 2.0, "source": "bench", "ok": true, "none": nil, "": ""}
+	got, ok := flatStruct(m)
+	if !ok {
+		t.Fatal("flatStruct refused a flat JSON object")
+	}
+	want, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, m := range []map[string]any{{"n": 1}, {"s": "\xff"}, {"\xff": "s"}, {"f": math.NaN()}, {"o": map[string]any{}}} {
+		if _, ok := flatStruct(m); ok {
+			t.Errorf("flatStruct took %v", m)
+		}
+	}
+}
+
+func BenchmarkToStruct(b *testing.B) {
+	meta := map[string]any{"row": 2.0, "source": "bench", "split": "train", "score": 0.552}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := toStruct(meta); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

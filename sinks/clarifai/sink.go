@@ -102,7 +102,12 @@ type SinkConfig struct {
 	// that checks processing itself wants; the ingest CLI turns it on.
 	// Verification runs beside the uploads and costs about one
 	// GetInputsAddJob call per VerifyGroupBatches batches when all goes
-	// well (see Sink).
+	// well (see Sink). While an input waits for verification, its item's
+	// Concepts and Metadata are set aside (labels and flat metadata packed
+	// into a few dozen bytes), as nothing reads them unless the item fails
+	// or is sent again: the results of a verified item (accepted,
+	// annotated, done) carry it without them, and a failure result carries
+	// them back.
 	Verify bool
 	// VerifyGroupBatches is how many consecutive batches share one
 	// inputs_add_job_id, so that one GetInputsAddJob call verifies them
@@ -129,7 +134,8 @@ type SinkConfig struct {
 	// wait for a batch, an upload, their annotations or their verification.
 	// When it is reached the sink stops taking items (back-pressure), which
 	// bounds memory; a pending item keeps its *Item (content is loaded only
-	// to send it) and a few words. Default 100000.
+	// to send it; labels and metadata are set aside while it is verified,
+	// see Verify) and a few words. Default 100000.
 	MaxPending int
 	// RetryFailedProcessing makes verification delete an input whose
 	// processing failed for what looks like a transient cause (see
@@ -320,7 +326,10 @@ type sinkStats struct {
 // failure is EventFailed at stage "verify" with the input's status code and
 // the server's words; a pending input is waited for (never deleted) up to
 // VerifyTimeout. Without Verify, an item is done once accepted (and
-// annotated).
+// annotated). With Verify, an accepted item waits with its labels and
+// metadata packed (see SinkConfig.Verify): its accepted, annotated and done
+// results carry it with Concepts and Metadata nil; a failure result, after
+// acceptance as before it, carries the whole item.
 //
 // Run returns once every item taken from the input has its final result.
 // A Sink may run more than once, but not concurrently with itself.
@@ -526,7 +535,11 @@ func (r *run) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 		if err := checkRegions(it); err != nil {
 			return false, r.failItem(ctx, it, annotateStage, 0, 0, 0, err)
 		}
-		return false, r.accepted(ctx, nil, []acceptance{{t: &track{it: it}}})
+		t := &track{it: it}
+		if r.ver != nil {
+			t.pack(nil)
+		}
+		return false, r.accepted(ctx, nil, []acceptance{{t: t}})
 	}
 	if err := precheck(it); err != nil {
 		return false, r.failItem(ctx, it, stage, 0, 0, 0, err)
@@ -546,10 +559,12 @@ func (r *run) deliver(ctx context.Context, d dispatch) error {
 	// The group may be verified only once every batch in it is answered
 	// and its accepted inputs are registered (in sortOut, below).
 	defer r.batchDone(d.g)
+	bd := &builder{wire: r.wire}
+	defer bd.release() // after the last request of the batch
 	pending := make([]*entry, 0, len(d.items))
 	for _, it := range d.items {
 		t := r.resentTrack(it)
-		e, err := buildEntry(ctx, it)
+		e, err := bd.build(ctx, it)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -579,7 +594,7 @@ func (r *run) deliver(ctx context.Context, d dispatch) error {
 			req.Inputs[i] = e.in
 		}
 		var n int
-		resp, err := r.s.api.PostInputs(ctx, req, Attempts(&n))
+		resp, err := r.s.api.PostInputs(ctx, req, Attempts(&n), inputStatuses())
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -698,6 +713,10 @@ func (r *run) acceptEntries(ctx context.Context, g *group, es []*entry) error {
 			t = &track{it: e.it, stage: stage}
 		}
 		t.attempts, t.bytes = e.attempts, e.bytes
+		processed := e.code == st.StatusCode_INPUT_SUCCESS
+		if r.ver != nil && !processed {
+			t.pack(e.metadata) // before the item is shared
+		}
 		if err := pipeline.Send(ctx, r.results, pipeline.Result{Item: e.it, Event: pipeline.EventAccepted, Stage: stage,
 			Attempts: e.attempts, Bytes: e.bytes}); err != nil {
 			return err
@@ -705,7 +724,7 @@ func (r *run) acceptEntries(ctx context.Context, g *group, es []*entry) error {
 		// Only an input this request created is counted by the group's
 		// job; a duplicate (an earlier attempt or run) or a re-send is
 		// verified by ID.
-		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, processed: e.code == st.StatusCode_INPUT_SUCCESS}
+		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, processed: processed}
 	}
 	return r.accepted(ctx, g, as)
 }

@@ -28,6 +28,9 @@ type run struct {
 	// Unbuffered: a full annotator holds back the upload workers.
 	annIn chan *track
 	ver   *verifier // nil unless cfg.Verify
+	// wire is set when the API is a *Client: requests are built for the
+	// wire (see builder).
+	wire bool
 
 	mu          sync.Mutex
 	open        int  // items taken from the input without a final result
@@ -63,6 +66,7 @@ func newRun(s *Sink, results chan<- pipeline.Result) *run {
 	if s.cfg.Verify {
 		r.ver = newVerifier(r)
 	}
+	_, r.wire = s.api.(*Client)
 	return r
 }
 
@@ -114,7 +118,12 @@ func (r *run) failItem(ctx context.Context, it *pipeline.Item, stage string, cod
 // channel in order (accepted, annotated, done) and none follows the final
 // one, whichever goroutine finishes a part.
 type track struct {
-	it       *pipeline.Item
+	it *pipeline.Item
+	// packed holds the labels and metadata of it while it waits for its
+	// processing to be confirmed (see pack); zero when they are in it.
+	// They are put back before a failure result (the failure report needs
+	// them) and before a re-send.
+	packed   packed
 	attempts int    // requests that carried the input, in this run
 	bytes    int64  // content bytes sent
 	stage    string // named in the EventDone result
@@ -201,8 +210,31 @@ func (r *run) fail(ctx context.Context, t *track, stage string, code int32, err 
 		return nil
 	}
 	t.final = true
+	t.unpackLocked() // for the failure report
 	return r.finish(ctx, pipeline.Result{Item: t.it, Event: pipeline.EventFailed, Stage: stage, Code: code, Err: err,
 		Attempts: t.attempts, Bytes: t.bytes})
+}
+
+// pack packs the labels and metadata of t's item, which waits for its
+// processing to be confirmed; md is the wire form of its metadata if the
+// request build wrote it. It is called before the item is shared with any
+// other goroutine (in a result or with the verifier).
+func (t *track) pack(md []byte) { t.packed = pack(t.it, md) }
+
+// unpack restores the packed fields of t's item, to send it again.
+func (t *track) unpack() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unpackLocked()
+}
+
+// unpackLocked is unpack with t.mu held. It writes an item that earlier
+// results (accepted, annotated) carried, but only the two fields those
+// results carried empty; their readers (the failure report) read them from
+// the failure result, sent after this write.
+func (t *track) unpackLocked() {
+	t.packed.unpack(t.it)
+	t.packed = packed{}
 }
 
 // resend queues t's input to be built and sent again by the upload stage.

@@ -344,7 +344,7 @@ func (v *verifier) listSucceeded(ctx context.Context, ts []*track) error {
 		chunk := ids[start:min(start+maxPerPage, len(ids))]
 		var n int
 		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage,
-			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, Attempts(&n))
+			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, Attempts(&n), inputStatuses())
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "ListInputs", err); err != nil {
@@ -392,7 +392,7 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 	for start := 0; start < len(ids); start += maxPerPage {
 		chunk := ids[start:min(start+maxPerPage, len(ids))]
 		var n int
-		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, Attempts(&n))
+		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, Attempts(&n), inputStatuses())
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "ListInputs", err); err != nil {
@@ -533,6 +533,7 @@ func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 
 // requeue hands t back to the upload stage to be sent again.
 func (v *verifier) requeue(ctx context.Context, t *track) error {
+	t.unpack()
 	if err := precheck(t.it); err != nil { // a resumed item was never checked
 		return v.r.fail(ctx, t, stage, 0, err)
 	}
