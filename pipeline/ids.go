@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -131,31 +131,51 @@ var plainURLByte = func() (t [256]bool) {
 }()
 
 // DeriveID returns the deterministic ID of it, given the loaded content of
-// its Blob (nil when it has none). It does not modify it.
+// its Blob (nil when it has none). It does not modify it. It is on the hot
+// path of every item without an ID, so the small parts are framed in a
+// stack buffer and only the content is streamed into the hash.
 func DeriveID(it *Item, content []byte) string {
+	var small [256]byte
+	b := small[:0]
+	switch len(it.DatasetIDs) {
+	case 0:
+		b = appendPart(b, "")
+	case 1:
+		b = appendPart(b, it.DatasetIDs[0])
+	default:
+		ds := slices.Clone(it.DatasetIDs)
+		slices.Sort(ds)
+		b = appendPart(b, strings.Join(ds, ","))
+	}
+	b = appendPart(b, it.Kind.String())
 	h := sha256.New()
-	ds := slices.Clone(it.DatasetIDs)
-	slices.Sort(ds)
-	writePart(h, []byte(strings.Join(ds, ",")))
-	writePart(h, []byte(it.Kind.String()))
 	switch {
 	case it.Blob != nil:
-		writePart(h, []byte("bytes"))
-		writePart(h, content)
+		b = appendPart(b, "bytes")
+		b = strconv.AppendInt(b, int64(len(content)), 10)
+		b = append(b, ':')
+		h.Write(b)
+		h.Write(content)
+		b = b[:0]
 	case it.URL != "":
-		writePart(h, []byte("url"))
-		writePart(h, []byte(NormalizeURL(it.URL)))
+		b = appendPart(b, "url")
+		b = appendPart(b, NormalizeURL(it.URL))
 	}
 	if it.Text != "" {
-		writePart(h, []byte("text"))
-		writePart(h, []byte(it.Text))
+		b = appendPart(b, "text")
+		b = appendPart(b, it.Text)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	h.Write(b)
+	var sum [sha256.Size]byte
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], h.Sum(sum[:0]))
+	return string(out[:32])
 }
 
-// writePart writes a length-prefixed part, so that no two different
-// sequences of parts hash the same.
-func writePart(h hash.Hash, b []byte) {
-	fmt.Fprintf(h, "%d:", len(b))
-	h.Write(b)
+// appendPart appends a length-prefixed part ("<len>:<bytes>"), so that no
+// two different sequences of parts hash the same.
+func appendPart(b []byte, part string) []byte {
+	b = strconv.AppendInt(b, int64(len(part)), 10)
+	b = append(b, ':')
+	return append(b, part...)
 }

@@ -66,3 +66,31 @@ func TestDeriveIDIsDeterministicAndScoped(t *testing.T) {
 		t.Error("kind ignored")
 	}
 }
+
+// TestDeriveIDGolden pins the IDs: changing the scheme would make every
+// rerun of an existing job send its whole dataset again under new IDs.
+func TestDeriveIDGolden(t *testing.T) {
+	for _, tc := range []struct {
+		it      *pipeline.Item
+		content []byte
+		want    string
+	}{
+		{&pipeline.Item{Kind: pipeline.KindImage, Blob: pipeline.BytesBlob([]byte("png"))}, []byte("png"), "fdc70affbc2588d5bf0c11861d261eb4"},
+		{&pipeline.Item{Kind: pipeline.KindImage, URL: "HTTPS://Example.com:443/a.jpg#x", DatasetIDs: []string{"b", "a"}}, nil, "802832d0479e7c1cbc6ed0c771ae7828"},
+		{&pipeline.Item{Kind: pipeline.KindText, Text: "héllo"}, nil, "2a64d056b5e5082aba1e948531c86782"},
+		{&pipeline.Item{Kind: pipeline.KindMultimodal, URL: "https://x/y.png", Text: "caption"}, nil, "2be09f64143e574801bd81500bafaa33"},
+		{&pipeline.Item{Kind: pipeline.KindVideo, Blob: pipeline.BytesBlob(nil)}, nil, "432c0c95a0f29c191e0d4c46145e348f"},
+	} {
+		if got := pipeline.DeriveID(tc.it, tc.content); got != tc.want {
+			t.Errorf("DeriveID(%+v) = %q, want %q", tc.it, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkDeriveIDURL(b *testing.B) {
+	it := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://images.example.com/photos/2024/cat-000123.jpg", DatasetIDs: []string{"train"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		pipeline.DeriveID(it, nil)
+	}
+}

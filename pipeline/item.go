@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -112,7 +111,7 @@ type Blob struct {
 
 // FileBlob returns a Blob reading the file at path, whose size is known.
 func FileBlob(path string, size int64) *Blob {
-	return &Blob{Path: path, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	return &Blob{Path: path, Size: size, Open: func() (io.ReadCloser, error) { return OpenFile(path) }}
 }
 
 // BytesBlob returns a Blob over b, which must not be modified afterwards.

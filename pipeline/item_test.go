@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,13 @@ func TestBlobReadAll(t *testing.T) {
 	}
 	if b, err := pipeline.BytesBlob(nil).ReadAll(ctx, 0); err != nil || len(b) != 0 {
 		t.Errorf("empty blob: %q, %v", b, err)
+	}
+}
+
+func TestOpenFileErrorsAreOSErrors(t *testing.T) {
+	_, err := pipeline.OpenFile(filepath.Join(t.TempDir(), "missing"))
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || pe.Op != "open" {
+		t.Errorf("err = %#v, want an open *fs.PathError wrapping ErrNotExist", err)
 	}
 }

@@ -48,13 +48,7 @@ func (bd *builder) load(ctx context.Context, b *pipeline.Blob, limit int64) ([]b
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var r io.ReadCloser
-	var err error
-	if b.Path != "" { // a whole local file: open it directly (openFile)
-		r, err = openFile(b.Path)
-	} else {
-		r, err = b.Open()
-	}
+	r, err := b.Open()
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,8 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
 
-// osHead is what readHead did before readFileHead: os.Open and ReadFull.
+// osHead reads a head with os.Open and ReadFull: readHead, through
+// pipeline.OpenFile, must give the same bytes and errors.
 func osHead(path string, buf []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -24,7 +25,7 @@ func osHead(path string, buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
-func TestReadFileHeadIsOSRead(t *testing.T) {
+func TestReadHeadIsOSRead(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, n int) string {
 		p := filepath.Join(dir, name)

@@ -137,12 +137,15 @@ func Detect(name string, head []byte) (Type, error) {
 // DetectFile reads the first HeadSize bytes of the file at path and calls
 // Detect.
 func DetectFile(path string) (Type, error) {
-	head := make([]byte, HeadSize)
-	n, err := readFileHead(path, head)
+	f, err := pipeline.OpenFile(path)
 	if err != nil {
 		return Type{}, err
 	}
-	return Detect(path, head[:n])
+	head, err := readFull(f, make([]byte, HeadSize))
+	if err != nil {
+		return Type{}, err
+	}
+	return Detect(path, head)
 }
 
 // ImageSize reads an image's width, height and format name ("jpeg", "png",
@@ -211,17 +214,17 @@ func detect(ctx context.Context, it *pipeline.Item) error {
 // garbage each.
 var heads = sync.Pool{New: func() any { return new([HeadSize]byte) }}
 
-// readHead reads the first len(buf) bytes of b's content into buf. A whole
-// local file (b.Path) is read directly (readFileHead), not through b.Open.
+// readHead reads the first len(buf) bytes of b's content into buf.
 func readHead(b *pipeline.Blob, buf []byte) ([]byte, error) {
-	if b.Path != "" {
-		n, err := readFileHead(b.Path, buf)
-		return buf[:n], err
-	}
 	r, err := b.Open()
 	if err != nil {
 		return nil, err
 	}
+	return readFull(r, buf)
+}
+
+// readFull reads r into buf until buf is full or r ends, and closes r.
+func readFull(r io.ReadCloser, buf []byte) ([]byte, error) {
 	defer r.Close()
 	n, err := io.ReadFull(r, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
