@@ -2,7 +2,7 @@
 // staged runner that moves items from sources, through transforms, into a
 // sink, and reports one final Result per item.
 //
-// The stages are joined by unbuffered channels and run under one errgroup:
+// The stages are joined by small bounded channels and run under one errgroup:
 //
 //	sources ──► resume filter ──► transforms (N workers) ──► sink ──► results
 //	   │              │                   │                    │          │
@@ -17,7 +17,7 @@
 // Result with EventFailed or EventSkipped. Every item read ends in exactly one
 // final Result, so read = done + skipped + failed + resumed.
 //
-// Memory is bounded by design: channels are unbuffered, transforms run on a
+// Memory is bounded by design: channels hold at most one batch of items, transforms run on a
 // fixed number of workers, and item bytes are loaded lazily (Blob) by the sink
 // only when the batch that carries them is built.
 //
