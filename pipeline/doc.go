@@ -17,9 +17,9 @@
 // Result with EventFailed or EventSkipped. Every item read ends in exactly one
 // final Result, so read = done + skipped + failed + resumed.
 //
-// Memory is bounded by design: channels hold at most one batch of items, transforms run on a
-// fixed number of workers, and item bytes are loaded lazily (Blob) by the sink
-// only when the batch that carries them is built.
+// Memory is bounded by design: channels hold at most one batch of items,
+// transforms run on a fixed number of workers, and item bytes are loaded
+// lazily (Blob) by the sink only when the batch that carries them is built.
 //
 // Resume works at two levels. Item by item, the filter asks the Checkpoint
 // what earlier runs did with each item. Source by source, when the
