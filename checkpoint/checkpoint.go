@@ -405,6 +405,11 @@ func (c *Checkpoint) Lookup(it *pipeline.Item) pipeline.ResumeState {
 		return pipeline.StateNew
 	}
 	_ = c.ensureLoaded()
+	// The index holds only what earlier runs recorded and never grows
+	// during a run: a first run skips the hash altogether.
+	if c.idx.len() == 0 {
+		return pipeline.StateNew
+	}
 	h := HashKey(key)
 	s := c.idx.shard(h)
 	s.mu.RLock()
