@@ -244,9 +244,8 @@ func decodeLowerHex[T byteString](dst []byte, src T) bool {
 		return false
 	}
 	for i := range dst {
-		hi, ok1 := lowerHexVal(src[2*i])
-		lo, ok2 := lowerHexVal(src[2*i+1])
-		if !ok1 || !ok2 {
+		hi, lo := lowerHex[src[2*i]], lowerHex[src[2*i+1]]
+		if hi|lo == notHex {
 			return false
 		}
 		dst[i] = hi<<4 | lo
@@ -254,15 +253,25 @@ func decodeLowerHex[T byteString](dst []byte, src T) bool {
 	return true
 }
 
-func lowerHexVal(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
+// notHex marks the bytes that are not lower-case hex digits in lowerHex;
+// hi|lo == notHex tests both digits at once, since digits are below 0x10.
+const notHex = 0xff
+
+// lowerHex maps a byte to its value as a lower-case hex digit, or notHex.
+// A table: Record decodes every derived ID, and a table lookup has no
+// branch to mispredict.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = notHex
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // decodeUUID decodes id into dst (16 bytes) if it is a lower-case canonical
 // UUID (see isLowerUUID), and reports whether it was.
@@ -291,7 +300,7 @@ func isLowerUUID[T byteString](id T) bool {
 			if c != '-' {
 				return false
 			}
-		} else if _, ok := lowerHexVal(c); !ok {
+		} else if lowerHex[c] == notHex {
 			return false
 		}
 	}
