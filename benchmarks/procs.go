@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -194,22 +196,9 @@ func (e *emulator) kill() {
 	e.log.Close()
 }
 
-// runReport is the part of the ingest command's run report
-// (<state dir>/report.json, cli.RunReport) the harness reads.
-type runReport struct {
-	Seconds   float64 `json:"duration_seconds"`
-	Read      int64   `json:"items_read"`
-	Done      int64   `json:"uploaded"`
-	Skipped   int64   `json:"skipped"`
-	Failed    int64   `json:"failed"`
-	Resumed   int64   `json:"already_done"`
-	Bytes     int64   `json:"bytes"`
-	Requests  int64   `json:"requests"`
-	Retries   int64   `json:"retries"`
-	Throttled int64   `json:"throttled"`
-	ExitCode  int     `json:"exit_code"`
-	Error     string  `json:"error"`
-}
+// runReport is the ingest command's run report (<state dir>/report.json),
+// which the harness reads for counts.
+type runReport = cli.RunReport
 
 // ingestRun is one `ingest run` invocation.
 type ingestRun struct {

@@ -125,6 +125,14 @@ func BytesBlob(b []byte) *Blob {
 // limit bytes (when limit > 0) or its length differs from Size, which means
 // the file changed after it was listed.
 func (b *Blob) ReadAll(ctx context.Context, limit int64) ([]byte, error) {
+	return b.ReadInto(ctx, limit, nil)
+}
+
+// ReadInto is ReadAll reading into buf[:0] when its capacity holds Size+1
+// bytes (the extra byte detects a file that grew), so that a caller can
+// recycle content buffers; otherwise it allocates. It returns the content
+// and ReadAll's errors.
+func (b *Blob) ReadInto(ctx context.Context, limit int64, buf []byte) ([]byte, error) {
 	if limit > 0 && b.Size > limit {
 		return nil, fmt.Errorf("size %d bytes is over the limit of %d", b.Size, limit)
 	}
@@ -136,8 +144,10 @@ func (b *Blob) ReadAll(ctx context.Context, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	buf := make([]byte, 0, b.Size+1)
-	buf, err = readFull(r, buf, b.Size)
+	if int64(cap(buf)) < b.Size+1 {
+		buf = make([]byte, 0, b.Size+1)
+	}
+	buf, err = readFull(r, buf[:0], b.Size)
 	if err != nil {
 		return nil, err
 	}

@@ -86,3 +86,24 @@ func TestOpenFileErrorsAreOSErrors(t *testing.T) {
 		t.Errorf("err = %#v, want an open *fs.PathError wrapping ErrNotExist", err)
 	}
 }
+
+func TestBlobReadIntoRecyclesTheBuffer(t *testing.T) {
+	ctx := context.Background()
+	blob := pipeline.BytesBlob([]byte("hello"))
+	buf := make([]byte, 3, 64)
+	got, err := blob.ReadInto(ctx, 0, buf)
+	if err != nil || string(got) != "hello" || &got[:1][0] != &buf[:1][0] {
+		t.Fatalf("ReadInto = %q, %v (same buffer: %v)", got, err, err == nil && &got[:1][0] == &buf[:1][0])
+	}
+	small := make([]byte, 0, 5) // no room for the byte that detects growth
+	if got, err := blob.ReadInto(ctx, 0, small); err != nil || string(got) != "hello" {
+		t.Fatalf("small buffer: %q, %v", got, err)
+	}
+	if _, err := pipeline.BytesBlob([]byte("hello!")).ReadInto(ctx, 0, buf); err != nil {
+		t.Fatal(err)
+	}
+	grown := &pipeline.Blob{Size: 3, Open: pipeline.BytesBlob([]byte("hello")).Open}
+	if _, err := grown.ReadInto(ctx, 0, buf); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Errorf("a grown file: %v", err)
+	}
+}

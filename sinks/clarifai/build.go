@@ -2,8 +2,6 @@ package clarifai
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"math"
 	"unicode/utf8"
 
@@ -42,32 +40,16 @@ func (bd *builder) load(ctx context.Context, b *pipeline.Blob, limit int64) ([]b
 	if bd == nil || !bd.wire {
 		return b.ReadAll(ctx, limit)
 	}
-	if limit > 0 && b.Size > limit {
-		return nil, fmt.Errorf("size %d bytes is over the limit of %d", b.Size, limit)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	r, err := b.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	// Room for one byte more than Size, to see a file that grew.
+	// Room for one byte more than Size, as ReadInto needs to see a file
+	// that grew.
 	buf := contentBuffers.Get(int(b.Size) + 1)
-	n, err := io.ReadFull(r, *buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
-	}
-	if err == nil && int64(n) != b.Size {
-		err = fmt.Errorf("read %d bytes, want %d: the file changed while the run was going", n, b.Size)
-	}
+	data, err := b.ReadInto(ctx, limit, *buf)
 	if err != nil {
 		contentBuffers.Put(buf)
 		return nil, err
 	}
 	bd.bufs = append(bd.bufs, buf)
-	return (*buf)[:n], nil
+	return data, nil
 }
 
 // release gives the content buffers back; nothing may use them afterwards.
