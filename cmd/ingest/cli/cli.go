@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/transforms"
@@ -71,6 +72,10 @@ func Run(ctx context.Context, args []string, opts ...Option) int {
 	for _, o := range opts {
 		o(e)
 	}
+	// The logger, the progress display and the signal handler all write to
+	// stderr from their own goroutines; one lock keeps their lines whole
+	// whatever writer the caller gave.
+	e.stderr = zapcore.Lock(zapcore.AddSync(e.stderr))
 	if e.registry == nil {
 		e.registry = transforms.DefaultRegistry()
 	}
