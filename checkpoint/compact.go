@@ -1,13 +1,15 @@
 package checkpoint
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 )
 
 // Compact writes the entries in memory to a new snapshot now and deletes
@@ -138,62 +140,39 @@ func (c *Checkpoint) rotate() (uint64, error) {
 	return c.cur.gen, nil
 }
 
-// writeSnapshot writes the index to the snapshot, atomically: temp file,
-// fsync, rename, fsync of the directory; its header says to replay the logs
-// from generation next on. It holds one shard's read lock at a time, so
-// Record and Lookup wait at most for the encoding of 1/64 of the index.
-// Changes recorded while it runs may or may not be in it; they are in the
-// logs from next on either way, which the loader replays on top.
+// writeSnapshot writes the index to the snapshot, atomically
+// (durable.WriteFile); its header says to replay the logs from generation
+// next on. It holds one shard's read lock at a time, so Record and Lookup
+// wait at most for the encoding of 1/64 of the index. Changes recorded
+// while it runs may or may not be in it; they are in the logs from next on
+// either way, which the loader replays on top.
 func (c *Checkpoint) writeSnapshot(next uint64) (count uint64, size int64, err error) {
-	tmp := filepath.Join(c.dir, snapshotTmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	err = durable.WriteFile(filepath.Join(c.dir, snapshotName), 0o644, func(w io.Writer) error {
+		buf := appendFileStart(nil, header{
+			version: formatVersion, kind: kindSnapshot, gen: next, created: time.Now(),
+			hint: uint64(c.idx.len()), fingerprint: c.opts.Fingerprint,
+		})
+		for i := range c.idx.shards {
+			s := &c.idx.shards[i]
+			s.mu.RLock()
+			for h, e := range s.m {
+				buf = appendEntry(buf, s, h, &e)
+				count++
+			}
+			s.mu.RUnlock()
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			size += int64(len(buf))
+			buf = buf[:0]
+		}
+		buf = appendTrailer(buf, count)
+		size += int64(len(buf))
+		_, err := w.Write(buf)
+		return err
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	buf := appendFileStart(nil, header{
-		version: formatVersion, kind: kindSnapshot, gen: next, created: time.Now(),
-		hint: uint64(c.idx.len()), fingerprint: c.opts.Fingerprint,
-	})
-	for i := range c.idx.shards {
-		s := &c.idx.shards[i]
-		s.mu.RLock()
-		for h, e := range s.m {
-			buf = appendEntry(buf, s, h, &e)
-			count++
-		}
-		s.mu.RUnlock()
-		if _, err := w.Write(buf); err != nil {
-			return 0, 0, fmt.Errorf("checkpoint: write %s: %w", tmp, err)
-		}
-		size += int64(len(buf))
-		buf = buf[:0]
-	}
-	buf = appendTrailer(buf, count)
-	size += int64(len(buf))
-	if _, err := w.Write(buf); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint: write %s: %w", tmp, err)
-	}
-	if err := w.Flush(); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, snapshotName)); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := syncDir(c.dir); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
 	}
 	return count, size, nil
 }

@@ -34,6 +34,3 @@ func unlockDir(f *os.File) error {
 	}
 	return err
 }
-
-// syncDir does nothing: directories cannot be fsynced on this platform.
-func syncDir(string) error { return nil }

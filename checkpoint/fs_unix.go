@@ -46,17 +46,3 @@ func lockDir(dir string) (*os.File, error) {
 // unlockDir releases the lock. The LOCK file stays: removing a flocked file
 // would let two processes lock two different files of the same name.
 func unlockDir(f *os.File) error { return f.Close() }
-
-// syncDir fsyncs a directory, making the renames and creations in it
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}

@@ -11,13 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 )
 
 // File names in the checkpoint directory.
 const (
 	lockName     = "LOCK"
 	snapshotName = "snapshot.ckpt"
-	snapshotTmp  = "snapshot.ckpt.tmp"
+	snapshotTmp  = snapshotName + durable.TempSuffix
 	previousDir  = "previous"
 	logPrefix    = "log-"
 	logSuffix    = ".ckpt"
@@ -421,7 +423,7 @@ func (c *Checkpoint) startLog(gen uint64) (*logFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("checkpoint: sync %s: %w", path, err)
 	}
-	if err := syncDir(c.dir); err != nil {
+	if err := durable.SyncDir(c.dir); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
 	}
@@ -484,8 +486,8 @@ func moveAside(dir string) (string, error) {
 			return "", err
 		}
 	}
-	if err := syncDir(prev); err != nil {
+	if err := durable.SyncDir(prev); err != nil {
 		return "", err
 	}
-	return prev, syncDir(dir)
+	return prev, durable.SyncDir(dir)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
 
@@ -24,7 +26,7 @@ import (
 
 const (
 	sourcesName    = "sources.json"
-	sourcesTmp     = "sources.json.tmp"
+	sourcesTmp     = sourcesName + durable.TempSuffix
 	sourcesVersion = 1
 )
 
@@ -102,16 +104,16 @@ func (c *Checkpoint) clearSources() error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("checkpoint: forget complete sources: %w", err)
 	}
-	if err := syncDir(c.dir); err != nil {
+	if err := durable.SyncDir(c.dir); err != nil {
 		return fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
 	}
 	c.marks, c.sourcesOnDisk = nil, false
 	return nil
 }
 
-// writeSources replaces sources.json with marks: temp file, fsync, rename,
-// fsync of the directory. The caller holds markMu.
-func (c *Checkpoint) writeSources(marks map[string]sourceMarker) (err error) {
+// writeSources replaces sources.json with marks, atomically
+// (durable.WriteFile). The caller holds markMu.
+func (c *Checkpoint) writeSources(marks map[string]sourceMarker) error {
 	doc := sourcesFile{Version: sourcesVersion, Config: c.opts.Fingerprint}
 	for _, fp := range slices.Sorted(maps.Keys(marks)) {
 		doc.Sources = append(doc.Sources, marks[fp])
@@ -120,31 +122,12 @@ func (c *Checkpoint) writeSources(marks map[string]sourceMarker) (err error) {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	tmp := filepath.Join(c.dir, sourcesTmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	err = durable.WriteFile(filepath.Join(c.dir, sourcesName), 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("checkpoint: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("checkpoint: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, sourcesName)); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := syncDir(c.dir); err != nil {
-		return fmt.Errorf("checkpoint: sync %s: %w", c.dir, err)
 	}
 	c.sourcesOnDisk = true
 	return nil

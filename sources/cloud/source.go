@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
 
@@ -270,9 +272,8 @@ func (s *Source) loadState() (state, error) {
 	return st, nil
 }
 
-// saveState writes the state file atomically: a temporary file, fsynced,
-// renamed over the old one, and the folder fsynced.
-func (s *Source) saveState(st state) (err error) {
+// saveState writes the state file atomically (durable.WriteFile).
+func (s *Source) saveState(st state) error {
 	p := s.statePath()
 	if p == "" {
 		return nil
@@ -288,36 +289,12 @@ func (s *Source) saveState(st state) (err error) {
 	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("%s: save state: %w", s.name, err)
 	}
-	f, err := os.CreateTemp(s.cfg.StateDir, ".cloud-*.tmp")
+	err = durable.WriteFile(p, 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: save state: %w", s.name, err)
 	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-			err = fmt.Errorf("%s: save state: %w", s.name, err)
-		}
-	}()
-	if _, err = f.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), p); err != nil {
-		return err
-	}
-	d, err := os.Open(s.cfg.StateDir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return nil
 }

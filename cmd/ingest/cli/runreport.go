@@ -2,10 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
@@ -35,7 +37,7 @@ type RunReport struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-// writeRunReport writes the run report atomically (temp file, rename).
+// writeRunReport writes the run report atomically (durable.WriteFile).
 func writeRunReport(job *configs.Job, s pipeline.Stats, runErr error, code int) error {
 	now := time.Now()
 	r := RunReport{
@@ -57,9 +59,8 @@ func writeRunReport(job *configs.Job, s pipeline.Stats, runErr error, code int) 
 	if err := os.MkdirAll(filepath.Dir(job.State.Report), 0o755); err != nil {
 		return err
 	}
-	tmp := job.State.Report + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	return durable.WriteFile(job.State.Report, 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
 		return err
-	}
-	return os.Rename(tmp, job.State.Report)
+	})
 }

@@ -14,15 +14,16 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
 
 // State file format
 //
-// The state lives in one file, StateDir/state.gob, written whole: to a
-// temporary file in StateDir, fsynced, renamed over state.gob, and the
-// directory fsynced, so a crash leaves either the old or the new file.
+// The state lives in one file, StateDir/state.gob, written whole by
+// durable.WriteFile (temporary file, fsync, rename, fsync of the
+// directory), so a crash leaves either the old or the new file.
 //
 // The file is an encoding/gob stream: one fileHeader, then fileRecords each
 // with exactly one field set, then a record with End set that carries the
@@ -148,51 +149,28 @@ func (s *Server) saveLoop() {
 
 // save writes the whole state atomically. Each app is written under its
 // lock, so every app is consistent in itself; calls on other apps go on.
-func (s *Server) save() (err error) {
+func (s *Server) save() error {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	dir := s.opts.StateDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("emulator: save state: %w", err)
 	}
-	f, err := os.CreateTemp(dir, stateFile+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
 	start := time.Now()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	enc := gob.NewEncoder(bw)
-	if err := enc.Encode(fileHeader{Magic: stateMagic, Version: stateVersion, SavedAt: s.nowNano()}); err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
 	var end fileEnd
-	for _, a := range s.sortedApps() {
-		if err := writeApp(enc, a, &end); err != nil {
-			return fmt.Errorf("emulator: save state of app %s/%s: %w", a.user, a.id, err)
+	err := durable.WriteFile(filepath.Join(dir, stateFile), 0o644, func(w io.Writer) error {
+		enc := gob.NewEncoder(w)
+		if err := enc.Encode(fileHeader{Magic: stateMagic, Version: stateVersion, SavedAt: s.nowNano()}); err != nil {
+			return err
 		}
-	}
-	if err := enc.Encode(fileRecord{End: &end}); err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, stateFile)); err != nil {
-		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
+		for _, a := range s.sortedApps() {
+			if err := writeApp(enc, a, &end); err != nil {
+				return fmt.Errorf("app %s/%s: %w", a.user, a.id, err)
+			}
+		}
+		return enc.Encode(fileRecord{End: &end})
+	})
+	if err != nil {
 		return fmt.Errorf("emulator: save state: %w", err)
 	}
 	s.log.Info("state saved", zap.String("dir", dir), zap.Int("inputs", end.Inputs), zap.Duration("took", time.Since(start)))
@@ -270,19 +248,6 @@ func writeApp(enc *gob.Encoder, a *app, end *fileEnd) error {
 		end.Extractions++
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // load reads StateDir/state.gob, if it exists, into s. It is called before
