@@ -65,16 +65,7 @@ func (c *Checkpoint) SourceDone(fingerprint string) (pipeline.SourceCounts, bool
 // fsyncs. It returns ErrClosed after Close, the sticky write failure, or
 // the error writing the file (the marker is then not kept).
 func (c *Checkpoint) RecordSourceDone(fingerprint string, counts pipeline.SourceCounts) error {
-	c.mu.Lock()
-	closed, err := c.closed, c.err
-	c.mu.Unlock()
-	switch {
-	case closed:
-		return ErrClosed
-	case err != nil:
-		return err
-	}
-	if err := c.sync(); err != nil {
+	if err := c.Sync(); err != nil { // ErrClosed, or the sticky failure first
 		return err
 	}
 	c.markMu.Lock()

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -137,16 +136,7 @@ var plainURLByte = func() (t [256]bool) {
 func DeriveID(it *Item, content []byte) string {
 	var small [256]byte
 	b := small[:0]
-	switch len(it.DatasetIDs) {
-	case 0:
-		b = appendPart(b, "")
-	case 1:
-		b = appendPart(b, it.DatasetIDs[0])
-	default:
-		ds := slices.Clone(it.DatasetIDs)
-		slices.Sort(ds)
-		b = appendPart(b, strings.Join(ds, ","))
-	}
+	b = appendPart(b, datasetScope(it.DatasetIDs))
 	b = appendPart(b, it.Kind.String())
 	h := sha256.New()
 	switch {

@@ -40,7 +40,19 @@ func ScopeKey(key string, datasetIDs []string) string {
 	if len(datasetIDs) == 0 || key == "" {
 		return key
 	}
-	ds := slices.Clone(datasetIDs)
+	return key + "|ds=" + datasetScope(datasetIDs)
+}
+
+// datasetScope is the scope of an item in its IDs and keys: its dataset IDs
+// sorted and joined by ",". One dataset, the common case, costs no copy.
+func datasetScope(ids []string) string {
+	switch len(ids) {
+	case 0:
+		return ""
+	case 1:
+		return ids[0]
+	}
+	ds := slices.Clone(ids)
 	slices.Sort(ds)
-	return key + "|ds=" + strings.Join(ds, ",")
+	return strings.Join(ds, ",")
 }
