@@ -157,7 +157,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 	if set.codec != nil {
 		gopts = append(gopts, grpc.ForceCodecV2(set.codec))
 	}
-	bo := c.newBackoff()
+	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.MaxElapsed)
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
 			return zero, fmt.Errorf("%s: %w", method, ctxErr(ctx, err))
@@ -264,13 +264,17 @@ func (c *Client) fillUserApp(req proto.Message) {
 	m.Set(fd, protoreflect.ValueOfMessage(ua.ProtoReflect()))
 }
 
-func (c *Client) newBackoff() *backoff.ExponentialBackOff {
+// newBackoff returns the run's one backoff policy, started: waits from
+// initial doubling up to maxInterval, each randomized by ±50%, until
+// maxElapsed has passed. maxElapsed is always explicit: the library default
+// (15 min) would end long retries silently.
+func newBackoff(initial, maxInterval, maxElapsed time.Duration) *backoff.ExponentialBackOff {
 	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.MinBackoff,
+		InitialInterval:     initial,
 		RandomizationFactor: 0.5,
 		Multiplier:          2,
-		MaxInterval:         c.cfg.MaxBackoff,
-		MaxElapsedTime:      c.cfg.MaxElapsed, // explicit: the library default (15 min) would end long retries silently
+		MaxInterval:         maxInterval,
+		MaxElapsedTime:      maxElapsed,
 		Stop:                backoff.Stop,
 		Clock:               backoff.SystemClock,
 	}

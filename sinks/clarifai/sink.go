@@ -606,7 +606,7 @@ func (r *run) deliver(ctx context.Context, d dispatch) error {
 			return err
 		}
 		if bo == nil {
-			bo = r.s.resendBackoff()
+			bo = newBackoff(r.cfg.ResendBackoff, maxResendBackoff, maxResendElapsed) // MaxResends bounds it first
 		}
 		delay := bo.NextBackOff()
 		if resends >= r.cfg.MaxResends || delay == backoff.Stop {
@@ -787,20 +787,6 @@ func (r *run) idle(ctx context.Context, t *track) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return r.doneLocked(ctx, t)
-}
-
-func (s *Sink) resendBackoff() *backoff.ExponentialBackOff {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     s.cfg.ResendBackoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         maxResendBackoff,
-		MaxElapsedTime:      maxResendElapsed, // explicit; MaxResends bounds it first
-		Stop:                backoff.Stop,
-		Clock:               backoff.SystemClock,
-	}
-	b.Reset()
-	return b
 }
 
 // match returns, for each sent input, the response input that reports on

@@ -340,8 +340,7 @@ func (v *verifier) learn(polls int, age time.Duration) {
 func (v *verifier) listSucceeded(ctx context.Context, ts []*track) error {
 	byID, ids := index(ts)
 	var rest, later []*track
-	for start := 0; start < len(ids); start += maxPerPage {
-		chunk := ids[start:min(start+maxPerPage, len(ids))]
+	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
 		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage,
 			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, Attempts(&n), inputStatuses())
@@ -389,8 +388,7 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 	byID, ids := index(liveTracks(all))
 	status := make(map[string]*st.Status, len(ids))
 	failed := make(map[string]error)
-	for start := 0; start < len(ids); start += maxPerPage {
-		chunk := ids[start:min(start+maxPerPage, len(ids))]
+	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
 		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, Attempts(&n), inputStatuses())
 		v.count(n)
@@ -501,8 +499,7 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 // queues them to be sent again with the same IDs (RetryFailedProcessing).
 func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 	byID, ids := index(ts)
-	for start := 0; start < len(ids); start += maxPerPage {
-		chunk := ids[start:min(start+maxPerPage, len(ids))]
+	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
 		_, err := v.api.DeleteInputs(ctx, &pb.DeleteInputsRequest{Ids: chunk}, Attempts(&n))
 		v.count(n)

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -102,8 +103,7 @@ func (e *env) verify(cmd *cobra.Command, jf *jobFlags, repair, asJSON bool) (err
 	}
 	var problems []VerifyProblem
 	var ok, pending int
-	for start := 0; start < len(ids); start += verifyChunk {
-		chunk := ids[start:min(start+verifyChunk, len(ids))]
+	for chunk := range slices.Chunk(ids, verifyChunk) {
 		resp, err := tgt.client.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, PerPage: verifyChunk, Page: 1})
 		if err != nil {
 			return fmt.Errorf("ListInputs: %w", err)
