@@ -34,10 +34,7 @@ var ErrNotFound = errors.New("no such cloud ingestion job")
 // queued. It validates spec first. It blocks for one call (with the
 // client's retries); the ingestion itself goes on on the server.
 func Start(ctx context.Context, api API, spec Spec) (Job, error) {
-	if spec.JobID == "" {
-		spec.JobID = randomID()
-	}
-	req, err := spec.Request()
+	req, err := spec.Request() // a new random job ID when spec has none
 	if err != nil {
 		return Job{}, err
 	}
@@ -49,7 +46,7 @@ func Start(ctx context.Context, api API, spec Spec) (Job, error) {
 	if len(jobs) == 0 {
 		return Job{}, errors.New("start cloud ingestion: the server answered without a job")
 	}
-	// Every data source names spec.JobID, so the server answers one job.
+	// Every data source names the same job ID, so the server answers one job.
 	// Should it answer several, their extraction jobs are merged so that
 	// none goes unreported.
 	job := jobOf(jobs[0])

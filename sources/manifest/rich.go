@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
@@ -114,9 +115,7 @@ func (s *Source) richRow(l *layout, rec []string, it *pipeline.Item) error {
 	}
 	if v := cell("split"); v != "" {
 		split := strings.ToLower(v)
-		switch split {
-		case "train", "validate", "test":
-		default:
+		if !slices.Contains(splits, split) {
 			return pipeline.Errorf(it.Prov, "split", "want train, validate or test, got %s", quote(v))
 		}
 		if err := setMeta(it, "split", split, "split"); err != nil {

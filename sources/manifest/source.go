@@ -24,7 +24,8 @@ const stage = "source"
 // be called again (reading the file again) or concurrently.
 type Source struct {
 	cfg Config
-	dir string // the manifest's folder: the base of relative paths
+	dir    string // the manifest's folder: the base of relative paths
+	absDir string // dir made absolute once: file keys need absolute paths
 }
 
 var _ pipeline.Source = (*Source)(nil)
@@ -39,7 +40,12 @@ func New(cfg Config) (*Source, error) {
 	cfg.DatasetIDs = slices.Clone(cfg.DatasetIDs)
 	cfg.SplitDatasets = maps.Clone(cfg.SplitDatasets)
 	cfg = cfg.withDefaults() // copies MetadataColumns
-	return &Source{cfg: cfg, dir: filepath.Dir(cfg.Path)}, nil
+	dir := filepath.Dir(cfg.Path)
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		absDir = dir // FileKey tries again per file
+	}
+	return &Source{cfg: cfg, dir: dir, absDir: absDir}, nil
 }
 
 // Name returns "manifest <path>".
@@ -208,7 +214,13 @@ func (s *Source) localFile(it *pipeline.Item, column, p string) (string, error) 
 		return "", pipeline.Errorf(it.Prov, column, "want a non-empty file, got the empty file %s", quote(p))
 	}
 	it.Blob = pipeline.FileBlob(resolved, fi.Size())
-	return pipeline.FileKey(resolved, fi.Size(), fi.ModTime()), nil
+	keyPath := resolved
+	if !filepath.IsAbs(p) {
+		// What FileKey's filepath.Abs would give, without asking the OS
+		// for the working directory on every row.
+		keyPath = filepath.Join(s.absDir, p)
+	}
+	return pipeline.FileKey(keyPath, fi.Size(), fi.ModTime()), nil
 }
 
 // resolve returns the path of p, a manifest path cell: p itself if it is

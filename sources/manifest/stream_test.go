@@ -294,3 +294,39 @@ func countRecords(data []byte) int {
 		n++
 	}
 }
+
+// TestRelativeManifestFileKey checks that a manifest given by a relative
+// path keys its file rows by absolute path, as pipeline.FileKey does, so
+// that a rerun from another folder finds them done.
+func TestRelativeManifestFileKey(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"data/a.jpg": "jpeg", "b.jpg": "jpeg2",
+		"data/m.csv": "path\na.jpg\n../b.jpg\n"})
+	t.Chdir(dir)
+	items, err := collect(t, manifest.Config{Path: filepath.Join("data", "m.csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, name := range []string{"data/a.jpg", "b.jpg"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, pipeline.FileKey(filepath.Join(dir, name), fi.Size(), fi.ModTime()))
+	}
+	if len(items) != len(want) {
+		t.Fatalf("got %d items, want %d", len(items), len(want))
+	}
+	for i, it := range items {
+		if it.Err != nil {
+			t.Fatalf("row %d: %v", it.Prov.Row, it.Err)
+		}
+		if it.Key != want[i] {
+			t.Errorf("row %d: Key = %q, want %q", it.Prov.Row, it.Key, want[i])
+		}
+		if wantProv := filepath.Join("data", []string{"a.jpg", "../b.jpg"}[i]); it.Prov.Path != wantProv {
+			t.Errorf("row %d: Prov.Path = %q, want %q", it.Prov.Row, it.Prov.Path, wantProv)
+		}
+	}
+}
