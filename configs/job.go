@@ -252,11 +252,16 @@ func (j *Job) Validate() error { return j.validate(true) }
 // needs (the PAT, user and app): for `ingest validate`, which sends nothing.
 func (j *Job) ValidateOffline() error { return j.validate(false) }
 
-func (j *Job) validate(sending bool) error {
+// ValidateTarget checks only what connecting needs: a known target and,
+// for target clarifai, the PAT, user and app. Validate includes it; the
+// cloud commands, whose jobs need no sources, call it alone.
+func (j *Job) ValidateTarget() error { return errors.Join(j.targetProblems(true)...) }
+
+// targetProblems lists what is wrong with the target settings; without
+// sending, only the target's name is checked.
+func (j *Job) targetProblems(sending bool) []error {
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	bad := func(key, msg string) { errs = append(errs, fmt.Errorf("%s: %s", key, msg)) }
 	switch j.Target {
 	case TargetClarifai:
 		if !sending {
@@ -274,8 +279,17 @@ func (j *Job) validate(sending bool) error {
 		}
 	case TargetEmbedded:
 	default:
-		bad("target", "%q is not a target; use clarifai or embedded", j.Target)
+		bad("target", fmt.Sprintf("%q is not a target; use clarifai or embedded", j.Target))
 	}
+	return errs
+}
+
+func (j *Job) validate(sending bool) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	errs = append(errs, j.targetProblems(sending)...)
 	if j.Shard != "" {
 		if _, err := pipeline.ParseShard(j.Shard); err != nil {
 			bad("shard", "%v", err)

@@ -50,8 +50,12 @@ func (c *Counters) Snapshot() Stats {
 	return s
 }
 
+// Finished is the number of items with a final result: done, skipped,
+// failed or already done.
+func (s Stats) Finished() int64 { return s.Done + s.Skipped + s.Failed + s.Resumed }
+
 // InFlight is the number of items read but not yet finished.
-func (s Stats) InFlight() int64 { return s.Read - s.Done - s.Skipped - s.Failed - s.Resumed }
+func (s Stats) InFlight() int64 { return s.Read - s.Finished() }
 
 // Rate returns delivered items per second over the elapsed time.
 func (s Stats) Rate() float64 {
@@ -59,6 +63,15 @@ func (s Stats) Rate() float64 {
 		return 0
 	}
 	return float64(s.Done) / s.Elapsed.Seconds()
+}
+
+// MBps returns delivered megabytes (10^6 bytes) per second over the
+// elapsed time.
+func (s Stats) MBps() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Bytes) / 1e6 / s.Elapsed.Seconds()
 }
 
 // count adds a final result to the counters.

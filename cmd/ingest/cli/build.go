@@ -66,6 +66,16 @@ func jobShard(job *configs.Job) (pipeline.Shard, error) {
 	return s, nil
 }
 
+// shardRate is the rate budget of this process: each of n shards takes 1/n
+// of the job's, so that together they stay within it.
+func shardRate(job *configs.Job) float64 {
+	rate := job.Upload.RateLimit
+	if sh, err := jobShard(job); err == nil && sh.Enabled() && rate > 0 {
+		rate /= float64(sh.Count)
+	}
+	return rate
+}
+
 func buildSource(job *configs.Job, spec configs.Source, log *zap.Logger) (pipeline.Source, error) {
 	kind := func(s string) (pipeline.Kind, error) {
 		if s == "" {

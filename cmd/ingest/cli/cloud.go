@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -41,7 +40,6 @@ func (c *cloudConn) register(fs *pflag.FlagSet) {
 
 // cloudSession is an open connection for one cloud command.
 type cloudSession struct {
-	job *configs.Job
 	tgt *target
 	log *zap.Logger
 }
@@ -54,21 +52,8 @@ func (e *env) openCloud(cmd *cobra.Command, c *cloudConn) (*cloudSession, error)
 	if err != nil {
 		return nil, err
 	}
-	switch job.Target {
-	case configs.TargetClarifai:
-		var missing []string
-		if job.Clarifai.PAT == "" {
-			missing = append(missing, "no personal access token: set CLARIFAI_PAT (or clarifai.pat in the job file), or use --target embedded")
-		}
-		if job.Clarifai.UserID == "" || job.Clarifai.AppID == "" {
-			missing = append(missing, "no app: set CLARIFAI_USER_ID and CLARIFAI_APP_ID (or clarifai.user_id and clarifai.app_id)")
-		}
-		if len(missing) > 0 {
-			return nil, usageError(errors.New(strings.Join(missing, "; ")))
-		}
-	case configs.TargetEmbedded:
-	default:
-		return nil, usageError(fmt.Errorf("target %q: use clarifai or embedded", job.Target))
+	if err := job.ValidateTarget(); err != nil {
+		return nil, usageError(err)
 	}
 	log, err := newLogger(job.Log, e.stderr, e.isTerminal())
 	if err != nil {
@@ -77,12 +62,9 @@ func (e *env) openCloud(cmd *cobra.Command, c *cloudConn) (*cloudSession, error)
 	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr, nil)
 	if err != nil {
 		_ = log.Sync()
-		if errors.Is(err, clarifai.ErrNoPAT) {
-			return nil, usageError(err)
-		}
 		return nil, err
 	}
-	return &cloudSession{job: job, tgt: tgt, log: log}, nil
+	return &cloudSession{tgt: tgt, log: log}, nil
 }
 
 func (s *cloudSession) close() error {

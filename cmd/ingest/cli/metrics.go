@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -79,9 +78,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) (s
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return
-		}
+		_ = srv.Serve(lis) // ErrServerClosed at shutdown; nothing to do either way
 	}()
 	go func() {
 		<-ctx.Done()

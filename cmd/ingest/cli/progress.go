@@ -79,7 +79,7 @@ func (p *progress) report() {
 // line renders the terminal status line.
 func (p *progress) line(s pipeline.Stats, total int64) string {
 	var b strings.Builder
-	finished := s.Done + s.Skipped + s.Failed + s.Resumed
+	finished := s.Finished()
 	if total >= 0 {
 		pct := 0.0
 		if total > 0 {
@@ -91,7 +91,7 @@ func (p *progress) line(s pipeline.Stats, total int64) string {
 	}
 	fmt.Fprintf(&b, "  %s", humanBytes(s.Bytes))
 	if s.Elapsed > 0 {
-		fmt.Fprintf(&b, "  %.1f inputs/s  %.1f MB/s", s.Rate(), float64(s.Bytes)/1e6/s.Elapsed.Seconds())
+		fmt.Fprintf(&b, "  %.1f inputs/s  %.1f MB/s", s.Rate(), s.MBps())
 	}
 	if eta, ok := p.eta(s, total); ok {
 		fmt.Fprintf(&b, "  ETA %s", eta.Round(time.Second))
@@ -102,7 +102,7 @@ func (p *progress) line(s pipeline.Stats, total int64) string {
 
 // eta estimates the time left from the rate so far.
 func (p *progress) eta(s pipeline.Stats, total int64) (time.Duration, bool) {
-	finished := s.Done + s.Skipped + s.Failed + s.Resumed
+	finished := s.Finished()
 	if total < 0 || finished == 0 || s.Elapsed <= 0 || finished > total {
 		return 0, false
 	}

@@ -44,10 +44,7 @@ func writeRunReport(job *configs.Job, s pipeline.Stats, runErr error, code int) 
 		Job: job.Name, Target: job.Target, StartedAt: now.Add(-s.Elapsed), FinishedAt: now,
 		Seconds: s.Elapsed.Seconds(), Read: s.Read, Done: s.Done, Skipped: s.Skipped, Failed: s.Failed,
 		Resumed: s.Resumed, Bytes: s.Bytes, Requests: s.Requests, Retries: s.Retries, Throttled: s.Throttle,
-		Rate: s.Rate(), Failures: job.State.Failures, Checkpoint: job.State.Dir, ExitCode: code,
-	}
-	if s.Elapsed > 0 {
-		r.MBps = float64(s.Bytes) / 1e6 / s.Elapsed.Seconds()
+		Rate: s.Rate(), MBps: s.MBps(), Failures: job.State.Failures, Checkpoint: job.State.Dir, ExitCode: code,
 	}
 	if runErr != nil {
 		r.Error = runErr.Error()

@@ -37,11 +37,7 @@ type target struct {
 // onCall, if set, observes every API call (metrics).
 func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, w io.Writer,
 	onCall func(method, code string, latency time.Duration)) (*target, error) {
-	// Each of n shards takes 1/n of the budget: together they stay within it.
-	rate := job.Upload.RateLimit
-	if sh, err := jobShard(job); err == nil && sh.Enabled() && rate > 0 {
-		rate /= float64(sh.Count)
-	}
+	rate := shardRate(job)
 	cfg := clarifai.Config{
 		Base: job.Clarifai.Base, PAT: clarifai.Secret(job.Clarifai.PAT),
 		UserID: job.Clarifai.UserID, AppID: job.Clarifai.AppID,

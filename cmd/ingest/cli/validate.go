@@ -84,10 +84,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 		return err
 	}
 	p := dry.Plan()
-	rate := job.Upload.RateLimit
-	if sh, err := jobShard(job); err == nil && sh.Enabled() && rate > 0 {
-		rate /= float64(sh.Count)
-	}
+	rate := shardRate(job)
 	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
 		stats.Read, job.Name, p.Inputs, humanBytes(p.Bytes), stats.Skipped, stats.Failed)
 	fmt.Fprintf(w, "A run would make about %d calls: %d PostInputs, %d PostAnnotations (%d regions), %d verification calls",
