@@ -452,7 +452,8 @@ func (v *service) PatchInputs(ctx context.Context, req *pb.PatchInputsRequest) (
 	return &pb.MultiInputResponse{Status: aggregate(ok, len(req.Inputs)), Inputs: out}, nil
 }
 
-// checkPatch validates the parts of a patch that PatchInputs applies.
+// checkPatch validates the parts of a patch that PatchInputs applies, the
+// concepts and geo point, which every stored input's data must pass too.
 func checkPatch(d *pb.Data) *statuspb.Status {
 	for i, c := range d.GetConcepts() {
 		if c.GetId() == "" {

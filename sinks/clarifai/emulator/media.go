@@ -161,15 +161,9 @@ func checkData(d *pb.Data, prefix string, depth int, c *dataCheck) *statuspb.Sta
 	if media == 0 {
 		keep(newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "%sdata has no image, video, audio, text or parts", prefix))
 	}
-	for i, cn := range d.GetConcepts() {
-		if cn.GetId() == "" {
-			keep(newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "%sconcepts[%d] has no id", prefix, i))
-		}
-	}
-	if gp := d.GetGeo().GetGeoPoint(); gp != nil {
-		if !(gp.Longitude >= -180 && gp.Longitude <= 180 && gp.Latitude >= -90 && gp.Latitude <= 90) {
-			keep(newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "%sgeo point (%v, %v) is out of range", prefix, gp.Longitude, gp.Latitude))
-		}
+	if st := checkPatch(d); st != nil {
+		st.Details = prefix + st.Details
+		keep(st)
 	}
 	for i, r := range d.GetRegions() {
 		if msg := regionProblem(r); msg != "" {

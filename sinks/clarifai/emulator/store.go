@@ -37,8 +37,7 @@ type inputRec struct {
 	final    bool // counted in app.nSuccess or app.nFailed
 }
 
-func (r *inputRec) startAt() int64 { return r.created + r.delay/2 }
-func (r *inputRec) doneAt() int64  { return r.created + r.delay }
+func (r *inputRec) doneAt() int64 { return r.created + r.delay }
 
 // phase is where an input is in processing at a given time.
 type phase uint8
