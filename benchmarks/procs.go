@@ -43,9 +43,8 @@ func usageOf(ps *os.ProcessState, elapsed time.Duration) usage {
 
 // emulatorOptions are the flags of one emulator process.
 type emulatorOptions struct {
-	RateLimit       float64       // requests/s per app; 0 disables
-	Latency         time.Duration // added to every call
-	ProcessingDelay time.Duration // 0: the emulator's default
+	RateLimit float64       // requests/s per app; 0 disables
+	Latency   time.Duration // added to every call
 }
 
 // emulator is a running clarifai-emulator process.
@@ -67,9 +66,6 @@ func startEmulator(ctx context.Context, bin, logPath string, o emulatorOptions) 
 	}
 	args := []string{"-port", "0", "-pat", benchPAT, "-admin", admin,
 		"-rate-limit", fmt.Sprint(o.RateLimit), "-latency", o.Latency.String()}
-	if o.ProcessingDelay > 0 {
-		args = append(args, "-processing-delay", o.ProcessingDelay.String())
-	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -202,14 +198,13 @@ type runReport = cli.RunReport
 
 // ingestRun is one `ingest run` invocation.
 type ingestRun struct {
-	Bin      string
-	Dir      string // job file, logs, state
-	Job      string // YAML job document
-	Addr     string // emulator gRPC address
-	App      string
-	Args     []string // extra flags (--no-checkpoint, --rate-limit -1, ...)
-	StateDir string   // default Dir/state
-	Env      []string // extra environment (profiling)
+	Bin  string
+	Dir  string // job file, logs, state
+	Job  string // YAML job document
+	Addr string // emulator gRPC address
+	App  string
+	Args []string // extra flags (--no-checkpoint, --rate-limit -1, ...)
+	Env  []string // extra environment (profiling)
 }
 
 // run writes the job file, runs the ingest command to the end and returns
@@ -223,12 +218,10 @@ func (r ingestRun) run(ctx context.Context) (runReport, usage, error) {
 	if err := os.WriteFile(jobPath, []byte(r.Job), 0o644); err != nil {
 		return runReport{}, usage{}, err
 	}
-	state := r.StateDir
-	if state == "" {
-		state = filepath.Join(r.Dir, "state")
-	}
+	state := filepath.Join(r.Dir, "state")
+	reportPath := filepath.Join(state, "report.json")
 	// The previous report must not be mistaken for this run's.
-	_ = os.Remove(filepath.Join(state, "report.json"))
+	_ = os.Remove(reportPath)
 	args := append([]string{"run", "--config", jobPath, "--target", "clarifai", "--state-dir", state,
 		"--log-level", "warn", "--log-format", "json"}, r.Args...)
 	self, err := os.Executable()
@@ -261,7 +254,7 @@ func (r ingestRun) run(ctx context.Context) (runReport, usage, error) {
 	}
 	u, uerr := readLaunchedUsage(usagePath, elapsed)
 	var rep runReport
-	b, err := os.ReadFile(filepath.Join(state, "report.json"))
+	b, err := os.ReadFile(reportPath)
 	if err == nil {
 		err = json.Unmarshal(b, &rep)
 	}
