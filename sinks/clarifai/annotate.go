@@ -2,7 +2,6 @@ package clarifai
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -226,12 +225,9 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	var apiErr *APIError
-	if ans.err != nil && !errors.As(ans.err, &apiErr) {
-		return fmt.Errorf("annotate: %w", ans.err) // ErrClosed, a nil request: a bug, not data
-	}
-	if apiErr != nil && apiErr.Class == Fatal {
-		return fmt.Errorf("annotate: %w", apiErr)
+	apiErr, stop := callFailure("annotate", ans.err)
+	if stop != nil {
+		return stop
 	}
 	got := matchAnnotations(ans.refs, ans.resp.GetAnnotations())
 	now := time.Now()
@@ -279,8 +275,7 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 				ref.lastCode, retryWhy = code, describe(s)
 			case Fatal:
 				return fmt.Errorf("annotate: annotation %s of input %s: %w", ref.an.Id, ref.an.InputId,
-					&APIError{Method: "PostAnnotations", Code: code, Description: s.GetDescription(),
-						Details: s.GetDetails(), ReqID: s.GetReqId(), Class: Fatal, Attempts: ref.tries})
+					statusError("PostAnnotations", s, Fatal, ref.tries))
 			default:
 				if err := a.failItem(ctx, ref, int32(code), "Clarifai rejected it: "+describe(s)); err != nil {
 					return err

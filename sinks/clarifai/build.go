@@ -67,6 +67,7 @@ func (bd *builder) release() {
 // it is flat, which it returns (the Struct's fields, without the Data field
 // around them); else the Struct of toStruct.
 func (bd *builder) metadata(data *pb.Data, m map[string]any) (wire []byte, err error) {
+	var md *structpb.Struct
 	if bd != nil && bd.wire {
 		var scratch [512]byte
 		if body, ok := appendFlatMetadata(scratch[:0], m); ok {
@@ -76,8 +77,11 @@ func (bd *builder) metadata(data *pb.Data, m map[string]any) (wire []byte, err e
 			data.ProtoReflect().SetUnknown(raw)
 			return raw[len(raw)-len(body):], nil
 		}
+		// Not flat: toStruct's flat path would refuse it too.
+		md, err = toStructAt(m, "")
+	} else {
+		md, err = toStruct(m)
 	}
-	md, err := toStruct(m)
 	if err != nil {
 		return nil, err
 	}

@@ -229,8 +229,7 @@ func (c *Client) once(ctx context.Context, method string,
 	if code == st.StatusCode_SUCCESS || code == st.StatusCode_MIXED_STATUS {
 		return resp, nil
 	}
-	fail := &APIError{Method: method, Code: code, Description: s.GetDescription(), Details: s.GetDetails(),
-		ReqID: s.GetReqId(), Class: ClassifyCode(code)}
+	fail := statusError(method, s, ClassifyCode(code), 0)
 	switch {
 	case s == nil:
 		fail.Description, fail.Class = "the response has no status", Permanent

@@ -127,7 +127,11 @@ func (d *DryRun) check(ctx context.Context, it *pipeline.Item) (pipeline.Result,
 	if err := precheck(it); err != nil {
 		return fail(err)
 	}
-	e, err := buildEntry(ctx, it)
+	// Content goes into recycled buffers, as for a real upload: only its
+	// size is kept.
+	bd := &builder{wire: true}
+	e, err := bd.build(ctx, it)
+	bd.release()
 	if err != nil {
 		return fail(err)
 	}

@@ -641,12 +641,9 @@ func (r *run) failEntry(ctx context.Context, e *entry, code int32, err error) er
 // reports accepted and failed items, and returns the inputs to send again.
 // The error is non-nil for a fatal failure or when ctx is done.
 func (r *run) sortOut(ctx context.Context, grp *group, sent []*entry, resp *pb.MultiInputResponse, callErr error) (retry []*entry, err error) {
-	var apiErr *APIError
-	if callErr != nil && !errors.As(callErr, &apiErr) {
-		return nil, fmt.Errorf("upload: %w", callErr) // ErrClosed, a nil request: a bug, not data
-	}
-	if apiErr != nil && apiErr.Class == Fatal {
-		return nil, fmt.Errorf("upload: %w", apiErr)
+	apiErr, stop := callFailure("upload", callErr)
+	if stop != nil {
+		return nil, stop
 	}
 	if callErr == nil {
 		r.cfg.Counters.Batches.Add(1)
@@ -688,9 +685,7 @@ func (r *run) sortOut(ctx context.Context, grp *group, sent []*entry, resp *pb.M
 				e.lastCode, e.lastWhy = int32(code), describe(status)
 				retry = append(retry, e)
 			case Fatal:
-				return nil, fmt.Errorf("upload: input %s: %w", e.in.Id, &APIError{Method: "PostInputs", Code: code,
-					Description: status.GetDescription(), Details: status.GetDetails(), ReqID: status.GetReqId(),
-					Class: Fatal, Attempts: e.attempts})
+				return nil, fmt.Errorf("upload: input %s: %w", e.in.Id, statusError("PostInputs", status, Fatal, e.attempts))
 			default:
 				err = r.failEntry(ctx, e, int32(code),
 					pipeline.Errorf(e.it.Prov, "", "Clarifai rejected input %s: %s", e.in.Id, describe(status)))
@@ -848,18 +843,6 @@ func isDuplicateID(s *st.Status) bool {
 	}
 	return strings.Contains(strings.ToLower(s.GetDetails()), "duplicate id") ||
 		strings.Contains(strings.ToLower(s.GetDescription()), "duplicate id")
-}
-
-// describe renders a status for a message: "NAME (code): description: details".
-func describe(s *st.Status) string {
-	msg := fmt.Sprintf("%s (%d)", s.GetCode(), int32(s.GetCode()))
-	if d := s.GetDescription(); d != "" {
-		msg += ": " + d
-	}
-	if d := s.GetDetails(); d != "" && d != s.GetDescription() {
-		msg += ": " + d
-	}
-	return msg
 }
 
 // newJobID returns a random inputs_add_job_id: 32 hex characters.

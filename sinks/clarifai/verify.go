@@ -253,11 +253,8 @@ func callError(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Class == Fatal {
-		return fmt.Errorf("verify: %s: %w", what, err)
-	}
-	return nil
+	_, stop := callFailure("verify: "+what, err)
+	return stop
 }
 
 // pollGroup asks a group's job how its inputs are doing.
