@@ -29,7 +29,6 @@ const annotateStage = "annotate"
 type annotator struct {
 	r   *run
 	api AnnotationPoster
-	cfg SinkConfig
 
 	items   int          // items held: received, not yet annotated or failed
 	fresh   []*annRef    // annotations never sent, in arrival order
@@ -67,7 +66,7 @@ type annDone struct {
 }
 
 func newAnnotator(r *run) *annotator {
-	return &annotator{r: r, api: r.s.api, cfg: r.cfg, answers: make(chan annDone, r.cfg.AnnotationConcurrency)}
+	return &annotator{r: r, api: r.s.api, answers: make(chan annDone, r.cfg.AnnotationConcurrency)}
 }
 
 // run is the annotator's loop. It returns nil once the run is finished,
@@ -84,7 +83,7 @@ func (a *annotator) run(ctx context.Context) error {
 	draining := false
 	for {
 		now := time.Now()
-		for a.posting < a.cfg.AnnotationConcurrency {
+		for a.posting < a.r.cfg.AnnotationConcurrency {
 			refs := a.next(now, draining)
 			if len(refs) == 0 {
 				break
@@ -92,11 +91,11 @@ func (a *annotator) run(ctx context.Context) error {
 			a.post(pctx, refs)
 		}
 		var in <-chan *track
-		if a.items < a.cfg.AnnotationQueue {
+		if a.items < a.r.cfg.AnnotationQueue {
 			in = a.r.annIn
 		}
 		var due <-chan time.Time
-		if d, ok := a.untilNext(now, draining); ok && a.posting < a.cfg.AnnotationConcurrency {
+		if d, ok := a.untilNext(now, draining); ok && a.posting < a.r.cfg.AnnotationConcurrency {
 			timer.Reset(d)
 			due = timer.C
 		}
@@ -140,8 +139,8 @@ func (a *annotator) add(ctx context.Context, t *track, now time.Time) error {
 func (a *annotator) untilNext(now time.Time, draining bool) (time.Duration, bool) {
 	var at time.Time
 	if len(a.fresh) > 0 {
-		at = a.fresh[0].queued.Add(a.cfg.AnnotationWait)
-		if draining || len(a.fresh) >= a.cfg.MaxAnnotations {
+		at = a.fresh[0].queued.Add(a.r.cfg.AnnotationWait)
+		if draining || len(a.fresh) >= a.r.cfg.MaxAnnotations {
 			at = now
 		}
 	}
@@ -169,8 +168,8 @@ func (a *annotator) next(now time.Time, draining bool) []*annRef {
 			dueRetries++
 		}
 	}
-	freshDue := len(a.fresh) > 0 && (draining || len(a.fresh) >= a.cfg.MaxAnnotations ||
-		!a.fresh[0].queued.Add(a.cfg.AnnotationWait).After(now))
+	freshDue := len(a.fresh) > 0 && (draining || len(a.fresh) >= a.r.cfg.MaxAnnotations ||
+		!a.fresh[0].queued.Add(a.r.cfg.AnnotationWait).After(now))
 	if dueRetries == 0 && !freshDue {
 		return nil
 	}
@@ -187,7 +186,7 @@ func (a *annotator) next(now time.Time, draining bool) []*annRef {
 			switch {
 			case ref.item.failed:
 				// dropped: its item was reported failed
-			case len(refs) < a.cfg.MaxAnnotations && ok(ref) && !ids[ref.an.Id]:
+			case len(refs) < a.r.cfg.MaxAnnotations && ok(ref) && !ids[ref.an.Id]:
 				ids[ref.an.Id] = true
 				refs = append(refs, ref)
 			default:
@@ -284,16 +283,16 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 			}
 		}
 		ref.lastWhy = retryWhy
-		if ref.tries > a.cfg.MaxResends {
+		if ref.tries > a.r.cfg.MaxResends {
 			if err := a.failItem(ctx, ref, int32(ref.lastCode),
 				fmt.Sprintf("still failing after %d requests: %s", ref.tries, ref.lastWhy)); err != nil {
 				return err
 			}
 			continue
 		}
-		ref.notBefore = now.Add(backoffDelay(a.cfg.ResendBackoff, ref.tries))
+		ref.notBefore = now.Add(backoffDelay(a.r.cfg.ResendBackoff, ref.tries))
 		a.retry = append(a.retry, ref)
-		a.r.s.cfg.Logger.Debug("re-sending annotation", zap.String("annotation", ref.an.Id),
+		a.r.cfg.Logger.Debug("re-sending annotation", zap.String("annotation", ref.an.Id),
 			zap.String("input", ref.an.InputId), zap.String("reason", retryWhy))
 	}
 	return nil

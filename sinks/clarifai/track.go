@@ -245,7 +245,7 @@ func (r *run) resend(t *track) {
 	r.resendQ = append(r.resendQ, t)
 	r.resent[t.it] = t
 	r.resendMu.Unlock()
-	r.s.cfg.Counters.Retries.Add(1)
+	r.cfg.Counters.Retries.Add(1)
 	r.s.stats.resent.Add(1)
 	select {
 	case r.resendWake <- struct{}{}:

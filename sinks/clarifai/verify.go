@@ -71,7 +71,6 @@ const (
 type verifier struct {
 	r    *run
 	api  InputChecker
-	cfg  SinkConfig
 	wake chan struct{} // capacity 1
 
 	mu      sync.Mutex
@@ -88,7 +87,7 @@ type cohort struct {
 }
 
 func newVerifier(r *run) *verifier {
-	return &verifier{r: r, api: r.s.api, cfg: r.cfg, wake: make(chan struct{}, 1), delay: r.cfg.VerifyDelay}
+	return &verifier{r: r, api: r.s.api, wake: make(chan struct{}, 1), delay: r.cfg.VerifyDelay}
 }
 
 // addGroup schedules a group whose requests have all been answered.
@@ -277,7 +276,7 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 				return err
 			}
 		}
-		v.r.s.cfg.Logger.Debug("cannot read the inputs-add job; checking its inputs by ID",
+		v.r.cfg.Logger.Debug("cannot read the inputs-add job; checking its inputs by ID",
 			zap.String("job", g.id), zap.Error(err))
 		return v.listSucceeded(ctx, live)
 	}
@@ -288,7 +287,7 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 	if busy := p.GetPendingCount() + p.GetInProgressCount(); busy > 0 {
 		settled := p.GetSuccessCount() + p.GetFailedCount()
 		stalled := g.polls >= stragglerPolls && settled >= 3*busy && busy == g.lastBusy
-		if age >= v.cfg.VerifyTimeout || stalled {
+		if age >= v.r.cfg.VerifyTimeout || stalled {
 			return v.listSucceeded(ctx, live)
 		}
 		g.lastBusy = busy
@@ -316,7 +315,7 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 // nextWait is the wait before the next poll of something first polled age
 // ago: each poll comes 1.5 times later than the previous one, capped.
 func (v *verifier) nextWait(age time.Duration) time.Duration {
-	return min(max(age/2, minPollDelay), v.cfg.VerifyMaxInterval)
+	return min(max(age/2, minPollDelay), v.r.cfg.VerifyMaxInterval)
 }
 
 // learn adapts the expected processing delay from a group found finished
@@ -327,7 +326,7 @@ func (v *verifier) learn(polls int, age time.Duration) {
 	if polls == 1 {
 		v.delay = max(minPollDelay, v.delay*3/4)
 	} else {
-		v.delay = min(max(age*5/4, minPollDelay), v.cfg.VerifyMaxInterval)
+		v.delay = min(max(age*5/4, minPollDelay), v.r.cfg.VerifyMaxInterval)
 	}
 }
 
@@ -426,7 +425,7 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 			continue
 		}
 		c.ts = keep
-		c.interval = min(max(c.interval*2, minPollDelay), v.cfg.VerifyMaxInterval)
+		c.interval = min(max(c.interval*2, minPollDelay), v.r.cfg.VerifyMaxInterval)
 		c.due = now.Add(c.interval)
 		v.mu.Lock()
 		v.cohorts = append(v.cohorts, c)
@@ -443,12 +442,12 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 		return false, false, nil
 	}
 	id := t.it.ID
-	timedOut := now.Sub(t.since) >= v.cfg.VerifyTimeout
+	timedOut := now.Sub(t.since) >= v.r.cfg.VerifyTimeout
 	if callErr := failed[id]; callErr != nil {
 		if timedOut {
 			return false, false, v.r.fail(ctx, t, verifyStage, t.lastCode, pipeline.Errorf(t.it.Prov, "",
 				"could not confirm that input %s was processed within %v: %v; it stays on the server; rerun to check again",
-				id, v.cfg.VerifyTimeout, callErr))
+				id, v.r.cfg.VerifyTimeout, callErr))
 		}
 		return true, false, nil
 	}
@@ -458,10 +457,10 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 		switch {
 		case t.annotating():
 			return true, false, nil // re-send only once its annotations settled
-		case t.resends < v.cfg.MaxResends:
+		case t.resends < v.r.cfg.MaxResends:
 			// Not on the server: sending it again cannot make a second copy.
 			t.resends++
-			v.r.s.cfg.Logger.Debug("input missing on the server; re-sending", zap.String("input", id))
+			v.r.cfg.Logger.Debug("input missing on the server; re-sending", zap.String("input", id))
 			return false, false, v.requeue(ctx, t)
 		}
 		return false, false, v.r.fail(ctx, t, verifyStage, 0, pipeline.Errorf(t.it.Prov, "",
@@ -473,12 +472,12 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 		if timedOut {
 			return false, false, v.r.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "",
 				"input %s still processing (%s) after %v; it stays on the server; rerun to check again",
-				id, code, v.cfg.VerifyTimeout))
+				id, code, v.r.cfg.VerifyTimeout))
 		}
 		return true, false, nil
 	default:
 		t.lastCode = int32(code)
-		if v.cfg.RetryFailedProcessing && transientFailure(s) && t.reprocess < v.cfg.MaxProcessingRetries {
+		if v.r.cfg.RetryFailedProcessing && transientFailure(s) && t.reprocess < v.r.cfg.MaxProcessingRetries {
 			if t.annotating() {
 				return true, false, nil // delete only once its annotations settled
 			}
