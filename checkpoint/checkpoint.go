@@ -158,14 +158,13 @@ type Checkpoint struct {
 	// closed while it is being synced. Lock order: syncMu, then mu.
 	syncMu sync.Mutex
 	// mu guards the fields below; held briefly by Record and the flusher.
-	mu       sync.Mutex
-	cur      *logFile // nil until loaded
-	err      error    // sticky: the first write or sync failure
-	closed   bool
-	scratch  []byte
+	mu      sync.Mutex
+	cur     *logFile // nil until loaded
+	err     error    // sticky: the first write or sync failure
+	closed  bool
+	scratch []byte
+	// unsynced counts the bytes written to cur since its last fsync.
 	unsynced int
-	// appended is set once this process appended an entry record.
-	appended bool
 	// keepFrom is the first log generation that may hold records not in
 	// the index (this process's); a snapshot of the index must be replayed
 	// under them, so it starts there (see compact).
@@ -194,12 +193,11 @@ var _ pipeline.Checkpoint = (*Checkpoint)(nil)
 
 // logFile is the active log.
 type logFile struct {
-	path  string
-	gen   uint64
-	f     *os.File
-	w     *bufio.Writer
-	size  int64 // bytes in the file, buffered ones included
-	dirty bool  // written since the last sync
+	path string
+	gen  uint64
+	f    *os.File
+	w    *bufio.Writer
+	size int64 // bytes in the file, buffered ones included
 }
 
 // LoadReport says what Open and the loading of the entries found.
@@ -490,8 +488,8 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		return err
 	}
 	h := HashKey(key)
-	return c.update(h, func(s *shard, old entry, had bool) (entry, bool) {
-		return transition(s, old, had, r.Event, id), true
+	return c.update(h, func(s *shard, old entry) entry {
+		return transition(s, old, r.Event, id)
 	}, func() []byte {
 		st, flags := fresh(r)
 		return appendRecord(c.scratch[:0], h, st, flags, id)
@@ -547,21 +545,21 @@ func (c *Checkpoint) Reopen(h KeyHash) error {
 	if err := c.clearSources(); err != nil {
 		return err
 	}
-	return c.update(h, func(_ *shard, old entry, had bool) (entry, bool) {
+	return c.update(h, func(_ *shard, old entry) entry {
 		e := old
 		e.state = Accepted
 		e.flags |= flagAccepted
-		return e, had
+		return e
 	}, nil)
 }
 
 // update appends the record of h's new entry. If h is in the index, next
-// (given the shard, the current entry and true) returns the new entry, or
-// false not to record anything; it runs under the shard's write lock, and
-// an entry that does not change writes nothing. If h is not in the index,
+// (given the shard and the current entry) returns the new entry; it runs
+// under the shard's write lock, and an entry that does not change writes
+// nothing. If h is not in the index,
 // the record is encoded by other (nothing is recorded if it is nil) and
 // the index is left as it is.
-func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) (entry, bool), other func() []byte) error {
+func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry, other func() []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -574,12 +572,12 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) 
 	s.mu.Lock()
 	old, had := s.m[h]
 	if had {
-		e, ok := next(s, old, had)
-		if !ok || e == old {
+		e := next(s, old)
+		if e == old {
 			s.mu.Unlock()
 			return nil
 		}
-		c.idx.put(s, h, e, old, had)
+		c.idx.put(s, h, e, old, true)
 		// Encode under the shard lock: appendEntry may read the shard's arena.
 		c.scratch = appendEntry(c.scratch[:0], s, h, &e)
 		s.mu.Unlock()
@@ -594,9 +592,7 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) 
 	lf := c.cur
 	n, err := lf.w.Write(c.scratch)
 	lf.size += int64(n)
-	lf.dirty = true
 	c.unsynced += n
-	c.appended = true
 	if err != nil {
 		c.err = fmt.Errorf("checkpoint: append to %s: %w", lf.path, err)
 		return c.err
@@ -614,11 +610,8 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry, had bool) 
 // transition returns the entry after event ev with input ID id (empty: keep
 // the recorded one), for an entry in the index. The caller holds s's write
 // lock. A done entry stays done: nothing later can undo a finished item.
-func transition(s *shard, old entry, had bool, ev pipeline.Event, id string) entry {
+func transition(s *shard, old entry, ev pipeline.Event, id string) entry {
 	e := old
-	if !had {
-		e = entry{}
-	}
 	switch ev {
 	case pipeline.EventAccepted:
 		if e.state != Done {
@@ -669,12 +662,11 @@ func (c *Checkpoint) sync() error {
 		return c.err
 	}
 	lf := c.cur
-	if lf == nil || !lf.dirty { // not loaded: nothing was recorded
+	if c.unsynced == 0 { // nothing written since the last sync, or not loaded
 		c.mu.Unlock()
 		return nil
 	}
 	err := lf.w.Flush()
-	lf.dirty = false
 	c.unsynced = 0
 	c.mu.Unlock()
 	if err == nil {

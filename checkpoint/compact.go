@@ -124,7 +124,7 @@ func (c *Checkpoint) rotate() (uint64, error) {
 		c.err = fmt.Errorf("checkpoint: sync %s: %w", old.path, err)
 		return 0, c.err
 	}
-	old.dirty, c.unsynced = false, 0
+	c.unsynced = 0
 	lf, err := c.startLog(old.gen + 1)
 	if err != nil {
 		// The old log is still open and whole: keep appending to it.
@@ -134,7 +134,7 @@ func (c *Checkpoint) rotate() (uint64, error) {
 	if err := old.f.Close(); err != nil {
 		c.log.Warn("checkpoint: close rotated log", zap.String("file", old.path), zap.Error(err))
 	}
-	if !c.appended {
+	if c.recorded.Load() == 0 { // nothing appended by this process yet
 		c.keepFrom = c.cur.gen
 	}
 	return c.cur.gen, nil
