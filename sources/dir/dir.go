@@ -268,7 +268,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if err := s.checkRoot(); err != nil {
+	if _, err := s.statRoot(); err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(cfg.Root)
@@ -295,15 +295,17 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 // Name returns "dir <Root>".
 func (s *Source) Name() string { return "dir " + s.cfg.Root }
 
-func (s *Source) checkRoot() error {
+// statRoot returns the FileInfo of Root, or an error if it is not a
+// directory.
+func (s *Source) statRoot() (fs.FileInfo, error) {
 	fi, err := s.fs.Stat(s.cfg.Root)
 	if err != nil {
-		return fmt.Errorf("dir: root: %w", err)
+		return nil, fmt.Errorf("dir: root: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("dir: root %s is not a directory", s.cfg.Root)
+		return nil, fmt.Errorf("dir: root %s is not a directory", s.cfg.Root)
 	}
-	return nil
+	return fi, nil
 }
 
 // Stream walks Root and sends one item per file on out (see the package
@@ -314,12 +316,9 @@ func (s *Source) checkRoot() error {
 // COCO file, a missing YOLO classes file). Problems of one file are failed
 // items, not errors.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
-	rootInfo, err := s.fs.Stat(s.cfg.Root)
+	rootInfo, err := s.statRoot()
 	if err != nil {
-		return fmt.Errorf("dir: root: %w", err)
-	}
-	if !rootInfo.IsDir() {
-		return fmt.Errorf("dir: root %s is not a directory", s.cfg.Root)
+		return err
 	}
 	w := &walker{s: s, ctx: ctx, out: out}
 	if s.cfg.Annotations != nil {
