@@ -305,9 +305,8 @@ func (s *Server) advanceLocked(a *app, e *extraction, now int64) {
 		a.unlock()
 		return
 	}
-	var tmpl pb.Input
-	_ = proto.Unmarshal(e.template, &tmpl) // checked at creation and at load
 	n, obj, member, inArchive, listed, denied := e.steps, e.obj, e.member, e.inArchive, e.listed, e.denied
+	template := e.template
 	a.unlock()
 
 	if e.list == nil {
@@ -343,6 +342,11 @@ func (s *Server) advanceLocked(a *app, e *extraction, now int64) {
 		e.list, e.members = nil, nil
 		return
 	}
+	if n >= due {
+		return // no step due yet: every call on the app comes here
+	}
+	var tmpl pb.Input
+	_ = proto.Unmarshal(template, &tmpl) // checked at creation and at load
 	batch := make([]step, 0, commitBatch)
 	for n < due && obj < len(e.list) {
 		st := step{at: e.stepAt(n + 1)}
