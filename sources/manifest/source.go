@@ -23,7 +23,7 @@ const stage = "source"
 // pipeline.Source. It keeps no state between calls of Stream, so Stream may
 // be called again (reading the file again) or concurrently.
 type Source struct {
-	cfg Config
+	cfg    Config
 	dir    string // the manifest's folder: the base of relative paths
 	absDir string // dir made absolute once: file keys need absolute paths
 }
