@@ -74,8 +74,10 @@ type SinkConfig struct {
 	// re-sends an input the server does not have. Default 4; negative
 	// means never.
 	MaxResends int
-	// ResendBackoff is the first wait before such a re-send; it doubles,
-	// with jitter, up to 30s. Default 1s.
+	// ResendBackoff is the first wait before such a re-send; it doubles up
+	// to 30s, with jitter for inputs. Annotation re-sends have no jitter,
+	// so that the annotations of one failed request go again together.
+	// Default 1s.
 	ResendBackoff time.Duration
 
 	// MaxAnnotations is the most annotations (one per region) in one
