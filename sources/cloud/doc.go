@@ -13,8 +13,9 @@
 // Status, List and Cancel look at and stop jobs; Source runs a cloud
 // ingestion as a pipeline.Source, for the `cloud:` entry of a job file.
 //
-// Every call goes through the given API, in practice a *clarifai.Client:
-// its shared rate budget and retries apply to polling too. Credentials
+// Every call goes through the given API, in practice a *client.Client of
+// sinks/clarifai/client: its shared rate budget and retries apply to
+// polling too. Credentials
 // (CredentialSources) are read from explicit values, the standard
 // environment variables and the AWS shared files; they travel only inside
 // the PostInputsDataSources request, and their types print "[redacted]".

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 )
@@ -27,22 +27,22 @@ func Example() {
 		return
 	}
 	defer emu.Close()
-	client, err := clarifai.New(clarifai.Config{Base: "http://" + emu.Addr(), PAT: "any", UserID: "me", AppID: "app"})
+	api, err := client.New(client.Config{Base: "http://" + emu.Addr(), PAT: "any", UserID: "me", AppID: "app"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer client.Close()
+	defer api.Close()
 
 	ctx := context.Background()
 	spec := cloud.Spec{URLs: []string{"s3://my-bucket/notes/"}, Concepts: []string{"note"}}
 	// With real buckets: spec.Credentials, err = cloud.CredentialSources{}.Resolve(spec.URLs...)
-	job, err := cloud.Start(ctx, client, spec)
+	job, err := cloud.Start(ctx, api, spec)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	job, err = cloud.Wait(ctx, client, job.ID, cloud.WaitOptions{MinInterval: 10 * time.Millisecond})
+	job, err = cloud.Wait(ctx, api, job.ID, cloud.WaitOptions{MinInterval: 10 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return

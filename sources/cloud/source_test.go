@@ -15,7 +15,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 )
 
@@ -29,7 +29,7 @@ func sourceConfig(e *env, stateDir string, spec cloud.Spec) cloud.SourceConfig {
 
 func privSpec(secret string) cloud.Spec {
 	return cloud.Spec{URLs: []string{"s3://priv/data/"}, Concepts: []string{"c"},
-		Credentials: cloud.Credentials{AWS: &cloud.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: clarifai.Secret(secret)}}}
+		Credentials: cloud.Credentials{AWS: &cloud.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: client.Secret(secret)}}}
 }
 
 func posts(e *env) int64 { return e.emu.Calls()["PostInputsDataSources"] }
