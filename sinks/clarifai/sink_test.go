@@ -262,8 +262,8 @@ func TestSinkRequestContent(t *testing.T) {
 		if r := out[img].final; r.Event != pipeline.EventDone || r.Bytes != int64(len(png)) || r.Attempts != 1 {
 			t.Errorf("image result %+v", r)
 		}
-		if got := counters.Batches.Load(); got != 1 {
-			t.Errorf("Batches = %d, want 1", got)
+		if got := counters.Batches.Load(); got != 1 || s.Stats().Batches != 1 {
+			t.Errorf("Batches = %d, SinkStats.Batches = %d, want 1", got, s.Stats().Batches)
 		}
 	})
 }
@@ -491,9 +491,13 @@ func TestSinkResendsBounded(t *testing.T) {
 		})}
 		it := &pipeline.Item{ID: "x", Kind: pipeline.KindText, Text: "t"}
 		start := time.Now()
-		out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{MaxResends: 2}), []*pipeline.Item{it})
+		s := newTestSink(t, f, SinkConfig{MaxResends: 2})
+		out, err := runSink(t, t.Context(), s, []*pipeline.Item{it})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if st := s.Stats(); st.Batches != 3 || st.InputRetries != 2 {
+			t.Errorf("stats %+v: want 3 batches answered, 2 inputs sent again", st)
 		}
 		r := out[it].final
 		if len(f.requests()) != 3 || r.Event != pipeline.EventFailed || r.Code != 40032 ||

@@ -200,8 +200,8 @@ func TestVerifyRetryFailedProcessing(t *testing.T) {
 				t.Errorf("%s created %d times, want %d", id, f.creates[id], n)
 			}
 		}
-		if got := counters.Retries.Load(); got != 5 || s.Stats().Resent != 5 {
-			t.Errorf("Retries %d, Resent %d; want 5", got, s.Stats().Resent)
+		if got := counters.Retries.Load(); got != 5 || s.Stats().Resent != 5 || s.Stats().InputRetries != 5 {
+			t.Errorf("Retries %d, stats %+v; want 5 re-sent", got, s.Stats())
 		}
 	})
 }
