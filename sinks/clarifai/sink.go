@@ -429,7 +429,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<-
 		finished   = make(chan struct{}) // closed by the finish stage
 	)
 	rep := reporter{events: events, finished: finished}
-	up := &uploader{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, verify: s.cfg.Verify,
+	up := &uploader{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep,
 		slots: slots, inputDone: inputDone, finished: finished, resends: resends, annotate: toAnnotate, verifyQ: toVerify}
 	_, up.wire = s.api.(*client.Client)
 

@@ -31,12 +31,11 @@ const stage = "upload"
 // and hands every accepted input on (handOn): to the finish stage, to the
 // verifier's mailbox and, with regions, to the annotator.
 type uploader struct {
-	api    InputPoster
-	cfg    SinkConfig
-	stats  *sinkStats
-	rep    reporter
-	wire   bool // the API is a *client.Client: requests are built for the wire (see builder)
-	verify bool // cfg.Verify
+	api   InputPoster
+	cfg   SinkConfig
+	stats *sinkStats
+	rep   reporter
+	wire  bool // the API is a *client.Client: requests are built for the wire (see builder)
 
 	// slots holds one token per item in the sink, from the moment the
 	// batcher takes it from the input until its final result (the finish
@@ -211,10 +210,10 @@ func (u *uploader) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 			return false, u.rep.failItem(ctx, it, annotateStage, 0, 0, 0, err)
 		}
 		t := &track{it: it}
-		if u.verify {
+		if u.cfg.Verify {
 			t.pack(nil)
 		}
-		return false, u.handOn(ctx, nil, []acceptance{{t: t, resumed: true, verify: u.verify}})
+		return false, u.handOn(ctx, nil, []acceptance{{t: t, resumed: true, verify: u.cfg.Verify}})
 	}
 	if err := precheck(it); err != nil {
 		return false, u.rep.failItem(ctx, it, stage, 0, 0, 0, err)
@@ -387,13 +386,13 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 		}
 		t.attempts, t.bytes = e.attempts, e.bytes
 		processed := e.code == st.StatusCode_INPUT_SUCCESS
-		if u.verify && !processed {
+		if u.cfg.Verify && !processed {
 			t.pack(e.metadata) // before the item is handed on
 		}
 		// Only an input this request created is counted by the group's
 		// job; a duplicate (an earlier attempt or run) or a re-send is
 		// verified by ID.
-		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, verify: u.verify && !processed}
+		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, verify: u.cfg.Verify && !processed}
 	}
 	return retry, u.handOn(ctx, grp, as)
 }
@@ -515,7 +514,7 @@ func (u *uploader) batchDone(g *group) {
 // groupReady hands a group whose requests are all answered to the
 // verifier. members is not written after handed is set.
 func (u *uploader) groupReady(g *group) {
-	if u.verify && len(g.members) > 0 {
+	if u.cfg.Verify && len(g.members) > 0 {
 		u.verifyQ.Put(verifyWork{g: g, at: time.Now()})
 	}
 }
