@@ -241,7 +241,7 @@ type Item struct {
 	// from the content when the request is built.
 	ID string
 	// Kind is the media kind. KindUnknown with a Blob means "detect it from
-	// the content": the media detector transform (sources/media.Detector)
+	// the content": the media detector transform (pipeline/media.Detector)
 	// does so after the resume filter, so a rerun never reads the bytes of
 	// items an earlier run finished.
 	Kind Kind

@@ -129,39 +129,6 @@ func (a *Annotation) Fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// SizeKey is the Item.Metadata key under which a source records the image
-// size an annotation file states, as map[string]any{"width": w, "height": h}
-// with int values. It is internal to the run: the annotations transform
-// reads and removes it with TakeSize before the item is uploaded.
-const SizeKey = "_annotated_size"
-
-// SetSize records w×h in md under SizeKey and returns md (allocated when
-// nil). It does nothing when either is 0.
-func SetSize(md map[string]any, w, h int) map[string]any {
-	if w <= 0 || h <= 0 {
-		return md
-	}
-	if md == nil {
-		md = make(map[string]any, 1)
-	}
-	md[SizeKey] = map[string]any{"width": w, "height": h}
-	return md
-}
-
-// TakeSize returns the size SetSize recorded in md and deletes it from md.
-// ok is false when there is none.
-func TakeSize(md map[string]any) (w, h int, ok bool) {
-	v, found := md[SizeKey]
-	if !found {
-		return 0, 0, false
-	}
-	delete(md, SizeKey)
-	m, _ := v.(map[string]any)
-	w, okw := m["width"].(int)
-	h, okh := m["height"].(int)
-	return w, h, okw && okh
-}
-
 // concepts returns the distinct labels of regions as positive concepts.
 func concepts(regions []pipeline.Region) []pipeline.Concept {
 	var out []pipeline.Concept

@@ -5,7 +5,7 @@
 //
 // The source never reads a media file's content. It emits each file with a
 // lazy FileBlob, its size from stat, and Kind unknown (unless Config.Kind
-// forces one); the media detector transform (sources/media.Detector) reads
+// forces one); the media detector transform (pipeline/media.Detector) reads
 // the head later, after the resume filter, so that a rerun never reads the
 // bytes of items an earlier run finished. The only files it reads are the
 // small companions of a media file: its sidecar, its paired text and its
@@ -64,7 +64,7 @@
 // sidecar's concepts, then the annotation labels (Annotations.InputConcepts),
 // then the folder label. Regions are the annotation file's followed by the
 // sidecar's. Metadata holds "split" and, for annotated images, the size the
-// annotation file states (annotations.SizeKey, removed before upload by
+// annotation file states (media.AnnotatedSizeKey, removed before upload by
 // the annotations transform); the sidecar's metadata keys override these.
 //
 // Folder labels (LabelsFromFolders): the name of the folder holding the

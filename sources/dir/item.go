@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 )
 
@@ -107,7 +108,7 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 	}
 	if ann != nil {
 		it.Regions = ann.Regions
-		it.Metadata = annotations.SetSize(it.Metadata, ann.Width, ann.Height)
+		it.Metadata = media.SetAnnotatedSize(it.Metadata, ann.Width, ann.Height)
 	}
 	if sc != nil {
 		it.ID = sc.ID

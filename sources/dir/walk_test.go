@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // TestWalkEveryKind walks real files of every format in nested folders and

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // richRow fills it from a row of a rich-schema manifest.

@@ -41,8 +41,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // DefaultMaxLineBytes is the default of Config.MaxLineBytes.
