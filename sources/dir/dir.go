@@ -113,6 +113,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 )
 
@@ -204,7 +205,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dir: kind %s cannot be forced (multimodal items come from PairText)", c.Kind)
 	}
 	for _, id := range c.DatasetIDs {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			return fmt.Errorf("dir: dataset ID: %w", err)
 		}
 	}
@@ -214,7 +215,7 @@ func (c Config) Validate() error {
 		if split == "" {
 			return fmt.Errorf("dir: split dataset for %q: want train, validate or test", k)
 		}
-		if err := pipeline.ValidID(v); err != nil {
+		if err := ids.ValidID(v); err != nil {
 			return fmt.Errorf("dir: split dataset for %s: %w", k, err)
 		}
 		if old, dup := seen[split]; dup && old != v {

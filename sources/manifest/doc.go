@@ -27,7 +27,7 @@
 // (Config.InputType, Config.CSVType), as with the SDK. Columns, any subset
 // containing input:
 //
-//	inputid    the input ID (pipeline.ValidID); empty: derived from the content
+//	inputid    the input ID (ids.ValidID); empty: derived from the content
 //	input      raw text (CSVType raw), a URL (url), or a file path (file_path,
 //	           relative to the manifest's folder unless absolute)
 //	concepts   labels separated by ',', each positive (value 1), as written
@@ -46,7 +46,7 @@
 // or forced with Config.Format = FormatRich. Columns, any subset with at
 // least one of url, path and text:
 //
-//	id           the input ID (pipeline.ValidID); empty: derived from the content
+//	id           the input ID (ids.ValidID); empty: derived from the content
 //	kind         image, video, audio, text or multimodal; empty: Config.DefaultKind,
 //	             else from the url or path extension (media.KindFromExt): an image
 //	             with a text is multimodal; only a text is text
@@ -79,7 +79,7 @@
 // the row gives an ID, else FileKey (from a stat of the file), URLKey or
 // TextKey; a multimodal item's key is its image's key joined with
 // "|" and the TextKey of its text. The dataset scope is appended with
-// pipeline.ScopeKey. Local files are stat'ed when the row is read, and
+// ids.ScopeKey. Local files are stat'ed when the row is read, and
 // their bytes loaded only when the sink needs them (pipeline.FileBlob).
 //
 // A row that cannot be used is sent as an item with Err set to a

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // stage names the stage that fails bad rows, in results and reports.
@@ -220,7 +221,7 @@ func (s *Source) localFile(it *pipeline.Item, column, p string) (string, error) 
 		// for the working directory on every row.
 		keyPath = filepath.Join(s.absDir, p)
 	}
-	return pipeline.FileKey(keyPath, fi.Size(), fi.ModTime()), nil
+	return ids.FileKey(keyPath, fi.Size(), fi.ModTime()), nil
 }
 
 // resolve returns the path of p, a manifest path cell: p itself if it is
@@ -253,7 +254,7 @@ func (s *Source) finish(it *pipeline.Item, base string, rowDatasets []string) {
 		it.DatasetIDs = ds
 	}
 	if it.ID != "" {
-		base = pipeline.IDKey(it.ID)
+		base = ids.IDKey(it.ID)
 	}
-	it.Key = pipeline.ScopeKey(base, it.DatasetIDs)
+	it.Key = ids.ScopeKey(base, it.DatasetIDs)
 }

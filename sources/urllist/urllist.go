@@ -41,6 +41,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
 )
@@ -65,7 +66,7 @@ type Config struct {
 	// Kind, if set, is the kind of every URL (image, video, audio or
 	// text); default KindUnknown: the kind comes from each URL's extension.
 	Kind pipeline.Kind
-	// DatasetIDs are added to every item. Each must pass pipeline.ValidID.
+	// DatasetIDs are added to every item. Each must pass ids.ValidID.
 	DatasetIDs []string
 	// MaxLineBytes is the longest line accepted, in bytes, without its line
 	// ending; default DefaultMaxLineBytes (64 KiB). A longer line is a line
@@ -85,7 +86,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("urllist: Kind %v: want image, video, audio or text", c.Kind))
 	}
 	for _, id := range c.DatasetIDs {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			errs = append(errs, fmt.Errorf("urllist: DatasetIDs: %w", err))
 		}
 	}
@@ -261,7 +262,7 @@ func (s *Source) parseLine(b []byte, prov pipeline.Provenance) *pipeline.Item {
 	if len(s.cfg.DatasetIDs) > 0 {
 		it.DatasetIDs = slices.Clone(s.cfg.DatasetIDs)
 	}
-	it.Key = pipeline.ScopeKey(pipeline.URLKey(it.Kind, raw), it.DatasetIDs)
+	it.Key = ids.ScopeKey(ids.URLKey(it.Kind, raw), it.DatasetIDs)
 	return it
 }
 

@@ -1,4 +1,4 @@
-package pipeline
+package identity
 
 import (
 	"net/url"
