@@ -1,4 +1,4 @@
-package cloud_test
+package cloudjob_test
 
 import (
 	"archive/zip"
