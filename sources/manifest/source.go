@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/sources/internal/recordfile"
 )
 
 // stage names the stage that fails bad rows, in results and reports.
@@ -94,7 +95,7 @@ func (s *Source) Fingerprint() (string, error) {
 // longer than Config.MaxRecordBytes. When ctx is done it returns ctx.Err()
 // promptly.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
-	rc, err := s.open()
+	rc, err := recordfile.Open(s.cfg.Open, s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", s.cfg.Path, err)
 	}
@@ -141,13 +142,6 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 			return err
 		}
 	}
-}
-
-func (s *Source) open() (io.ReadCloser, error) {
-	if s.cfg.Open != nil {
-		return s.cfg.Open()
-	}
-	return os.Open(s.cfg.Path)
 }
 
 // build fills it from the record rec. It returns a *pipeline.ItemError for

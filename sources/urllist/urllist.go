@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -43,6 +42,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/media"
+	"github.com/ingestkit/clarifai-ingest/sources/internal/recordfile"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
 )
 
@@ -148,7 +148,7 @@ func (s *Source) Fingerprint() (string, error) {
 // package documentation). Stream returns an error only when the file cannot
 // be opened or read, or ctx.Err() promptly when ctx is done.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
-	rc, err := s.open()
+	rc, err := recordfile.Open(s.cfg.Open, s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("url list %s: %w", s.cfg.Path, err)
 	}
@@ -189,13 +189,6 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 			return err
 		}
 	}
-}
-
-func (s *Source) open() (io.ReadCloser, error) {
-	if s.cfg.Open != nil {
-		return s.cfg.Open()
-	}
-	return os.Open(s.cfg.Path)
 }
 
 // readLine returns the next line without its line ending, valid until the
