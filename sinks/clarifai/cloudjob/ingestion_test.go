@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func ingestionConfig(e *env, stateDir string, spec cloudjob.Spec) cloudjob.IngestionConfig {
@@ -132,7 +133,7 @@ func TestIngestionResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The state file as an earlier run wrote it just before dying.
-			writeFile(t, state, "cloud-"+strings.TrimSuffix(strings.TrimPrefix(src.JobID(3), "cloud-"), "-3")+".json",
+			emutest.WriteFile(t, state, "cloud-"+strings.TrimSuffix(strings.TrimPrefix(src.JobID(3), "cloud-"), "-3")+".json",
 				[]byte(`{"version":1,"inputs_add_job_id":"`+src.JobID(3)+`","attempt":3}`))
 			src = mustRun(t, e, state, privSpec(awsSecret), false)
 			if last, _ := src.Last(); last.ID != src.JobID(3) {
