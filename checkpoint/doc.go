@@ -1,6 +1,13 @@
 // Package checkpoint is the crash-safe, file-based pipeline.Checkpoint: it
 // remembers which items the server acknowledged, so that rerunning a killed
 // job skips what is done, verifies what was accepted, and sends the rest.
+// Open opens (or creates) a job's checkpoint folder; the runner asks it
+// Lookup and tells it Record; Compact and Reopen maintain it, and
+// Options.Restart sets the old files aside.
+package checkpoint
+
+// Design notes. The package comment above says what the package gives;
+// what follows is for those who work on it.
 //
 // # What is recorded
 //
@@ -132,5 +139,4 @@
 // (7.7s). The heap per entry swings between about 50 and 85 bytes as the
 // maps grow, so budget 850 MB for resuming a job of 10M. On disk a record is
 // 44 bytes: a 10M snapshot is 440 MB. Record costs 0.5 to 1µs, Lookup 0.3 to
-// 1.4µs. Details in README.md.
-package checkpoint
+// 1.4µs. Details in this folder's README.md.

@@ -2,6 +2,13 @@
 // between the sources and the sink: text clean-up (unicode), metadata
 // enrichment (metadata), region and concept validation (annotations), geo
 // point checks (geo), and user functions registered by name (custom).
+// NewUnicode, NewMetadata, NewAnnotations and NewGeo build one from its
+// config; Build turns a job file's list of Specs into transforms, looking
+// custom names up in a Registry.
+package transforms
+
+// Design notes. The package comment above says what the package gives;
+// what follows is for those who work on it.
 //
 // Every transform is built from a config struct with yaml tags whose doc
 // comments state the defaults. Each config has Validate, which names the bad
@@ -39,4 +46,3 @@
 // list metadata before unicode when you want them for text files; geo with
 // from_metadata reads metadata fields, so list it after any transform that
 // writes them.
-package transforms

@@ -2,6 +2,10 @@
 // user's ID against Clarifai's rules, DeriveID gives an item without one a
 // deterministic ID, and FileKey, IDKey, URLKey, TextKey and ScopeKey build
 // the Item.Key by which a checkpoint recognizes an item in a later run.
+package ids
+
+// Design notes. The package comment above says what the package gives;
+// what follows is for those who work on it.
 //
 // # Derived IDs
 //
@@ -26,4 +30,3 @@
 // MaxIDLength characters from [A-Za-z0-9_-], which is within what Clarifai
 // accepts for input IDs (the API answers "id must be between 1 and 48
 // characters long" to longer ones).
-package ids

@@ -1,15 +1,3 @@
-// Package annotations reads object annotations in the COCO, YOLO and Pascal
-// VOC formats and joins them to the image files a source walks.
-//
-// The readers never convert pixel coordinates: COCO and VOC regions come out
-// with Region.Pixels set, in pixels of the image (x → Col, y → Row), and the
-// annotations transform normalizes them with the image size it reads from the
-// file header. YOLO coordinates are already normalized and come out with
-// Pixels unset.
-//
-// An Index is opened once per walk (Open), asked for the annotation of each
-// image the walk emits (Lookup), and at the end lists the annotation images
-// no Lookup matched (Unmatched). The join rules are documented on Lookup.
 package annotations
 
 import (

@@ -1,6 +1,12 @@
 // Package manifest is the CSV manifest source: it streams the rows of a CSV
 // file as pipeline items, one row at a time, so a manifest of millions of
-// rows takes the memory of one row.
+// rows takes the memory of one row. New reads the Clarifai Python SDK's CSV
+// format unchanged or this tool's richer schema; ParseLabels and
+// ParseMetadata parse the label and metadata cells.
+package manifest
+
+// Design notes. The package comment above says what the package gives;
+// what follows is for those who work on it.
 //
 // # CSV dialect
 //
@@ -89,4 +95,3 @@
 //
 // and reading goes on with the next row. Duplicate IDs or rows are not
 // detected here: that would need memory growing with the manifest.
-package manifest

@@ -8,8 +8,10 @@
 //	job, err := cloudjob.Start(ctx, client, spec)      // one inputs-add job, one extraction job per URL
 //	job, err = cloudjob.Wait(ctx, client, job.ID, cloudjob.WaitOptions{OnProgress: show})
 //	switch job.State() { ... }                         // completed, failed, cancelled; job.HasFailures()
-//
-// # Design
+package cloudjob
+
+// Design notes. The package comment above says what the package gives;
+// what follows is for those who work on it.
 //
 // Instead of uploading bytes, the caller points Clarifai at an S3 or GCS
 // bucket prefix, an Azure blob container prefix or an archive URL, and the
@@ -24,4 +26,3 @@
 // the PostInputsDataSources request, and their types print "[redacted]".
 // URLs are printed and logged without their query string (RedactURL),
 // where presigned and SAS URLs carry their signatures.
-package cloudjob
