@@ -27,7 +27,7 @@ import (
 // The raw ceiling: the same inputs as the ingest run, as PostInputs
 // requests built before the clock starts, sent with the same batch size and
 // concurrency to an identical emulator, with nothing else in the way. It
-// uses the generated gRPC client directly (not sinks/clarifai), so it has no
+// uses the generated gRPC client directly (not sinks/clarifai/client), so it has no
 // rate budget, retries or bookkeeping: what it reaches is what the emulator
 // and the gRPC stack allow on this machine.
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // TestKillAndRerunLosesAndDuplicatesNothing runs the ingest binary as a
@@ -92,7 +92,7 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatalf("only %d runs were killed: the test proved too little", kills)
 	}
 
-	c, err := clarifai.New(clarifai.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
+	c, err := client.New(client.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

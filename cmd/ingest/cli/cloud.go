@@ -14,7 +14,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 )
@@ -492,12 +492,12 @@ func (p *progressLine) end() {
 
 // newCloudSource builds the pipeline source of a `cloud:` entry of the job
 // file: the server ingests the URL, and the source follows the server job
-// to its end (see cloudjob.Ingestion for the resume semantics). client is called
+// to its end (see cloudjob.Ingestion for the resume semantics). api is called
 // when the source starts streaming, after the run has opened its target;
 // restart is `ingest run --restart`. Credentials come from the entry, then
 // the environment (getenv) and the AWS shared files. The job's
 // upload.dataset_ids are added to the entry's.
-func newCloudSource(job *configs.Job, c *configs.CloudSource, getenv func(string) string, client func() cloudjob.API,
+func newCloudSource(job *configs.Job, c *configs.CloudSource, getenv func(string) string, api func() cloudjob.API,
 	restart bool, log *zap.Logger) (pipeline.Source, error) {
 	conflict, err := cloudjob.ParseConflict(c.Conflict)
 	if err != nil {
@@ -507,17 +507,17 @@ func newCloudSource(job *configs.Job, c *configs.CloudSource, getenv func(string
 	spec := cloudjob.Spec{URLs: []string{c.URL}, Concepts: c.Concepts, DatasetIDs: datasets, Metadata: c.Metadata, Conflict: conflict}
 	cr := c.Credentials
 	spec.Credentials, err = cloudjob.CredentialSources{
-		AWSRegion: cr.AWSRegion, AWSProfile: cr.AWSProfile, AWSAccessKeyID: clarifai.Secret(cr.AWSAccessKeyID),
-		AWSSecretAccessKey: clarifai.Secret(cr.AWSSecretAccessKey), AWSSessionToken: clarifai.Secret(cr.AWSSessionToken),
+		AWSRegion: cr.AWSRegion, AWSProfile: cr.AWSProfile, AWSAccessKeyID: client.Secret(cr.AWSAccessKeyID),
+		AWSSecretAccessKey: client.Secret(cr.AWSSecretAccessKey), AWSSessionToken: client.Secret(cr.AWSSessionToken),
 		GCPServiceAccountFile: job.Path(cr.GCPServiceAccountFile),
-		AzureAccountName:      cr.AzureAccountName, AzureAccountKey: clarifai.Secret(cr.AzureAccountKey),
+		AzureAccountName:      cr.AzureAccountName, AzureAccountKey: client.Secret(cr.AzureAccountKey),
 		Getenv: getenv,
 	}.Resolve(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
 	ing, err := cloudjob.NewIngestion(cloudjob.IngestionConfig{
-		Spec: spec, JobName: job.Name, StateDir: job.State.Dir, Client: client, Restart: restart, Logger: log,
+		Spec: spec, JobName: job.Name, StateDir: job.State.Dir, Client: api, Restart: restart, Logger: log,
 	})
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ var requestsLine = regexp.MustCompile(`(?m)^  requests +(\d+) \((\d+) retries, (
 // the server exactly once, and the retries must show in the summary and in
 // the run report.
 //
-// The client's backoff starts at 500ms (sinks/clarifai DefaultMinBackoff)
+// The client's backoff starts at 500ms (sinks/clarifai/client DefaultMinBackoff)
 // and a per-input re-send waits 1s (DefaultResendBackoff); neither is a job
 // setting, so the item count is kept moderate for the run to last seconds.
 func TestE2EAllFaultsEveryInputOnce(t *testing.T) {

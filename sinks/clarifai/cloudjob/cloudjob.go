@@ -6,24 +6,24 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
-// API is the part of *clarifai.Client this package calls. Every call of a
-// clarifai.Client goes through its shared rate budget and retries; tests
+// API is the part of *client.Client this package calls. Every call of a
+// client.Client goes through its shared rate budget and retries; tests
 // substitute fakes.
 type API interface {
-	PostInputsDataSources(ctx context.Context, req *pb.PostInputsDataSourcesRequest, opts ...clarifai.CallOption) (*pb.MultiInputsAddJobResponse, error)
-	GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...clarifai.CallOption) (*pb.SingleInputsAddJobResponse, error)
-	CancelInputsAddJob(ctx context.Context, req *pb.CancelInputsAddJobRequest, opts ...clarifai.CallOption) (*pb.SingleInputsAddJobResponse, error)
-	GetInputsExtractionJob(ctx context.Context, req *pb.GetInputsExtractionJobRequest, opts ...clarifai.CallOption) (*pb.SingleInputsExtractionJobResponse, error)
-	ListInputsExtractionJobs(ctx context.Context, req *pb.ListInputsExtractionJobsRequest, opts ...clarifai.CallOption) (*pb.MultiInputsExtractionJobResponse, error)
-	CancelInputsExtractionJobs(ctx context.Context, req *pb.CancelInputsExtractionJobsRequest, opts ...clarifai.CallOption) (*pb.MultiInputsExtractionJobResponse, error)
+	PostInputsDataSources(ctx context.Context, req *pb.PostInputsDataSourcesRequest, opts ...client.CallOption) (*pb.MultiInputsAddJobResponse, error)
+	GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...client.CallOption) (*pb.SingleInputsAddJobResponse, error)
+	CancelInputsAddJob(ctx context.Context, req *pb.CancelInputsAddJobRequest, opts ...client.CallOption) (*pb.SingleInputsAddJobResponse, error)
+	GetInputsExtractionJob(ctx context.Context, req *pb.GetInputsExtractionJobRequest, opts ...client.CallOption) (*pb.SingleInputsExtractionJobResponse, error)
+	ListInputsExtractionJobs(ctx context.Context, req *pb.ListInputsExtractionJobsRequest, opts ...client.CallOption) (*pb.MultiInputsExtractionJobResponse, error)
+	CancelInputsExtractionJobs(ctx context.Context, req *pb.CancelInputsExtractionJobsRequest, opts ...client.CallOption) (*pb.MultiInputsExtractionJobResponse, error)
 }
 
-var _ API = (*clarifai.Client)(nil)
+var _ API = (*client.Client)(nil)
 
 // ErrNotFound is wrapped by Status, Wait and Cancel when an ID names neither
 // an inputs-add job nor an inputs-extraction job of the app.
@@ -88,7 +88,7 @@ func extractionStatus(ctx context.Context, api API, id string) (Job, error) {
 
 // isNotFound reports whether err is the server's "does not exist" answer.
 func isNotFound(err error) bool {
-	var ae *clarifai.APIError
+	var ae *client.APIError
 	return errors.As(err, &ae) && ae.Code == statuspb.StatusCode_CONN_DOES_NOT_EXIST
 }
 

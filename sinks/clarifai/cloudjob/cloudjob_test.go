@@ -8,9 +8,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 )
 
@@ -175,7 +175,7 @@ type fakeAPI struct {
 	script func(n int) (*pb.InputsAddJob, error)
 }
 
-func (f *fakeAPI) GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, _ ...clarifai.CallOption) (*pb.SingleInputsAddJobResponse, error) {
+func (f *fakeAPI) GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, _ ...client.CallOption) (*pb.SingleInputsAddJobResponse, error) {
 	f.calls = append(f.calls, time.Now())
 	j, err := f.script(len(f.calls))
 	return &pb.SingleInputsAddJobResponse{InputsAddJob: j}, err

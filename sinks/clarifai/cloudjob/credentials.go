@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // Credentials open private buckets. Each provider's part is used only for
 // that provider's URLs (see ProviderOf) and sent only inside the
-// PostInputsDataSources request. Every secret is a clarifai.Secret: it
+// PostInputsDataSources request. Every secret is a client.Secret: it
 // prints as "[redacted]" with every fmt verb and in JSON, so a Credentials
 // value can be logged by mistake without leaking.
 type Credentials struct {
@@ -32,13 +32,13 @@ type AWSCredentials struct {
 	Region string
 	// AccessKeyID, SecretAccessKey and SessionToken (optional) are the
 	// access key, as the AWS SDKs read them.
-	AccessKeyID, SecretAccessKey, SessionToken clarifai.Secret
+	AccessKeyID, SecretAccessKey, SessionToken client.Secret
 }
 
 // GCPCredentials are sent as gcp_creds.
 type GCPCredentials struct {
 	// ServiceAccountJSON is the content of a service-account key file.
-	ServiceAccountJSON clarifai.Secret
+	ServiceAccountJSON client.Secret
 }
 
 // AzureCredentials are sent as azure_blob_creds.
@@ -46,7 +46,7 @@ type AzureCredentials struct {
 	// AccountName is the storage account; not secret.
 	AccountName string
 	// AccountKey is one of the account's access keys.
-	AccountKey clarifai.Secret
+	AccountKey client.Secret
 }
 
 // Format implements fmt.Formatter: only which providers are set is shown.
@@ -151,10 +151,10 @@ const (
 // and AZURE_STORAGE_KEY.
 type CredentialSources struct {
 	AWSRegion, AWSProfile                               string
-	AWSAccessKeyID, AWSSecretAccessKey, AWSSessionToken clarifai.Secret
+	AWSAccessKeyID, AWSSecretAccessKey, AWSSessionToken client.Secret
 	GCPServiceAccountFile                               string
 	AzureAccountName                                    string
-	AzureAccountKey                                     clarifai.Secret
+	AzureAccountKey                                     client.Secret
 	// Getenv reads the environment. Nil means os.Getenv.
 	Getenv func(string) string
 	// ReadFile reads files. Nil means os.ReadFile.
@@ -200,7 +200,7 @@ func (cs CredentialSources) Resolve(urls ...string) (Credentials, error) {
 func (cs CredentialSources) aws() (*AWSCredentials, error) {
 	id, secret, token := cs.AWSAccessKeyID, cs.AWSSecretAccessKey, cs.AWSSessionToken
 	if id == "" && secret == "" {
-		id, secret, token = clarifai.Secret(cs.Getenv(EnvAWSAccessKeyID)), clarifai.Secret(cs.Getenv(EnvAWSSecretAccessKey)), clarifai.Secret(cs.Getenv(EnvAWSSessionToken))
+		id, secret, token = client.Secret(cs.Getenv(EnvAWSAccessKeyID)), client.Secret(cs.Getenv(EnvAWSSecretAccessKey)), client.Secret(cs.Getenv(EnvAWSSessionToken))
 	}
 	profile := firstOf(cs.AWSProfile, cs.Getenv(EnvAWSProfile), "default")
 	if id == "" && secret == "" {
@@ -208,7 +208,7 @@ func (cs CredentialSources) aws() (*AWSCredentials, error) {
 		if sec, err := cs.iniSection(path, profile); err != nil {
 			return nil, fmt.Errorf("AWS shared credentials file %s: %w", path, err)
 		} else if sec != nil {
-			id, secret, token = clarifai.Secret(sec["aws_access_key_id"]), clarifai.Secret(sec["aws_secret_access_key"]), clarifai.Secret(sec["aws_session_token"])
+			id, secret, token = client.Secret(sec["aws_access_key_id"]), client.Secret(sec["aws_secret_access_key"]), client.Secret(sec["aws_session_token"])
 		}
 	}
 	switch {
@@ -247,7 +247,7 @@ func (cs CredentialSources) gcp() (*GCPCredentials, error) {
 		// The decoder's message may quote the file; say only where.
 		return nil, fmt.Errorf("GCP service account file %s is not a JSON object", path)
 	}
-	return &GCPCredentials{ServiceAccountJSON: clarifai.Secret(b)}, nil
+	return &GCPCredentials{ServiceAccountJSON: client.Secret(b)}, nil
 }
 
 func (cs CredentialSources) azure() (*AzureCredentials, error) {
@@ -256,7 +256,7 @@ func (cs CredentialSources) azure() (*AzureCredentials, error) {
 		name = cs.Getenv(EnvAzureAccount)
 	}
 	if key == "" {
-		key = clarifai.Secret(cs.Getenv(EnvAzureKey))
+		key = client.Secret(cs.Getenv(EnvAzureKey))
 	}
 	switch {
 	case key == "":

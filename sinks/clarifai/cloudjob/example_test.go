@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 )
@@ -27,22 +27,22 @@ func Example() {
 		return
 	}
 	defer emu.Close()
-	client, err := clarifai.New(clarifai.Config{Base: "http://" + emu.Addr(), PAT: "any", UserID: "me", AppID: "app"})
+	api, err := client.New(client.Config{Base: "http://" + emu.Addr(), PAT: "any", UserID: "me", AppID: "app"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer client.Close()
+	defer api.Close()
 
 	ctx := context.Background()
 	spec := cloudjob.Spec{URLs: []string{"s3://my-bucket/notes/"}, Concepts: []string{"note"}}
 	// With real buckets: spec.Credentials, err = cloudjob.CredentialSources{}.Resolve(spec.URLs...)
-	job, err := cloudjob.Start(ctx, client, spec)
+	job, err := cloudjob.Start(ctx, api, spec)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	job, err = cloudjob.Wait(ctx, client, job.ID, cloudjob.WaitOptions{MinInterval: 10 * time.Millisecond})
+	job, err = cloudjob.Wait(ctx, api, job.ID, cloudjob.WaitOptions{MinInterval: 10 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return

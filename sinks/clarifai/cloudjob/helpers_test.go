@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
@@ -50,7 +50,7 @@ func bucket(t testing.TB) string {
 // (private, awsID/awsSecret), and a client of it.
 type env struct {
 	emu    *emulator.Server
-	client *clarifai.Client
+	client *client.Client
 	clock  *emutest.Clock
 }
 
@@ -72,7 +72,7 @@ func newEnv(t testing.TB, delay time.Duration, useClock bool) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emu.Close() })
-	c, err := clarifai.New(clarifai.Config{Base: "http://" + emu.Addr(), PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1, MaxAttempts: 1})
+	c, err := client.New(client.Config{Base: "http://" + emu.Addr(), PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1, MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
@@ -28,7 +28,7 @@ func ingestionConfig(e *env, stateDir string, spec cloudjob.Spec) cloudjob.Inges
 
 func privSpec(secret string) cloudjob.Spec {
 	return cloudjob.Spec{URLs: []string{"s3://priv/data/"}, Concepts: []string{"c"},
-		Credentials: cloudjob.Credentials{AWS: &cloudjob.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: clarifai.Secret(secret)}}}
+		Credentials: cloudjob.Credentials{AWS: &cloudjob.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: client.Secret(secret)}}}
 }
 
 func posts(e *env) int64 { return e.emu.Calls()["PostInputsDataSources"] }

@@ -1,4 +1,7 @@
-package clarifai
+// Package clienttest gives tests an in-process fake of the Clarifai V2 gRPC
+// API on 127.0.0.1 that answers every RPC through one func, and records the
+// requests it got.
+package clienttest
 
 import (
 	"context"
@@ -19,32 +22,38 @@ import (
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
 
-// fakeServer is an in-process V2 server on 127.0.0.1. An interceptor answers
-// every RPC through respond, so one fake serves all methods.
-type fakeServer struct {
-	addr string
+// Server is an in-process V2 server on 127.0.0.1. An interceptor answers
+// every RPC through respond, so one fake serves all methods. It is safe for
+// concurrent use.
+type Server struct {
+	// Addr is the server's host:port, a client's Config.Base.
+	Addr string
 
 	mu      sync.Mutex
-	calls   []recorded
+	calls   []Call
 	respond func(method string, n int, req proto.Message) (proto.Message, error)
 }
 
-// recorded is one request as the server saw it.
-type recorded struct {
-	method string
-	md     metadata.MD
-	req    proto.Message
+// Call is one request as the server saw it.
+type Call struct {
+	Method string
+	MD     metadata.MD
+	Req    proto.Message
 }
 
-// startFake starts a fake server answering with respond (n counts the calls
-// of method, from 1). It stops when the test ends.
-func startFake(t testing.TB, respond func(method string, n int, req proto.Message) (proto.Message, error)) *fakeServer {
+// maxMessageBytes is the server's send and receive limit, as large as the
+// client's (a request may be up to 128 MB).
+const maxMessageBytes = 1 << 30
+
+// Start starts a fake server answering with respond (n counts the calls of
+// method, from 1). It stops when the test ends.
+func Start(t testing.TB, respond func(method string, n int, req proto.Message) (proto.Message, error)) *Server {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{addr: lis.Addr().String(), respond: respond}
+	f := &Server{Addr: lis.Addr().String(), respond: respond}
 	srv := grpc.NewServer(grpc.UnaryInterceptor(f.intercept),
 		grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
 	pb.RegisterV2Server(srv, pb.UnimplementedV2Server{})
@@ -54,14 +63,14 @@ func startFake(t testing.TB, respond func(method string, n int, req proto.Messag
 	return f
 }
 
-func (f *fakeServer) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, _ grpc.UnaryHandler) (any, error) {
+func (f *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, _ grpc.UnaryHandler) (any, error) {
 	method := path.Base(info.FullMethod)
 	md, _ := metadata.FromIncomingContext(ctx)
 	f.mu.Lock()
-	f.calls = append(f.calls, recorded{method: method, md: md, req: req.(proto.Message)})
+	f.calls = append(f.calls, Call{Method: method, MD: md, Req: req.(proto.Message)})
 	n := 0
 	for _, c := range f.calls {
-		if c.method == method {
+		if c.Method == method {
 			n++
 		}
 	}
@@ -71,14 +80,14 @@ func (f *fakeServer) intercept(ctx context.Context, req any, info *grpc.UnarySer
 }
 
 // Calls returns the requests received so far.
-func (f *fakeServer) Calls() []recorded {
+func (f *Server) Calls() []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]recorded(nil), f.calls...)
+	return append([]Call(nil), f.calls...)
 }
 
-// withStatus returns an empty response of method carrying code.
-func withStatus(method string, code st.StatusCode) proto.Message {
+// WithStatus returns an empty response of method carrying code.
+func WithStatus(method string, code st.StatusCode) proto.Message {
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName("clarifai.api.V2")
 	if err != nil {
 		panic(err)
@@ -93,16 +102,18 @@ func withStatus(method string, code st.StatusCode) proto.Message {
 	return m.Interface()
 }
 
-// codes returns a respond func answering the n-th call with seq[n-1] (the
-// last one repeating); an error in seq is returned as a transport error.
-func sequence(seq ...any) func(string, int, proto.Message) (proto.Message, error) {
+// Sequence returns a respond func answering the n-th call with seq[n-1]
+// (the last one repeating), each a st.StatusCode or an error; an error is
+// returned as a transport error.
+func Sequence(seq ...any) func(string, int, proto.Message) (proto.Message, error) {
 	return func(method string, n int, _ proto.Message) (proto.Message, error) {
 		v := seq[min(n, len(seq))-1]
 		if err, ok := v.(error); ok {
 			return nil, err
 		}
-		return withStatus(method, v.(st.StatusCode)), nil
+		return WithStatus(method, v.(st.StatusCode)), nil
 	}
 }
 
-var errUnavailable = status.Error(codes.Unavailable, "connection reset by peer")
+// ErrUnavailable is a transport error a client retries.
+var ErrUnavailable = status.Error(codes.Unavailable, "connection reset by peer")

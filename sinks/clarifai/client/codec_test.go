@@ -1,9 +1,8 @@
-package clarifai
+package client
 
 import (
-	"context"
+	"bytes"
 	"fmt"
-	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,9 +13,9 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 // trimmed is what unmarshalInputStatuses must give for b: proto.Unmarshal,
@@ -131,11 +130,11 @@ func FuzzUnmarshalInputStatuses(f *testing.F) {
 
 func TestClientInputStatuses(t *testing.T) {
 	resp := echo(3)
-	f := startFake(t, func(method string, _ int, _ proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, _ int, _ proto.Message) (proto.Message, error) {
 		if method == "PostInputs" || method == "ListInputs" {
 			return resp, nil
 		}
-		return withStatus(method, st.StatusCode_SUCCESS), nil
+		return clienttest.WithStatus(method, st.StatusCode_SUCCESS), nil
 	})
 	c := testClient(t, f, nil)
 	b, err := proto.Marshal(resp)
@@ -146,14 +145,14 @@ func TestClientInputStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.PostInputs(t.Context(), &pb.PostInputsRequest{}, inputStatuses())
+	got, err := c.PostInputs(t.Context(), &pb.PostInputsRequest{}, InputStatuses())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(want, got, protocmp.Transform()); d != "" {
 		t.Errorf("PostInputs with inputStatuses: -want +got:\n%s", d)
 	}
-	got, err = c.ListInputs(t.Context(), &pb.ListInputsRequest{}, inputStatuses())
+	got, err = c.ListInputs(t.Context(), &pb.ListInputsRequest{}, InputStatuses())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +160,7 @@ func TestClientInputStatuses(t *testing.T) {
 		t.Errorf("ListInputs with inputStatuses: -want +got:\n%s", d)
 	}
 	// Other responses decode as usual with the codec; without it, whole.
-	if _, err := c.GetInputsAddJob(t.Context(), &pb.GetInputsAddJobRequest{}, inputStatuses()); err != nil {
+	if _, err := c.GetInputsAddJob(t.Context(), &pb.GetInputsAddJobRequest{}, InputStatuses()); err != nil {
 		t.Fatal(err)
 	}
 	got, err = c.PostInputs(t.Context(), &pb.PostInputsRequest{})
@@ -173,8 +172,8 @@ func TestClientInputStatuses(t *testing.T) {
 	}
 	// The request on the wire is the same: default content type.
 	for _, rc := range f.Calls() {
-		if ct := rc.md.Get("content-type"); len(ct) != 1 || ct[0] != "application/grpc" {
-			t.Errorf("%s: content-type %q, want application/grpc", rc.method, ct)
+		if ct := rc.MD.Get("content-type"); len(ct) != 1 || ct[0] != "application/grpc" {
+			t.Errorf("%s: content-type %q, want application/grpc", rc.Method, ct)
 		}
 	}
 }
@@ -204,154 +203,53 @@ func BenchmarkUnmarshalPostInputsResponse(b *testing.B) {
 	})
 }
 
-// manifestRequest is a PostInputsRequest of n rows of the benchmark
-// manifest, built by bd.
-func manifestRequest(t testing.TB, n int, bd *builder) *pb.PostInputsRequest {
+// postRequest is a PostInputsRequest of n rows as the sink's wire builder
+// makes them: URL, concepts, and metadata already encoded (an unknown field
+// of Data until the server decodes it).
+func postRequest(n int) *pb.PostInputsRequest {
+	mdStruct, _ := structpb.NewStruct(map[string]any{"row": 1.0, "split": "train"})
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(mdStruct)
+	md := protowire.AppendTag(nil, fieldNumber(&pb.Data{}, "metadata"), protowire.BytesType)
+	md = protowire.AppendBytes(md, b)
 	req := &pb.PostInputsRequest{UserAppId: &pb.UserAppIDSet{UserId: "u", AppId: "a"}, InputsAddJobId: "job"}
 	for i := range n {
-		it := &pipeline.Item{Kind: pipeline.KindImage, URL: fmt.Sprintf("https://images.example.com/bench/%02d/%07d.jpg", i%100, i),
-			Concepts: []pipeline.Concept{pipeline.Positive("boat"), pipeline.Negative("tree")},
-			Metadata: map[string]any{"row": float64(i), "source": "bench", "split": "train", "score": 0.5, "ok": true, "none": nil}}
-		e, err := bd.build(context.Background(), it)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Inputs = append(req.Inputs, e.in)
+		data := &pb.Data{Image: &pb.Image{Url: fmt.Sprintf("https://images.example.com/bench/%02d/%07d.jpg", i%100, i)},
+			Concepts: []*pb.Concept{{Id: "boat", Value: 1}, {Id: "tree"}}}
+		data.ProtoReflect().SetUnknown(md)
+		req.Inputs = append(req.Inputs, &pb.Input{Id: fmt.Sprintf("id-%d", i), Data: data})
 	}
 	return req
 }
 
-// TestCodecMarshal: the codec's request bytes decode to the request.
+// TestCodecMarshal: the codec's request bytes are proto's.
 func TestCodecMarshal(t *testing.T) {
-	for _, bd := range []*builder{nil, {wire: true}} {
-		req := manifestRequest(t, 3, bd)
-		data, err := inputStatusCodec{}.Marshal(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got pb.PostInputsRequest
-		if err := proto.Unmarshal(data.Materialize(), &got); err != nil {
-			t.Fatal(err)
-		}
-		data.Free()
-		// The wire builder's metadata is an unknown field until decoded.
-		want := wireDecoded(t, req)
-		if d := cmp.Diff(want, &got, protocmp.Transform()); d != "" {
-			t.Errorf("wire %v: decoded request: -want +got:\n%s", bd != nil, d)
-		}
-	}
-}
-
-// wireDecoded is m as the server decodes it.
-func wireDecoded[M proto.Message](t testing.TB, m M) M {
-	t.Helper()
-	b, err := proto.Marshal(m)
+	req := postRequest(3)
+	want, err := proto.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := m.ProtoReflect().New().Interface().(M)
-	if err := proto.Unmarshal(b, out); err != nil {
+	data, err := inputStatusCodec{}.Marshal(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out
-}
-
-// TestWireBuildIsBuild: on the wire, an input built by a wire builder is
-// the one buildEntry builds.
-func TestWireBuildIsBuild(t *testing.T) {
-	for name, md := range map[string]map[string]any{
-		"flat":    {"row": 2.0, "source": "bench", "ok": false, "none": nil, "": "", "neg": -0.0},
-		"nested":  {"n": map[string]any{"k": []any{1, "x"}}, "s": "y"},
-		"int":     {"i": 7},
-		"empty":   {},
-		"no meta": nil,
-	} {
-		mk := func() *pipeline.Item {
-			return &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg", Metadata: md,
-				Concepts: []pipeline.Concept{pipeline.Positive("a")}, Geo: &pipeline.Geo{Latitude: 1, Longitude: 2}}
-		}
-		want, err := buildEntry(t.Context(), mk())
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := (&builder{wire: true}).build(t.Context(), mk())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := cmp.Diff(wireDecoded(t, want.in), wireDecoded(t, got.in), protocmp.Transform()); d != "" {
-			t.Errorf("%s: -buildEntry +wire builder:\n%s", name, d)
-		}
-		if shortcut := got.in.Data.Metadata == nil && md != nil; shortcut != (name == "flat" || name == "empty") {
-			t.Errorf("%s: metadata Struct %v", name, got.in.Data.Metadata)
-		}
+	defer data.Free()
+	if got := data.Materialize(); !bytes.Equal(got, want) {
+		t.Errorf("codec wrote %x, proto %x", got, want)
 	}
-	// Metadata that toStruct rejects is rejected the same way.
-	for _, md := range []map[string]any{{"s": "\xff"}, {"f": math.Inf(1)}} {
-		_, want := buildEntry(t.Context(), &pipeline.Item{Kind: pipeline.KindText, Text: "x", Metadata: md})
-		_, got := (&builder{wire: true}).build(t.Context(), &pipeline.Item{Kind: pipeline.KindText, Text: "x", Metadata: md})
-		if want == nil || fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%v: %v, want %v", md, got, want)
-		}
+	var dec pb.PostInputsRequest
+	if err := proto.Unmarshal(data.Materialize(), &dec); err != nil || len(dec.Inputs) != 3 {
+		t.Errorf("decoded %d inputs, %v", len(dec.Inputs), err)
 	}
 }
 
-// FuzzAppendFlatMetadata checks the wire form of flat metadata against
-// proto's encoding of toStruct's Struct.
-func FuzzAppendFlatMetadata(f *testing.F) {
-	f.Add([]byte("\x01\x00\x02\x02\x01\x07\x03\x02\x00\x04\x03\x00"), "key\xffé")
-	f.Add([]byte("\x05\x00\x00\x06\x01\x01"), "ab")
-	f.Fuzz(func(t *testing.T, b []byte, strs string) {
-		m := flatMap(b, strs)
-		got, ok := appendFlatMetadata(nil, m)
-		want, err := toStructAt(m, "")
-		if !ok {
-			return // toStruct decides
-		}
-		if err != nil {
-			t.Fatalf("appendFlatMetadata took %v, which toStruct rejects: %v", m, err)
-		}
-		var dec structpb.Struct
-		if err := proto.Unmarshal(got, &dec); err != nil {
-			t.Fatal(err)
-		}
-		if !proto.Equal(&dec, want) {
-			t.Fatalf("decoded %v, want %v", &dec, want)
-		}
-		if n := proto.Size(want); n != len(got) {
-			t.Fatalf("%d bytes, proto gives %d", len(got), n)
-		}
-	})
-}
-
-// TestClientSendsWireMetadata: through a *Client, the server decodes the
-// request that buildEntry builds.
-func TestClientSendsWireMetadata(t *testing.T) {
-	f := startFake(t, sequence(st.StatusCode_SUCCESS))
-	c := testClient(t, f, nil)
-	if _, err := c.PostInputs(t.Context(), manifestRequest(t, 5, &builder{wire: true}), inputStatuses()); err != nil {
-		t.Fatal(err)
-	}
-	calls := f.Calls()
-	if len(calls) != 1 {
-		t.Fatalf("%d calls", len(calls))
-	}
-	want := manifestRequest(t, 5, nil)
-	want.UserAppId = calls[0].req.(*pb.PostInputsRequest).GetUserAppId()
-	if d := cmp.Diff(want, calls[0].req, protocmp.Transform()); d != "" {
-		t.Errorf("server got: -want +got:\n%s", d)
-	}
-}
-
-// BenchmarkMarshalPostInputs encodes a request of 128 manifest rows:
-// built by buildEntry and encoded by gRPC's default codec, or built by a
-// wire builder and encoded by the sink's codec.
-func BenchmarkMarshalPostInputs(b *testing.B) {
+// BenchmarkCodecMarshal encodes a request of 128 manifest rows with gRPC's
+// default codec and with the codec of InputStatuses.
+func BenchmarkCodecMarshal(b *testing.B) {
+	req := postRequest(128)
 	for _, bc := range []struct {
 		name  string
-		bd    *builder
 		codec encoding.CodecV2
-	}{{"proto", nil, protoCodec}, {"wire", &builder{wire: true}, inputStatusCodec{}}} {
-		req := manifestRequest(b, 128, bc.bd)
+	}{{"proto", protoCodec}, {"inputStatuses", inputStatusCodec{}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,4 +1,4 @@
-package clarifai
+package client
 
 import (
 	"errors"
@@ -17,14 +17,14 @@ import (
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
 
-// inputStatuses makes a call answered with a MultiInputResponse (PostInputs,
+// InputStatuses makes a call answered with a MultiInputResponse (PostInputs,
 // ListInputs) decode, of each input in the response, only its ID and status.
 // The sink reads nothing else, while the server echoes every input whole
 // (data, labels, metadata, timestamps): decoding all of it was a sixth of
 // the CPU of a URL manifest run and most of its allocations.
-func inputStatuses() CallOption { return func(s *callSettings) { s.codec = inputStatusCodec{} } }
+func InputStatuses() CallOption { return func(s *callSettings) { s.codec = inputStatusCodec{} } }
 
-// inputStatusCodec is the gRPC codec of inputStatuses: the default proto
+// inputStatusCodec is the gRPC codec of InputStatuses: the default proto
 // codec, except that it decodes a *pb.MultiInputResponse with
 // unmarshalInputStatuses, and that PostInputs requests and responses use
 // the buffers of codecBuffers.
@@ -75,12 +75,15 @@ func (inputStatusCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // and 1 MiB up to 1 MiB: requests and responses of 128 manifest rows are
 // about 30 KiB, and each one over 32 KiB cost a 1 MiB clear. These buffers are always written in full before
 // they are read, so they need no clearing.
-var codecBuffers = &bufferPool{}
+var codecBuffers = &BufferPool{}
 
-// bufferPool is a mem.BufferPool of byte slices that are not cleared.
-type bufferPool struct{ p sync.Pool }
+// BufferPool is a mem.BufferPool of byte slices that are not cleared, for
+// buffers that are always written in full before they are read. The zero
+// value is ready to use; it is safe for concurrent use.
+type BufferPool struct{ p sync.Pool }
 
-func (bp *bufferPool) Get(n int) *[]byte {
+// Get returns a buffer of length n, reused when one is free.
+func (bp *BufferPool) Get(n int) *[]byte {
 	if b, ok := bp.p.Get().(*[]byte); ok && cap(*b) >= n {
 		*b = (*b)[:n]
 		return b
@@ -89,7 +92,8 @@ func (bp *bufferPool) Get(n int) *[]byte {
 	return &b
 }
 
-func (bp *bufferPool) Put(b *[]byte) { bp.p.Put(b) }
+// Put gives b back for reuse; the caller must not use it afterwards.
+func (bp *BufferPool) Put(b *[]byte) { bp.p.Put(b) }
 
 // Field numbers read by unmarshalInputStatuses, from the descriptors.
 var (

@@ -1,4 +1,4 @@
-package clarifai
+package client
 
 import (
 	"bytes"
@@ -20,16 +20,17 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 const testPAT = "test-PAT-0123456789abcdef"
 
 // testClient returns a client of f with fast retries and no rate limit,
 // changed by mod.
-func testClient(t testing.TB, f *fakeServer, mod func(*Config)) *Client {
+func testClient(t testing.TB, f *clienttest.Server, mod func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
-		Base: f.addr, PAT: testPAT, UserID: "me", AppID: "app",
+		Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app",
 		RateLimit: -1, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 		Counters: pipeline.NewCounters(),
 	}
@@ -106,7 +107,7 @@ func TestClientEveryMethodSendsAuthAndUserApp(t *testing.T) {
 	if len(rpcs) != 18 {
 		t.Fatalf("%d methods under test, want 18", len(rpcs))
 	}
-	f := startFake(t, sequence(st.StatusCode_SUCCESS))
+	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_SUCCESS))
 	c := testClient(t, f, nil)
 	for name, call := range rpcs {
 		resp, err := call(t.Context(), c)
@@ -121,14 +122,14 @@ func TestClientEveryMethodSendsAuthAndUserApp(t *testing.T) {
 	calls := f.Calls()
 	seen := map[string]bool{}
 	for _, rc := range calls {
-		seen[rc.method] = true
-		if got := rc.md.Get("authorization"); len(got) != 1 || got[0] != "Key "+testPAT {
-			t.Errorf("%s: authorization %q", rc.method, got)
+		seen[rc.Method] = true
+		if got := rc.MD.Get("authorization"); len(got) != 1 || got[0] != "Key "+testPAT {
+			t.Errorf("%s: authorization %q", rc.Method, got)
 		}
-		fd := rc.req.ProtoReflect().Descriptor().Fields().ByName("user_app_id")
-		ua, ok := rc.req.ProtoReflect().Get(fd).Message().Interface().(*pb.UserAppIDSet)
+		fd := rc.Req.ProtoReflect().Descriptor().Fields().ByName("user_app_id")
+		ua, ok := rc.Req.ProtoReflect().Get(fd).Message().Interface().(*pb.UserAppIDSet)
 		if !ok || ua.GetUserId() != "me" || ua.GetAppId() != "app" {
-			t.Errorf("%s: user_app_id %v", rc.method, ua)
+			t.Errorf("%s: user_app_id %v", rc.Method, ua)
 		}
 	}
 	for name := range rpcs {
@@ -139,13 +140,13 @@ func TestClientEveryMethodSendsAuthAndUserApp(t *testing.T) {
 }
 
 func TestClientKeepsExplicitUserApp(t *testing.T) {
-	f := startFake(t, sequence(st.StatusCode_SUCCESS))
+	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_SUCCESS))
 	c := testClient(t, f, nil)
 	req := &pb.GetInputRequest{UserAppId: &pb.UserAppIDSet{UserId: "other", AppId: "x"}, InputId: "i"}
 	if _, err := c.GetInput(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	got := f.Calls()[0].req.(*pb.GetInputRequest)
+	got := f.Calls()[0].Req.(*pb.GetInputRequest)
 	if got.GetUserAppId().GetUserId() != "other" || got.GetInputId() != "i" {
 		t.Errorf("request sent: %v", got)
 	}
@@ -184,7 +185,7 @@ func TestClientRetries(t *testing.T) {
 			wantErr: true, wantClass: Retryable, requests: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startFake(t, sequence(tc.seq...))
+			f := clienttest.Start(t, clienttest.Sequence(tc.seq...))
 			c := testClient(t, f, func(c *Config) { c.MaxAttempts = tc.maxAttempts })
 			var n int
 			resp, err := c.ListInputs(t.Context(), &pb.ListInputsRequest{}, Attempts(&n))
@@ -213,7 +214,7 @@ func TestClientRetries(t *testing.T) {
 }
 
 func TestClientThrottleSlowsBudget(t *testing.T) {
-	f := startFake(t, sequence(st.StatusCode_CONN_THROTTLED, st.StatusCode_SUCCESS))
+	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_CONN_THROTTLED, st.StatusCode_SUCCESS))
 	c := testClient(t, f, func(c *Config) { c.RateLimit = 1000 })
 	if _, err := c.GetInputCount(t.Context(), &pb.GetInputCountRequest{}); err != nil {
 		t.Fatal(err)
@@ -224,7 +225,7 @@ func TestClientThrottleSlowsBudget(t *testing.T) {
 }
 
 func TestClientCancelStopsRetries(t *testing.T) {
-	f := startFake(t, sequence(status.Error(codes.Unavailable, "down")))
+	f := clienttest.Start(t, clienttest.Sequence(status.Error(codes.Unavailable, "down")))
 	// A one-hour backoff: only cancellation can end the call in time.
 	c := testClient(t, f, func(c *Config) { c.MinBackoff, c.MaxBackoff, c.MaxElapsed = time.Hour, time.Hour, 24*time.Hour })
 	ctx, cancel := context.WithCancel(t.Context())
@@ -254,7 +255,7 @@ func TestClientCancelStopsRetries(t *testing.T) {
 }
 
 func TestClientMaxElapsed(t *testing.T) {
-	f := startFake(t, sequence(st.StatusCode_RPC_SERVER_UNAVAILABLE))
+	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_RPC_SERVER_UNAVAILABLE))
 	c := testClient(t, f, func(c *Config) {
 		c.MaxAttempts, c.MaxElapsed = 100000, 50*time.Millisecond
 		c.MinBackoff, c.MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
@@ -273,7 +274,7 @@ func TestClientMaxElapsed(t *testing.T) {
 func TestClientLargeMessages(t *testing.T) {
 	// 6 MiB each way: above grpc-go's 4 MiB default receive limit.
 	big := bytes.Repeat([]byte{0xff}, 6<<20)
-	f := startFake(t, func(method string, _ int, req proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, _ int, req proto.Message) (proto.Message, error) {
 		in := req.(*pb.PostInputsRequest).GetInputs()
 		return &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}, Inputs: in}, nil
 	})
@@ -288,7 +289,7 @@ func TestClientLargeMessages(t *testing.T) {
 }
 
 func TestClientClosed(t *testing.T) {
-	f := startFake(t, sequence(st.StatusCode_SUCCESS))
+	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_SUCCESS))
 	c := testClient(t, f, nil)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -306,8 +307,8 @@ func TestClientClosed(t *testing.T) {
 
 func TestClientNeverLeaksPAT(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	f := startFake(t, sequence(status.Error(codes.Unavailable, "down"), st.StatusCode_CONN_THROTTLED, st.StatusCode_CONN_KEY_INVALID))
-	cfg := Config{Base: f.addr, PAT: testPAT, UserID: "me", AppID: "app", RateLimit: -1,
+	f := clienttest.Start(t, clienttest.Sequence(status.Error(codes.Unavailable, "down"), st.StatusCode_CONN_THROTTLED, st.StatusCode_CONN_KEY_INVALID))
+	cfg := Config{Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app", RateLimit: -1,
 		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Logger: zap.New(core)}
 	c, err := New(cfg)
 	if err != nil {
@@ -338,14 +339,14 @@ func TestClientNeverLeaksPAT(t *testing.T) {
 			t.Errorf("PAT leaked: %s", o)
 		}
 	}
-	if s := c.String(); !strings.Contains(s, f.addr) || !strings.Contains(s, "app") {
+	if s := c.String(); !strings.Contains(s, f.Addr) || !strings.Contains(s, "app") {
 		t.Errorf("String() = %q, want endpoint and app", s)
 	}
 }
 
 // TestClientOnCallSeesEveryAttempt: metrics see each attempt with its code.
 func TestClientOnCallSeesEveryAttempt(t *testing.T) {
-	f := startFake(t, sequence(errUnavailable, st.StatusCode_CONN_THROTTLED, st.StatusCode_SUCCESS))
+	f := clienttest.Start(t, clienttest.Sequence(clienttest.ErrUnavailable, st.StatusCode_CONN_THROTTLED, st.StatusCode_SUCCESS))
 	var mu sync.Mutex
 	var got []string
 	c := testClient(t, f, func(c *Config) {

@@ -1,4 +1,4 @@
-package clarifai
+package client
 
 import (
 	"context"
@@ -237,8 +237,8 @@ func (e *APIError) Error() string {
 // Unwrap returns the transport error, if any.
 func (e *APIError) Unwrap() error { return e.Err }
 
-// statusError is the APIError of the status s of a call to method.
-func statusError(method string, s *st.Status, class Class, attempts int) *APIError {
+// StatusError is the APIError of the status s of a call to method.
+func StatusError(method string, s *st.Status, class Class, attempts int) *APIError {
 	return &APIError{Method: method, Code: s.GetCode(), Description: s.GetDescription(), Details: s.GetDetails(),
 		ReqID: s.GetReqId(), Class: class, Attempts: attempts}
 }
@@ -256,24 +256,8 @@ func statusText(code st.StatusCode, description, details string) string {
 	return msg
 }
 
-// describe is statusText of s.
-func describe(s *st.Status) string {
+// Describe renders s for people: "NAME (code): description: details",
+// the details only when they say more than the description.
+func Describe(s *st.Status) string {
 	return statusText(s.GetCode(), s.GetDescription(), s.GetDetails())
-}
-
-// callFailure sorts out the error of a call made by the sink's stages:
-// the *APIError in it (nil for a nil err), and a non-nil stop, prefixed
-// with what, when the run must end: err is not an *APIError (ErrClosed, a
-// nil request: a bug, not data) or its class is Fatal.
-func callFailure(what string, err error) (apiErr *APIError, stop error) {
-	if err == nil {
-		return nil, nil
-	}
-	if !errors.As(err, &apiErr) {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if apiErr.Class == Fatal {
-		return apiErr, fmt.Errorf("%s: %w", what, apiErr)
-	}
-	return apiErr, nil
 }

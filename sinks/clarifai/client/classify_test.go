@@ -1,4 +1,4 @@
-package clarifai
+package client
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package clarifai
+package client
 
 import (
 	"context"
@@ -128,6 +128,19 @@ type callSettings struct {
 // whether an input was already sent once.
 func Attempts(n *int) CallOption { return func(s *callSettings) { s.attempts = n } }
 
+// RecordAttempts stores n in the counter of an Attempts option among opts,
+// if there is one, as a call does when it returns. It is for fakes of the
+// sink's API interfaces, which take a Client's call options.
+func RecordAttempts(opts []CallOption, n int) {
+	var set callSettings
+	for _, o := range opts {
+		o(&set)
+	}
+	if set.attempts != nil {
+		*set.attempts = n
+	}
+}
+
 // response is what every V2 response has: a status.
 type response interface {
 	proto.Message
@@ -157,7 +170,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 	if set.codec != nil {
 		gopts = append(gopts, grpc.ForceCodecV2(set.codec))
 	}
-	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.MaxElapsed)
+	bo := NewBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.MaxElapsed)
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
 			return zero, fmt.Errorf("%s: %w", method, ctxErr(ctx, err))
@@ -192,7 +205,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 		}
 		c.cfg.Logger.Debug("retrying", zap.String("method", method), zap.Int("attempt", attempt),
 			zap.Duration("delay", delay), zap.Error(fail))
-		if err := sleep(ctx, delay); err != nil {
+		if err := Sleep(ctx, delay); err != nil {
 			return zero, fmt.Errorf("%s: %w", method, err)
 		}
 	}
@@ -229,7 +242,7 @@ func (c *Client) once(ctx context.Context, method string,
 	if code == st.StatusCode_SUCCESS || code == st.StatusCode_MIXED_STATUS {
 		return resp, nil
 	}
-	fail := statusError(method, s, ClassifyCode(code), 0)
+	fail := StatusError(method, s, ClassifyCode(code), 0)
 	switch {
 	case s == nil:
 		fail.Description, fail.Class = "the response has no status", Permanent
@@ -263,11 +276,11 @@ func (c *Client) fillUserApp(req proto.Message) {
 	m.Set(fd, protoreflect.ValueOfMessage(ua.ProtoReflect()))
 }
 
-// newBackoff returns the run's one backoff policy, started: waits from
+// NewBackoff returns the run's one backoff policy, started: waits from
 // initial doubling up to maxInterval, each randomized by ±50%, until
 // maxElapsed has passed. maxElapsed is always explicit: the library default
 // (15 min) would end long retries silently.
-func newBackoff(initial, maxInterval, maxElapsed time.Duration) *backoff.ExponentialBackOff {
+func NewBackoff(initial, maxInterval, maxElapsed time.Duration) *backoff.ExponentialBackOff {
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     initial,
 		RandomizationFactor: 0.5,
@@ -281,8 +294,8 @@ func newBackoff(initial, maxInterval, maxElapsed time.Duration) *backoff.Exponen
 	return b
 }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx is done, and then returns ctx.Err().
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
