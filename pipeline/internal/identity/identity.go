@@ -89,6 +89,12 @@ func NormalizeURL(raw string) string {
 	if isNormalURL(raw) {
 		return raw
 	}
+	return normalizeURLSlow(raw)
+}
+
+// normalizeURLSlow is NormalizeURL without its fast path: it parses raw and
+// writes it back. The fast path must give what it gives (FuzzNormalizeURL).
+func normalizeURLSlow(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
 		return strings.TrimSpace(raw)
