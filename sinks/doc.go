@@ -4,6 +4,7 @@
 // batched.
 //
 // Each destination is a sub-package: sinks/clarifai is the Clarifai sink,
-// sinks/clarifai/client its API client, sinks/clarifai/api the wire code,
-// and sinks/clarifai/emulator an in-process Clarifai server.
+// sinks/clarifai/client its API client, sinks/clarifai/cloudjob the
+// server-side ingestion jobs, sinks/clarifai/api the wire code, and
+// sinks/clarifai/emulator an in-process Clarifai server.
 package sinks

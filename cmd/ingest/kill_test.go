@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
@@ -41,7 +42,7 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%05d.txt", i)), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		id := pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
+		id := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
 		sum := sha256.Sum256([]byte(body))
 		want[id] = hex.EncodeToString(sum[:])
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
@@ -212,7 +213,7 @@ func TestSinkRequestContent(t *testing.T) {
 			Geo:      &pipeline.Geo{Latitude: 1.5, Longitude: -2.25},
 			Regions:  []pipeline.Region{{Box: &pipeline.BoundingBox{Bottom: 1, Right: 1}}}}
 		txt := &pipeline.Item{ID: "t1", Kind: pipeline.KindText, Text: "hello"}
-		wantID := pipeline.DeriveID(img, png)
+		wantID := ids.DeriveID(img, png)
 		out, err := runSink(t, t.Context(), s, []*pipeline.Item{img, txt})
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
@@ -292,7 +293,7 @@ func TestVerifyByID(t *testing.T) {
 		// Content-derived IDs already on the server: an earlier run's.
 		for i := range 5 {
 			it := &pipeline.Item{Kind: pipeline.KindText, Text: fmt.Sprintf("text %d", i)}
-			f.store(pipeline.DeriveID(it, nil), 3*time.Second, nil)
+			f.store(ids.DeriveID(it, nil), 3*time.Second, nil)
 			items = append(items, it)
 		}
 		pending := &pipeline.Item{ID: "resumed-pending", Kind: pipeline.KindText, Text: "a", Resumed: true}
@@ -535,7 +536,7 @@ func TestVerifyDuplicatesShareCalls(t *testing.T) {
 		items := make([]*pipeline.Item, 20_000)
 		for i := range items {
 			items[i] = &pipeline.Item{Kind: pipeline.KindText, Text: fmt.Sprintf("text %d", i)}
-			f.store(pipeline.DeriveID(items[i], nil), 0, nil)
+			f.store(ids.DeriveID(items[i], nil), 0, nil)
 		}
 		s := newTestSink(t, f, SinkConfig{Verify: true})
 		out, err := runSink(t, t.Context(), s, items)

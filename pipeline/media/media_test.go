@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // testdata holds real files of every supported format, made with ffmpeg.

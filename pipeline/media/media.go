@@ -1,10 +1,3 @@
-// Package media identifies what a file is: its kind (image, video, audio,
-// text) and MIME type from its first bytes, with the file name's extension as
-// a hint, and an image's size from its header without decoding the pixels.
-//
-// Detection follows the upload formats Clarifai documents: images JPEG, PNG,
-// TIFF, BMP, WEBP and GIF; video MP4, MOV, AVI, WMV and 3GP; audio WAV, MP3,
-// FLAC and OGG; text as plain text files.
 package media
 
 import (

@@ -1,4 +1,4 @@
-package cloud
+package cloudjob
 
 import (
 	"encoding/json"

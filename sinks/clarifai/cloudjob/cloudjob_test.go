@@ -1,4 +1,4 @@
-package cloud_test
+package cloudjob_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -20,8 +20,8 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func fastWait(onProgress func(cloud.Job)) cloud.WaitOptions {
-	return cloud.WaitOptions{MinInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond, OnProgress: onProgress}
+func fastWait(onProgress func(cloudjob.Job)) cloudjob.WaitOptions {
+	return cloudjob.WaitOptions{MinInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond, OnProgress: onProgress}
 }
 
 // TestStartStatusWait follows an ingestion step by step: the emulator's
@@ -30,19 +30,19 @@ func TestStartStatusWait(t *testing.T) {
 	const d = 10 * time.Millisecond
 	e := newEnv(t, d, true)
 	ctx := testCtx(t)
-	spec := cloud.Spec{URLs: []string{"s3://pub/data/"}, Concepts: []string{"cat"}, DatasetIDs: []string{"ds"}, Metadata: map[string]any{"k": "v"}}
-	job, err := cloud.Start(ctx, e.client, spec)
+	spec := cloudjob.Spec{URLs: []string{"s3://pub/data/"}, Concepts: []string{"cat"}, DatasetIDs: []string{"ds"}, Metadata: map[string]any{"k": "v"}}
+	job, err := cloudjob.Start(ctx, e.client, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.ID == "" || len(job.Extractions) != 1 || job.State() != cloud.StateQueued || job.Extractions[0].URL != "s3://pub/data/" {
+	if job.ID == "" || len(job.Extractions) != 1 || job.State() != cloudjob.StateQueued || job.Extractions[0].URL != "s3://pub/data/" {
 		t.Fatalf("started %+v", job)
 	}
 	if tm := job.Extractions[0].Template; len(tm.Concepts) != 1 || tm.Concepts[0] != "cat" || tm.DatasetIDs[0] != "ds" || tm.Metadata["k"] != "v" {
 		t.Errorf("template %+v", tm)
 	}
 	var states []string
-	final, err := cloud.Wait(ctx, e.client, job.ID, fastWait(func(j cloud.Job) {
+	final, err := cloudjob.Wait(ctx, e.client, job.ID, fastWait(func(j cloudjob.Job) {
 		p := j.Progress()
 		states = append(states, j.State().String()+":"+string(rune('0'+p.Inputs()))+string(rune('0'+p.ArchivesInProgress)))
 		e.clock.Advance(d)
@@ -57,12 +57,12 @@ func TestStartStatusWait(t *testing.T) {
 		t.Fatalf("snapshots\n got %s\nwant %s", got, want)
 	}
 	p := final.Progress()
-	if p != (cloud.Progress{Images: 2, Videos: 1, Audio: 1, Text: 2, ArchivesCompleted: 1}) || final.Inputs.Succeeded != 6 || final.HasFailures() {
+	if p != (cloudjob.Progress{Images: 2, Videos: 1, Audio: 1, Text: 2, ArchivesCompleted: 1}) || final.Inputs.Succeeded != 6 || final.HasFailures() {
 		t.Fatalf("final %+v %+v", p, final.Inputs)
 	}
 	// Status by extraction job ID works too.
-	ej, err := cloud.Status(ctx, e.client, final.Extractions[0].ID)
-	if err != nil || !ej.ExtractionOnly || ej.State() != cloud.StateCompleted || ej.Progress() != p {
+	ej, err := cloudjob.Status(ctx, e.client, final.Extractions[0].ID)
+	if err != nil || !ej.ExtractionOnly || ej.State() != cloudjob.StateCompleted || ej.Progress() != p {
 		t.Fatalf("status by extraction id: %+v %v", ej, err)
 	}
 	for _, in := range e.emu.Inputs(testUser, testApp) {
@@ -77,24 +77,24 @@ func TestWaitOutcomes(t *testing.T) {
 	ctx := testCtx(t)
 	tests := []struct {
 		name     string
-		spec     cloud.Spec
-		state    cloud.State
+		spec     cloudjob.Spec
+		state    cloudjob.State
 		failures bool
 		reason   string
 	}{
-		{"private with credentials", cloud.Spec{URLs: []string{"s3://priv/data/a"}, Credentials: cloud.Credentials{AWS: &cloud.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: awsSecret}}}, cloud.StateCompleted, false, ""},
-		{"private without", cloud.Spec{URLs: []string{"s3://priv/data/a"}}, cloud.StateFailed, false, "LIST_OBJECTS_FAILED: access denied listing s3://priv/data/a"},
-		{"private, wrong secret", cloud.Spec{URLs: []string{"s3://priv/data/a"}, Credentials: cloud.Credentials{AWS: &cloud.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: "nope"}}}, cloud.StateFailed, false, "rejected"},
-		{"unknown bucket", cloud.Spec{URLs: []string{"gs://none/x"}}, cloud.StateFailed, false, "does not exist"},
-		{"one of two fails", cloud.Spec{URLs: []string{"s3://pub/data/a", "s3://nope/x"}}, cloud.StateFailed, false, "s3://nope/x"},
+		{"private with credentials", cloudjob.Spec{URLs: []string{"s3://priv/data/a"}, Credentials: cloudjob.Credentials{AWS: &cloudjob.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: awsSecret}}}, cloudjob.StateCompleted, false, ""},
+		{"private without", cloudjob.Spec{URLs: []string{"s3://priv/data/a"}}, cloudjob.StateFailed, false, "LIST_OBJECTS_FAILED: access denied listing s3://priv/data/a"},
+		{"private, wrong secret", cloudjob.Spec{URLs: []string{"s3://priv/data/a"}, Credentials: cloudjob.Credentials{AWS: &cloudjob.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: "nope"}}}, cloudjob.StateFailed, false, "rejected"},
+		{"unknown bucket", cloudjob.Spec{URLs: []string{"gs://none/x"}}, cloudjob.StateFailed, false, "does not exist"},
+		{"one of two fails", cloudjob.Spec{URLs: []string{"s3://pub/data/a", "s3://nope/x"}}, cloudjob.StateFailed, false, "s3://nope/x"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			job, err := cloud.Start(ctx, e.client, tc.spec)
+			job, err := cloudjob.Start(ctx, e.client, tc.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			final, err := cloud.Wait(ctx, e.client, job.ID, fastWait(nil))
+			final, err := cloudjob.Wait(ctx, e.client, job.ID, fastWait(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,37 +112,37 @@ func TestCancelAndList(t *testing.T) {
 	const d = 10 * time.Millisecond
 	e := newEnv(t, d, true)
 	ctx := testCtx(t)
-	a, err := cloud.Start(ctx, e.client, cloud.Spec{URLs: []string{"s3://pub/data/"}})
+	a, err := cloudjob.Start(ctx, e.client, cloudjob.Spec{URLs: []string{"s3://pub/data/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cloud.Start(ctx, e.client, cloud.Spec{URLs: []string{"s3://pub/data/b", "s3://pub/data/c"}})
+	b, err := cloudjob.Start(ctx, e.client, cloudjob.Spec{URLs: []string{"s3://pub/data/b", "s3://pub/data/c"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(4 * d) // a: 3 steps (a.png b.txt c.wav); b: both done
-	jobs, err := cloud.Cancel(ctx, e.client, a.ID, b.Extractions[0].ID, "nope")
-	if !errors.Is(err, cloud.ErrNotFound) || len(jobs) != 2 {
+	jobs, err := cloudjob.Cancel(ctx, e.client, a.ID, b.Extractions[0].ID, "nope")
+	if !errors.Is(err, cloudjob.ErrNotFound) || len(jobs) != 2 {
 		t.Fatalf("cancel: %v %v", jobs, err)
 	}
-	if jobs[0].State() != cloud.StateCancelled || jobs[0].Progress().Inputs() != 3 {
+	if jobs[0].State() != cloudjob.StateCancelled || jobs[0].Progress().Inputs() != 3 {
 		t.Fatalf("cancelled job %v %+v", jobs[0].State(), jobs[0].Progress())
 	}
-	if jobs[1].State() != cloud.StateCompleted {
+	if jobs[1].State() != cloudjob.StateCompleted {
 		t.Fatalf("cancelling an ended extraction job changed it: %v", jobs[1].State())
 	}
 	e.clock.Advance(time.Hour)
-	after, err := cloud.Status(ctx, e.client, a.ID)
-	if err != nil || after.State() != cloud.StateCancelled || after.Progress().Inputs() != 3 {
+	after, err := cloudjob.Status(ctx, e.client, a.ID)
+	if err != nil || after.State() != cloudjob.StateCancelled || after.Progress().Inputs() != 3 {
 		t.Fatalf("after an hour: %v %+v %v", after.State(), after.Progress(), err)
 	}
-	if final, err := cloud.Wait(ctx, e.client, a.ID, fastWait(nil)); err != nil || final.State() != cloud.StateCancelled {
+	if final, err := cloudjob.Wait(ctx, e.client, a.ID, fastWait(nil)); err != nil || final.State() != cloudjob.StateCancelled {
 		t.Fatalf("wait on a cancelled job: %v %v", final.State(), err)
 	}
 
 	var urls []string
 	for page := 1; ; page++ {
-		list, err := cloud.List(ctx, e.client, page, 2)
+		list, err := cloudjob.List(ctx, e.client, page, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,10 +159,10 @@ func TestCancelAndList(t *testing.T) {
 	if got := strings.Join(urls, " "); got != "s3://pub/data/=cancelled s3://pub/data/b=completed s3://pub/data/c=completed" {
 		t.Fatalf("list %s", got)
 	}
-	if _, err := cloud.List(ctx, e.client, 0, 10); err == nil {
+	if _, err := cloudjob.List(ctx, e.client, 0, 10); err == nil {
 		t.Error("List accepted page 0")
 	}
-	if _, err := cloud.Status(ctx, e.client, "nope"); !errors.Is(err, cloud.ErrNotFound) {
+	if _, err := cloudjob.Status(ctx, e.client, "nope"); !errors.Is(err, cloudjob.ErrNotFound) {
 		t.Errorf("status of an unknown job: %v", err)
 	}
 }
@@ -170,7 +170,7 @@ func TestCancelAndList(t *testing.T) {
 // fakeAPI answers GetInputsAddJob from a script and records when it was
 // called; other methods fail.
 type fakeAPI struct {
-	cloud.API
+	cloudjob.API
 	calls  []time.Time
 	script func(n int) (*pb.InputsAddJob, error)
 }
@@ -206,8 +206,8 @@ func TestWaitBackoff(t *testing.T) {
 			j.ExtractionJobs[0].Status.Code = statuspb.StatusCode_JOB_COMPLETED
 			return j, nil
 		}}
-		final, err := cloud.Wait(context.Background(), f, "j", cloud.WaitOptions{MinInterval: time.Second, MaxInterval: 4 * time.Second})
-		if err != nil || final.State() != cloud.StateCompleted {
+		final, err := cloudjob.Wait(context.Background(), f, "j", cloudjob.WaitOptions{MinInterval: time.Second, MaxInterval: 4 * time.Second})
+		if err != nil || final.State() != cloudjob.StateCompleted {
 			t.Fatalf("%v %v", final.State(), err)
 		}
 		var got []time.Duration
@@ -232,26 +232,26 @@ func TestWaitStopsWithContextAndErrors(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := cloud.Wait(ctx, f, "j", cloud.WaitOptions{})
+		_, err := cloudjob.Wait(ctx, f, "j", cloudjob.WaitOptions{})
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 10*time.Second {
 			t.Fatalf("err %v after %v", err, time.Since(start))
 		}
 		boom := errors.New("boom")
 		f = &fakeAPI{script: func(int) (*pb.InputsAddJob, error) { return nil, boom }}
-		if _, err := cloud.Wait(context.Background(), f, "j", cloud.WaitOptions{}); !errors.Is(err, boom) || len(f.calls) != 1 {
+		if _, err := cloudjob.Wait(context.Background(), f, "j", cloudjob.WaitOptions{}); !errors.Is(err, boom) || len(f.calls) != 1 {
 			t.Fatalf("err %v after %d calls", err, len(f.calls))
 		}
 	})
 }
 
 func TestJobState(t *testing.T) {
-	mk := func(job statuspb.StatusCode, pending uint64, exts ...statuspb.StatusCode) cloud.Job {
+	mk := func(job statuspb.StatusCode, pending uint64, exts ...statuspb.StatusCode) cloudjob.Job {
 		j := &pb.InputsAddJob{Id: "j", Status: &statuspb.Status{Code: job}, Progress: &pb.InputsAddJobProgress{PendingCount: pending}}
 		for _, c := range exts {
 			j.ExtractionJobs = append(j.ExtractionJobs, &pb.InputsExtractionJob{Status: &statuspb.Status{Code: c}})
 		}
 		f := &fakeAPI{script: func(int) (*pb.InputsAddJob, error) { return j, nil }}
-		got, err := cloud.Status(context.Background(), f, "j")
+		got, err := cloudjob.Status(context.Background(), f, "j")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,21 +266,21 @@ func TestJobState(t *testing.T) {
 	)
 	tests := []struct {
 		name string
-		job  cloud.Job
-		want cloud.State
+		job  cloudjob.Job
+		want cloudjob.State
 	}{
-		{"all queued (Clarifai says the add job completed)", mk(ok, 0, q, q), cloud.StateQueued},
-		{"one running", mk(ok, 0, q, r), cloud.StateRunning},
-		{"done, inputs pending", mk(ok, 3, ok), cloud.StateRunning},
-		{"done", mk(ok, 0, ok, ok), cloud.StateCompleted},
-		{"one failed, one running", mk(r, 0, bad, r), cloud.StateRunning},
-		{"one failed", mk(ok, 0, bad, ok), cloud.StateFailed},
-		{"archive failure code", mk(ok, 0, statuspb.StatusCode_ARCHIVE_EXTRACT_FAILED), cloud.StateFailed},
-		{"one cancelled", mk(r, 0, cx, r), cloud.StateCancelled},
-		{"job cancelled", mk(cx, 0, ok), cloud.StateCancelled},
-		{"plain job running", mk(r, 1), cloud.StateRunning},
-		{"plain job completed, inputs pending", mk(ok, 1), cloud.StateRunning},
-		{"plain job completed", mk(ok, 0), cloud.StateCompleted},
+		{"all queued (Clarifai says the add job completed)", mk(ok, 0, q, q), cloudjob.StateQueued},
+		{"one running", mk(ok, 0, q, r), cloudjob.StateRunning},
+		{"done, inputs pending", mk(ok, 3, ok), cloudjob.StateRunning},
+		{"done", mk(ok, 0, ok, ok), cloudjob.StateCompleted},
+		{"one failed, one running", mk(r, 0, bad, r), cloudjob.StateRunning},
+		{"one failed", mk(ok, 0, bad, ok), cloudjob.StateFailed},
+		{"archive failure code", mk(ok, 0, statuspb.StatusCode_ARCHIVE_EXTRACT_FAILED), cloudjob.StateFailed},
+		{"one cancelled", mk(r, 0, cx, r), cloudjob.StateCancelled},
+		{"job cancelled", mk(cx, 0, ok), cloudjob.StateCancelled},
+		{"plain job running", mk(r, 1), cloudjob.StateRunning},
+		{"plain job completed, inputs pending", mk(ok, 1), cloudjob.StateRunning},
+		{"plain job completed", mk(ok, 0), cloudjob.StateCompleted},
 	}
 	for _, tc := range tests {
 		if got := tc.job.State(); got != tc.want {

@@ -1,13 +1,9 @@
-package cloud_test
+package cloudjob_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"image"
 	"image/png"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +11,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -27,38 +24,6 @@ const (
 	awsSecret = "cloud-aws-secret-never-shown-1c9e"
 )
 
-// clock is a fake clock for the emulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// writeFile writes b to dir/rel, creating folders.
-func writeFile(t testing.TB, dir, rel string, b []byte) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func pngBytes(t testing.TB) []byte {
 	var b bytes.Buffer
 	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 2, 2))); err != nil {
@@ -67,33 +32,17 @@ func pngBytes(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-func zipOf(t testing.TB, files map[string][]byte) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, b := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = w.Write(b)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // bucket writes a bucket with, under data/: an image, a text, an audio, a
 // video, and a zip of one image and one text (7 steps, 6 inputs), plus a
 // file outside the prefix.
 func bucket(t testing.TB) string {
 	dir := t.TempDir()
-	writeFile(t, dir, "data/a.png", pngBytes(t))
-	writeFile(t, dir, "data/b.txt", []byte("some text"))
-	writeFile(t, dir, "data/c.wav", []byte("RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00"))
-	writeFile(t, dir, "data/d.mp4", []byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"))
-	writeFile(t, dir, "data/e.zip", zipOf(t, map[string][]byte{"f.png": pngBytes(t), "g.txt": []byte("zipped")}))
-	writeFile(t, dir, "other/x.png", pngBytes(t))
+	emutest.WriteFile(t, dir, "data/a.png", pngBytes(t))
+	emutest.WriteFile(t, dir, "data/b.txt", []byte("some text"))
+	emutest.WriteFile(t, dir, "data/c.wav", []byte("RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00"))
+	emutest.WriteFile(t, dir, "data/d.mp4", []byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"))
+	emutest.WriteFile(t, dir, "data/e.zip", emutest.Zip(t, emutest.Member{Name: "f.png", Data: pngBytes(t)}, emutest.Member{Name: "g.txt", Data: []byte("zipped")}))
+	emutest.WriteFile(t, dir, "other/x.png", pngBytes(t))
 	return dir
 }
 
@@ -102,7 +51,7 @@ func bucket(t testing.TB) string {
 type env struct {
 	emu    *emulator.Server
 	client *client.Client
-	clock  *clock
+	clock  *emutest.Clock
 }
 
 func newEnv(t testing.TB, delay time.Duration, useClock bool) *env {
@@ -115,7 +64,7 @@ func newEnv(t testing.TB, delay time.Duration, useClock bool) *env {
 		PrivateBuckets: map[string]emulator.BucketCredentials{"s3://priv": {AWSAccessKeyID: awsID, AWSSecretAccessKey: awsSecret}},
 	}
 	if useClock {
-		e.clock = newClock()
+		e.clock = emutest.NewClock()
 		opts.Now = e.clock.Now
 	}
 	emu, err := emulator.Start("127.0.0.1:0", opts)

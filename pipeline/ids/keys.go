@@ -1,13 +1,14 @@
-package pipeline
+package ids
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/internal/identity"
 )
 
 // FileKey returns the Key of an item read from a local file: its absolute
@@ -24,8 +25,8 @@ func FileKey(path string, size int64, modTime time.Time) string {
 func IDKey(id string) string { return "id:" + id }
 
 // URLKey returns the Key of an item the server fetches from a URL.
-func URLKey(kind Kind, rawURL string) string {
-	return "url:" + kind.String() + "|" + NormalizeURL(rawURL)
+func URLKey(kind pipeline.Kind, rawURL string) string {
+	return "url:" + kind.String() + "|" + identity.NormalizeURL(rawURL)
 }
 
 // TextKey returns the Key of a raw text item.
@@ -40,19 +41,5 @@ func ScopeKey(key string, datasetIDs []string) string {
 	if len(datasetIDs) == 0 || key == "" {
 		return key
 	}
-	return key + "|ds=" + datasetScope(datasetIDs)
-}
-
-// datasetScope is the scope of an item in its IDs and keys: its dataset IDs
-// sorted and joined by ",". One dataset, the common case, costs no copy.
-func datasetScope(ids []string) string {
-	switch len(ids) {
-	case 0:
-		return ""
-	case 1:
-		return ids[0]
-	}
-	ds := slices.Clone(ids)
-	slices.Sort(ds)
-	return strings.Join(ds, ",")
+	return key + "|ds=" + identity.Scope(datasetIDs)
 }

@@ -1,4 +1,4 @@
-package cloud_test
+package cloudjob_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 )
 
 // Example ingests a bucket prefix served by the emulator and waits for the
@@ -35,14 +35,14 @@ func Example() {
 	defer api.Close()
 
 	ctx := context.Background()
-	spec := cloud.Spec{URLs: []string{"s3://my-bucket/notes/"}, Concepts: []string{"note"}}
-	// With real buckets: spec.Credentials, err = cloud.CredentialSources{}.Resolve(spec.URLs...)
-	job, err := cloud.Start(ctx, api, spec)
+	spec := cloudjob.Spec{URLs: []string{"s3://my-bucket/notes/"}, Concepts: []string{"note"}}
+	// With real buckets: spec.Credentials, err = cloudjob.CredentialSources{}.Resolve(spec.URLs...)
+	job, err := cloudjob.Start(ctx, api, spec)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	job, err = cloud.Wait(ctx, api, job.ID, cloud.WaitOptions{MinInterval: 10 * time.Millisecond})
+	job, err = cloudjob.Wait(ctx, api, job.ID, cloudjob.WaitOptions{MinInterval: 10 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,30 +1,8 @@
-package pipeline
+package identity
 
 import (
-	"net/url"
-	"strings"
 	"testing"
 )
-
-// normalizeURLSlow is NormalizeURL without its fast path.
-func normalizeURLSlow(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" {
-		return strings.TrimSpace(raw)
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
-		port = ""
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	u.Host = host
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
-}
 
 func TestNormalizeURLFastPath(t *testing.T) {
 	for _, tc := range []struct {

@@ -1,4 +1,4 @@
-package cloud
+package cloudjob
 
 import (
 	"bufio"
@@ -61,7 +61,7 @@ func (c Credentials) Format(f fmt.State, _ rune) {
 	if c.Azure != nil {
 		set = append(set, "azure")
 	}
-	fmt.Fprintf(f, "cloud.Credentials{%s}", strings.Join(set, ", "))
+	fmt.Fprintf(f, "cloudjob.Credentials{%s}", strings.Join(set, ", "))
 }
 
 // Provider is the storage service a URL belongs to.

@@ -1,4 +1,4 @@
-package cloud
+package cloudjob
 
 import (
 	"crypto/rand"
@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 )
 
@@ -93,7 +93,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	for _, d := range s.DatasetIDs {
-		if err := pipeline.ValidID(d); err != nil {
+		if err := ids.ValidID(d); err != nil {
 			errs = append(errs, fmt.Errorf("dataset %s", strings.Replace(err.Error(), "input ID", "ID", 1)))
 		}
 	}

@@ -1,46 +1,46 @@
-package cloud_test
+package cloudjob_test
 
 import (
 	"strings"
 	"testing"
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 )
 
 func TestParseConflict(t *testing.T) {
-	for in, want := range map[string]cloud.Conflict{"": cloud.ConflictSkip, "skip": cloud.ConflictSkip, "SUFFIX": cloud.ConflictSuffix, " suffix ": cloud.ConflictSuffix} {
-		got, err := cloud.ParseConflict(in)
+	for in, want := range map[string]cloudjob.Conflict{"": cloudjob.ConflictSkip, "skip": cloudjob.ConflictSkip, "SUFFIX": cloudjob.ConflictSuffix, " suffix ": cloudjob.ConflictSuffix} {
+		got, err := cloudjob.ParseConflict(in)
 		if err != nil || got != want {
 			t.Errorf("ParseConflict(%q) = %v, %v", in, got, err)
 		}
 	}
-	if _, err := cloud.ParseConflict("overwrite"); err == nil {
+	if _, err := cloudjob.ParseConflict("overwrite"); err == nil {
 		t.Error("ParseConflict accepted overwrite")
 	}
 }
 
 func TestSpecValidate(t *testing.T) {
-	ok := func() cloud.Spec { return cloud.Spec{URLs: []string{"s3://b/p"}} }
+	ok := func() cloudjob.Spec { return cloudjob.Spec{URLs: []string{"s3://b/p"}} }
 	tests := []struct {
 		name   string
-		mutate func(*cloud.Spec)
+		mutate func(*cloudjob.Spec)
 		want   string
 	}{
-		{"ok", func(*cloud.Spec) {}, ""},
-		{"every scheme", func(s *cloud.Spec) {
+		{"ok", func(*cloudjob.Spec) {}, ""},
+		{"every scheme", func(s *cloudjob.Spec) {
 			s.URLs = []string{"gs://b", "https://a.blob.core.windows.net/c", "http://h/a.zip", "s3://b"}
 		}, ""},
-		{"no url", func(s *cloud.Spec) { s.URLs = nil }, "no URL"},
-		{"ftp", func(s *cloud.Spec) { s.URLs = []string{"ftp://h/x"} }, "use s3://"},
-		{"no bucket", func(s *cloud.Spec) { s.URLs = []string{"s3:///x"} }, "no bucket"},
-		{"sas token not echoed", func(s *cloud.Spec) { s.URLs = []string{"ftp://h/x?sig=SECRETSIG"} }, "?[redacted]"},
-		{"empty concept", func(s *cloud.Spec) { s.Concepts = []string{" "} }, "empty concept"},
-		{"bad dataset", func(s *cloud.Spec) { s.DatasetIDs = []string{"a b"} }, "dataset ID"},
-		{"bad metadata", func(s *cloud.Spec) { s.Metadata = map[string]any{"f": func() {}} }, "metadata"},
-		{"bad job id", func(s *cloud.Spec) { s.JobID = "a/b" }, "job ID"},
-		{"long job id", func(s *cloud.Spec) { s.JobID = strings.Repeat("a", 129) }, "job ID"},
-		{"bad conflict", func(s *cloud.Spec) { s.Conflict = 9 }, "conflict"},
+		{"no url", func(s *cloudjob.Spec) { s.URLs = nil }, "no URL"},
+		{"ftp", func(s *cloudjob.Spec) { s.URLs = []string{"ftp://h/x"} }, "use s3://"},
+		{"no bucket", func(s *cloudjob.Spec) { s.URLs = []string{"s3:///x"} }, "no bucket"},
+		{"sas token not echoed", func(s *cloudjob.Spec) { s.URLs = []string{"ftp://h/x?sig=SECRETSIG"} }, "?[redacted]"},
+		{"empty concept", func(s *cloudjob.Spec) { s.Concepts = []string{" "} }, "empty concept"},
+		{"bad dataset", func(s *cloudjob.Spec) { s.DatasetIDs = []string{"a b"} }, "dataset ID"},
+		{"bad metadata", func(s *cloudjob.Spec) { s.Metadata = map[string]any{"f": func() {}} }, "metadata"},
+		{"bad job id", func(s *cloudjob.Spec) { s.JobID = "a/b" }, "job ID"},
+		{"long job id", func(s *cloudjob.Spec) { s.JobID = strings.Repeat("a", 129) }, "job ID"},
+		{"bad conflict", func(s *cloudjob.Spec) { s.Conflict = 9 }, "conflict"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,16 +64,16 @@ func TestSpecValidate(t *testing.T) {
 }
 
 func TestSpecRequest(t *testing.T) {
-	spec := cloud.Spec{
+	spec := cloudjob.Spec{
 		URLs:       []string{"s3://b/p", "gs://g/q", "https://acct.blob.core.windows.net/c/r", "https://example.com/a.zip"},
 		Concepts:   []string{"cat", "dog"},
 		DatasetIDs: []string{"ds1"},
 		Metadata:   map[string]any{"k": "v", "n": 2},
-		Conflict:   cloud.ConflictSuffix,
-		Credentials: cloud.Credentials{
-			AWS:   &cloud.AWSCredentials{Region: "r", AccessKeyID: "id", SecretAccessKey: "s", SessionToken: "t"},
-			GCP:   &cloud.GCPCredentials{ServiceAccountJSON: "{}"},
-			Azure: &cloud.AzureCredentials{AccountName: "acct", AccountKey: "k"},
+		Conflict:   cloudjob.ConflictSuffix,
+		Credentials: cloudjob.Credentials{
+			AWS:   &cloudjob.AWSCredentials{Region: "r", AccessKeyID: "id", SecretAccessKey: "s", SessionToken: "t"},
+			GCP:   &cloudjob.GCPCredentials{ServiceAccountJSON: "{}"},
+			Azure: &cloudjob.AzureCredentials{AccountName: "acct", AccountKey: "k"},
 		},
 		JobID: "job-1",
 	}
@@ -117,7 +117,7 @@ func TestSpecRequest(t *testing.T) {
 	if id := r1.DataSources[0].InputsAddJobId; id == "" || id != r1.DataSources[3].InputsAddJobId || id == r2.DataSources[0].InputsAddJobId {
 		t.Errorf("job ids %q %q %q", id, r1.DataSources[3].InputsAddJobId, r2.DataSources[0].InputsAddJobId)
 	}
-	if _, err := (cloud.Spec{}).Request(); err == nil {
+	if _, err := (cloudjob.Spec{}).Request(); err == nil {
 		t.Error("Request accepted an empty spec")
 	}
 }
@@ -128,7 +128,7 @@ func TestRedactURL(t *testing.T) {
 		"https://a.blob.core.windows.net/c?sv=1&sig=abc": "https://a.blob.core.windows.net/c?[redacted]",
 		"https://h/x.zip#frag":                           "https://h/x.zip?[redacted]",
 	} {
-		if got := cloud.RedactURL(in); got != want {
+		if got := cloudjob.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package cloud_test
+package cloudjob_test
 
 import (
 	"encoding/json"
@@ -7,23 +7,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 )
 
 func TestProviderOf(t *testing.T) {
 	tests := []struct {
 		url  string
-		want cloud.Provider
+		want cloudjob.Provider
 	}{
-		{"s3://b/x", cloud.ProviderAWS},
-		{"gs://b/x", cloud.ProviderGCP},
-		{"https://acct.blob.core.windows.net/c/x", cloud.ProviderAzure},
-		{"https://ACCT.Blob.Core.Windows.Net/c", cloud.ProviderAzure},
-		{"https://example.com/data.zip", cloud.ProviderNone},
-		{"::", cloud.ProviderNone},
+		{"s3://b/x", cloudjob.ProviderAWS},
+		{"gs://b/x", cloudjob.ProviderGCP},
+		{"https://acct.blob.core.windows.net/c/x", cloudjob.ProviderAzure},
+		{"https://ACCT.Blob.Core.Windows.Net/c", cloudjob.ProviderAzure},
+		{"https://example.com/data.zip", cloudjob.ProviderNone},
+		{"::", cloudjob.ProviderNone},
 	}
 	for _, tc := range tests {
-		if got := cloud.ProviderOf(tc.url); got != tc.want {
+		if got := cloudjob.ProviderOf(tc.url); got != tc.want {
 			t.Errorf("ProviderOf(%q) = %v, want %v", tc.url, got, tc.want)
 		}
 	}
@@ -51,40 +51,40 @@ func TestResolveCredentials(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		src  cloud.CredentialSources
+		src  cloudjob.CredentialSources
 		env  map[string]string
 		urls []string
 		want want
 	}{
-		{"aws from env", cloud.CredentialSources{}, map[string]string{"AWS_ACCESS_KEY_ID": "ENVID", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_SESSION_TOKEN": "tok", "AWS_REGION": "us-east-2", "HOME": "/home/u"},
+		{"aws from env", cloudjob.CredentialSources{}, map[string]string{"AWS_ACCESS_KEY_ID": "ENVID", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_SESSION_TOKEN": "tok", "AWS_REGION": "us-east-2", "HOME": "/home/u"},
 			[]string{"s3://b"}, want{aws: &[4]string{"us-east-2", "ENVID", "envsecret", "tok"}}},
-		{"aws default region", cloud.CredentialSources{}, map[string]string{"AWS_ACCESS_KEY_ID": "ENVID", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_DEFAULT_REGION": "us-west-1"},
+		{"aws default region", cloudjob.CredentialSources{}, map[string]string{"AWS_ACCESS_KEY_ID": "ENVID", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_DEFAULT_REGION": "us-west-1"},
 			[]string{"s3://b"}, want{aws: &[4]string{"us-west-1", "ENVID", "envsecret", ""}}},
-		{"explicit wins over env", cloud.CredentialSources{AWSAccessKeyID: "FLAGID", AWSSecretAccessKey: "flagsecret", AWSRegion: "r1"},
+		{"explicit wins over env", cloudjob.CredentialSources{AWSAccessKeyID: "FLAGID", AWSSecretAccessKey: "flagsecret", AWSRegion: "r1"},
 			map[string]string{"AWS_ACCESS_KEY_ID": "ENVID", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_REGION": "r2"},
 			[]string{"s3://b"}, want{aws: &[4]string{"r1", "FLAGID", "flagsecret", ""}}},
-		{"aws shared files, default profile", cloud.CredentialSources{}, map[string]string{"HOME": "/home/u"},
+		{"aws shared files, default profile", cloudjob.CredentialSources{}, map[string]string{"HOME": "/home/u"},
 			[]string{"s3://b"}, want{aws: &[4]string{"eu-west-1", "FILEID", "filesecret", ""}}},
-		{"aws shared files, AWS_PROFILE", cloud.CredentialSources{}, map[string]string{"HOME": "/home/u", "AWS_PROFILE": "work"},
+		{"aws shared files, AWS_PROFILE", cloudjob.CredentialSources{}, map[string]string{"HOME": "/home/u", "AWS_PROFILE": "work"},
 			[]string{"s3://b"}, want{aws: &[4]string{"ap-south-1", "WORKID", "worksecret", "worktoken"}}},
-		{"aws shared files, explicit profile and file", cloud.CredentialSources{AWSProfile: "default"},
+		{"aws shared files, explicit profile and file", cloudjob.CredentialSources{AWSProfile: "default"},
 			map[string]string{"HOME": "/home/u", "AWS_PROFILE": "work", "AWS_SHARED_CREDENTIALS_FILE": "/other/credentials"},
 			[]string{"s3://b"}, want{aws: &[4]string{"eu-west-1", "OTHERID", "othersecret", ""}}},
-		{"aws nothing: public", cloud.CredentialSources{}, map[string]string{"HOME": "/nowhere"}, []string{"s3://b"}, want{}},
-		{"aws half", cloud.CredentialSources{}, map[string]string{"AWS_ACCESS_KEY_ID": "ENVID"}, []string{"s3://b"}, want{err: "incomplete"}},
-		{"gcp from env", cloud.CredentialSources{}, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/keys/sa.json"},
+		{"aws nothing: public", cloudjob.CredentialSources{}, map[string]string{"HOME": "/nowhere"}, []string{"s3://b"}, want{}},
+		{"aws half", cloudjob.CredentialSources{}, map[string]string{"AWS_ACCESS_KEY_ID": "ENVID"}, []string{"s3://b"}, want{err: "incomplete"}},
+		{"gcp from env", cloudjob.CredentialSources{}, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/keys/sa.json"},
 			[]string{"gs://b"}, want{gcp: files["/keys/sa.json"]}},
-		{"gcp explicit file", cloud.CredentialSources{GCPServiceAccountFile: "/keys/sa.json"}, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/keys/bad.json"},
+		{"gcp explicit file", cloudjob.CredentialSources{GCPServiceAccountFile: "/keys/sa.json"}, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/keys/bad.json"},
 			[]string{"gs://b"}, want{gcp: files["/keys/sa.json"]}},
-		{"gcp not json", cloud.CredentialSources{GCPServiceAccountFile: "/keys/bad.json"}, nil, []string{"gs://b"}, want{err: "not a JSON object"}},
-		{"gcp missing file", cloud.CredentialSources{GCPServiceAccountFile: "/keys/none.json"}, nil, []string{"gs://b"}, want{err: "none.json"}},
-		{"azure from env", cloud.CredentialSources{}, map[string]string{"AZURE_STORAGE_ACCOUNT": "acct", "AZURE_STORAGE_KEY": "k1"},
+		{"gcp not json", cloudjob.CredentialSources{GCPServiceAccountFile: "/keys/bad.json"}, nil, []string{"gs://b"}, want{err: "not a JSON object"}},
+		{"gcp missing file", cloudjob.CredentialSources{GCPServiceAccountFile: "/keys/none.json"}, nil, []string{"gs://b"}, want{err: "none.json"}},
+		{"azure from env", cloudjob.CredentialSources{}, map[string]string{"AZURE_STORAGE_ACCOUNT": "acct", "AZURE_STORAGE_KEY": "k1"},
 			[]string{"https://acct.blob.core.windows.net/c"}, want{azureName: "acct", azureK: "k1"}},
-		{"azure explicit name, env key", cloud.CredentialSources{AzureAccountName: "mine"}, map[string]string{"AZURE_STORAGE_ACCOUNT": "acct", "AZURE_STORAGE_KEY": "k1"},
+		{"azure explicit name, env key", cloudjob.CredentialSources{AzureAccountName: "mine"}, map[string]string{"AZURE_STORAGE_ACCOUNT": "acct", "AZURE_STORAGE_KEY": "k1"},
 			[]string{"https://mine.blob.core.windows.net/c"}, want{azureName: "mine", azureK: "k1"}},
-		{"azure key without name", cloud.CredentialSources{}, map[string]string{"AZURE_STORAGE_KEY": "k1"},
+		{"azure key without name", cloudjob.CredentialSources{}, map[string]string{"AZURE_STORAGE_KEY": "k1"},
 			[]string{"https://acct.blob.core.windows.net/c"}, want{err: "no account name"}},
-		{"only the providers needed", cloud.CredentialSources{GCPServiceAccountFile: "/keys/bad.json"}, map[string]string{"AWS_ACCESS_KEY_ID": "half"},
+		{"only the providers needed", cloudjob.CredentialSources{GCPServiceAccountFile: "/keys/bad.json"}, map[string]string{"AWS_ACCESS_KEY_ID": "half"},
 			[]string{"https://example.com/a.zip"}, want{}},
 	}
 	for _, tc := range tests {
@@ -131,12 +131,12 @@ func TestResolveCredentials(t *testing.T) {
 // TestCredentialsNeverPrint formats credentials every way a careless log
 // line might, and finds no secret.
 func TestCredentialsNeverPrint(t *testing.T) {
-	c := cloud.Credentials{
-		AWS:   &cloud.AWSCredentials{Region: "r", AccessKeyID: awsID, SecretAccessKey: awsSecret, SessionToken: "tok-secret"},
-		GCP:   &cloud.GCPCredentials{ServiceAccountJSON: `{"private_key":"gcp-secret"}`},
-		Azure: &cloud.AzureCredentials{AccountName: "acct", AccountKey: "azure-secret"},
+	c := cloudjob.Credentials{
+		AWS:   &cloudjob.AWSCredentials{Region: "r", AccessKeyID: awsID, SecretAccessKey: awsSecret, SessionToken: "tok-secret"},
+		GCP:   &cloudjob.GCPCredentials{ServiceAccountJSON: `{"private_key":"gcp-secret"}`},
+		Azure: &cloudjob.AzureCredentials{AccountName: "acct", AccountKey: "azure-secret"},
 	}
-	spec := cloud.Spec{URLs: []string{"s3://b"}, Credentials: c}
+	spec := cloudjob.Spec{URLs: []string{"s3://b"}, Credentials: c}
 	j1, _ := json.Marshal(c)
 	j2, _ := json.Marshal(c.AWS)
 	j3, _ := json.Marshal(spec)
