@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 )
@@ -59,7 +61,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
-	ts, err := e.buildTransforms(job, log)
+	ts, cids, err := e.buildTransforms(job, log)
 	if err != nil {
 		return err
 	}
@@ -94,6 +96,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	} else {
 		fmt.Fprintln(w, ".")
 	}
+	printConceptIDs(w, cids.Mapping())
 	if skippedCloud > 0 {
 		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", skippedCloud)
 	}
@@ -101,6 +104,27 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 		return errItemsFailed
 	}
 	return nil
+}
+
+// printConceptIDs shows how the labels read became concept IDs: the first
+// few, then the counts.
+func printConceptIDs(w io.Writer, s ids.Summary) {
+	if s.IDs == 0 {
+		return
+	}
+	if s.Verbatim {
+		fmt.Fprintf(w, "Concept IDs (concept_ids: verbatim, labels sent unchanged):\n")
+	} else {
+		fmt.Fprintf(w, "Concept IDs (derived from the labels; concept_ids: verbatim sends labels unchanged):\n")
+	}
+	for _, m := range s.First {
+		fmt.Fprintf(w, "  %q -> %s\n", m.Label, m.ID)
+	}
+	more := ""
+	if s.Partial {
+		more = " (counted up to the first ones; the rest were checked per item)"
+	}
+	fmt.Fprintf(w, "  %d concept IDs, %d of them differ from their label%s.\n", s.IDs, s.Changed, more)
 }
 
 // describe says which item a failed or skipped result is about and why:
