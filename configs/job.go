@@ -48,17 +48,18 @@ type Job struct {
 	Sources []Source `yaml:"sources"`
 	// Transforms run in order on every item (see package transforms).
 	Transforms []transforms.Spec `yaml:"transforms"`
+	Upload     Upload            `yaml:"upload"`
+	State      State             `yaml:"state"`
+	Log        Log               `yaml:"log"`
+
 	// ConceptIDs says how labels become concept IDs: "derive" (default:
 	// "cell phone" is sent as ID "cell-phone" named "cell phone", as
 	// Clarifai's own loaders do; explicit IDs are checked) or "verbatim"
 	// (labels sent as given, unchecked, as earlier versions of this tool
-	// did, for an app that already holds such IDs). See package pipeline/ids. Not part
-	// of the Fingerprint: it changes no input ID, so switching it resumes
-	// the same checkpoint.
+	// did, for an app that already holds such IDs). See package
+	// pipeline/ids. Not part of the Fingerprint: it changes no input ID, so
+	// switching it resumes the same checkpoint.
 	ConceptIDs string `yaml:"concept_ids,omitempty"`
-	Upload     Upload `yaml:"upload"`
-	State      State  `yaml:"state"`
-	Log        Log    `yaml:"log"`
 
 	// dir is the folder of the job file; relative paths in the file are
 	// relative to it.
