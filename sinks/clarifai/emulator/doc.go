@@ -22,6 +22,7 @@
 //	no inputs, > 128 inputs, > 1 video, bad job id
 //	                                            INPUT_INVALID_REQUEST (nothing stored)
 //	per input: bad id, no data, url and bytes, bad concept/geo/region/dataset
+//	  (a concept id outside 1-32 of A-Za-z0-9_-, unless AnyConceptID)
 //	                                            INPUT_INVALID_ARGUMENT
 //	per input: duplicate id                     INPUT_INVALID_ARGUMENT, details "Input has a duplicate ID."
 //	per input: malformed or non-http(s) url     INPUT_INVALID_URL
