@@ -258,10 +258,17 @@ type Source struct {
 var _ pipeline.Source = (*Source)(nil)
 
 // New validates cfg and returns the source. It fails if Root does not exist
-// or is not a folder, or if cfg is invalid. It reads no file.
+// or is not a folder, if cfg is invalid, or if a YOLO classes file cannot
+// be found or read (annotations.FindClasses): these are configuration
+// mistakes, found before anything is sent. It reads no other file.
 func New(cfg Config, opts ...Option) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if a := cfg.Annotations; a != nil && a.Format == annotations.FormatYOLO {
+		if _, _, err := annotations.FindClasses(*a); err != nil {
+			return nil, fmt.Errorf("dir: annotations: %w", err)
+		}
 	}
 	cfg = cfg.withDefaults()
 	s := &Source{cfg: cfg, log: zap.NewNop(), fs: osFS{}}
