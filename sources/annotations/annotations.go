@@ -114,6 +114,10 @@ type Annotation struct {
 	// when it gives none. The annotations transform cross-checks them with
 	// the image header.
 	Width, Height int
+	// Warnings name the annotations of this image that were skipped or are
+	// doubtful (a zero-area box, a repeated COCO annotation ID), with the
+	// file and the IDs or line; the source logs them.
+	Warnings []string
 }
 
 // Fingerprint returns a short hash of what a says, for resume keys: an

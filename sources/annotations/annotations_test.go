@@ -232,7 +232,7 @@ func TestYOLOLine(t *testing.T) {
 		{"0 0.5 x 0.2 0.2", pipeline.Region{}, `field 3: "x" is not a number`},
 		{"0 0.5 NaN 0.2 0.2", pipeline.Region{}, `field 3: "NaN" is not a number`},
 		{"0 0.5 0.5 1.5 0.2", pipeline.Region{}, "field 4: 1.5 is outside [0, 1]"},
-		{"0 0.5 0.5 0 0.2", pipeline.Region{}, "box width 0 and height 0.2 must be positive"},
+		{"0 0.5 0.5 0 0.2", pipeline.Region{}, "box width 0 and height 0.2: zero-area box"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			got, err := annotations.ParseYOLOLine(tc.line, classes)

@@ -91,6 +91,15 @@ func (x *Index) RLEFallbacks() (n int, firstID int64) {
 	return x.coco.RLEFallbacks()
 }
 
+// Repeats reports COCO annotations whose ID an earlier one has (see
+// ParseCOCO); zero for other formats.
+func (x *Index) Repeats() Repeats {
+	if x.coco == nil {
+		return Repeats{}
+	}
+	return x.coco.Repeats()
+}
+
 // Owns reports whether the file at path (absolute and clean) is one of the
 // annotation files, which a walk must not emit as an input: the COCO JSON
 // file; the YOLO classes file and every .txt file under the labels

@@ -336,6 +336,11 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 			s.log.Warn("COCO RLE masks are not supported; those annotations are read as their bbox",
 				zap.String("file", s.cfg.Annotations.Path), zap.Int("annotations", n), zap.Int64("first_id", first))
 		}
+		if r := w.idx.Repeats(); r.Identical+r.Different > 0 {
+			s.log.Warn("COCO annotation IDs repeat: copies are skipped, annotations that only share an ID are kept",
+				zap.String("file", s.cfg.Annotations.Path), zap.Int("copies_skipped", r.Identical),
+				zap.Int("kept", r.Different), zap.Int64s("first_ids", r.FirstIDs))
+		}
 	}
 	if err := w.walkDir("", []fs.FileInfo{rootInfo}); err != nil {
 		return err
