@@ -18,6 +18,12 @@
 // and Build turns the list into transforms, looking custom names up in a
 // Registry.
 //
+// One transform is not a Spec: ConceptIDs (NewConceptIDs), which gives every
+// label its concept ID by the rule of package pipeline/ids. The job file's
+// concept_ids key sets its mode and the CLI runs it after all the others.
+// It is the one transform with state across items: the labels of the run,
+// to find two that make one ID (see ids.Mapper).
+//
 // # Contract shared by all transforms
 //
 // Apply is safe for concurrent use: the pipeline calls it from several

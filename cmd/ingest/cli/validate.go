@@ -29,8 +29,9 @@ text. It loads each file's content as the upload would, but sends nothing,
 needs no PAT, and writes no checkpoint.
 
 Every problem is printed with the item's provenance (file, manifest row);
-the end says how many requests a run would make and about how long it
-would take at the configured rate limit. Exit code 0 when there is no
+the end shows how labels become concept IDs (the first few and the count),
+how many requests a run would make and about how long it would take at the
+configured rate limit. Exit code 0 when there is no
 problem, 3 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.validate(cmd, &jf) },
