@@ -67,26 +67,32 @@ func (t *ConceptIDs) Mapping() ids.Summary { return t.m.Summary() }
 func (t *ConceptIDs) Apply(_ context.Context, it *pipeline.Item) error {
 	var seen ids.Item
 	var problems []string
+	// resolve returns in with every concept resolved. It copies in on the
+	// first change rather than write to it: a custom transform may have
+	// set a slice that other items share. Labels that are already IDs
+	// ("cat") change nothing and cost no allocation.
 	resolve := func(in []pipeline.Concept, where string) []pipeline.Concept {
-		if len(in) == 0 {
-			return in
-		}
-		out := make([]pipeline.Concept, 0, len(in))
-		for _, c := range in {
+		var out []pipeline.Concept // nil while nothing changed
+		for i, c := range in {
 			label := ids.IsLabel(c.ID, c.Name)
 			id, name, err := t.m.Concept(c.ID, c.Name)
 			if err == nil && label && !t.m.Verbatim() {
 				_, err = seen.Add(name, id)
 			}
+			r := pipeline.Concept{ID: id, Name: name, Value: c.Value}
+			drop := err != nil || dupIn(in[:i], out, r)
 			if err != nil {
 				problems = append(problems, where+err.Error())
-				continue
 			}
-			r := pipeline.Concept{ID: id, Name: name, Value: c.Value}
-			if dupIn(out, r) {
-				continue
+			if out == nil && (drop || r != c) {
+				out = append(make([]pipeline.Concept, 0, len(in)), in[:i]...)
 			}
-			out = append(out, r)
+			if out != nil && !drop {
+				out = append(out, r)
+			}
+		}
+		if out == nil {
+			return in
 		}
 		return out
 	}
@@ -100,9 +106,14 @@ func (t *ConceptIDs) Apply(_ context.Context, it *pipeline.Item) error {
 	return nil
 }
 
-// dupIn reports whether out already holds c's ID with c's value.
-func dupIn(out []pipeline.Concept, c pipeline.Concept) bool {
-	for _, o := range out {
+// dupIn reports whether the concepts kept before c (out once copying
+// started, else the unchanged prefix of the input) hold c's ID with c's
+// value.
+func dupIn(prefix, out []pipeline.Concept, c pipeline.Concept) bool {
+	if out != nil {
+		prefix = out
+	}
+	for _, o := range prefix {
 		if o.ID == c.ID && o.Value == c.Value {
 			return true
 		}

@@ -85,3 +85,30 @@ func TestConceptIDsVerbatim(t *testing.T) {
 		t.Fatalf("bad mode: %v", err)
 	}
 }
+
+// TestConceptIDsSharedSlice: a slice that a custom transform shares
+// between items is never written to.
+func TestConceptIDsSharedSlice(t *testing.T) {
+	tr, _ := NewConceptIDs("")
+	shared := []pipeline.Concept{pipeline.Positive("cat"), pipeline.Positive("Big Cat"), pipeline.Positive("cat")}
+	for range 2 {
+		it := &pipeline.Item{Concepts: shared}
+		if err := tr.Apply(context.Background(), it); err != nil {
+			t.Fatal(err)
+		}
+		want := []pipeline.Concept{{ID: "cat", Name: "cat", Value: 1}, {ID: "big-cat", Name: "Big Cat", Value: 1}}
+		if !reflect.DeepEqual(it.Concepts, want) {
+			t.Fatalf("concepts %+v", it.Concepts)
+		}
+	}
+	if shared[1].ID != "Big Cat" || len(shared) != 3 {
+		t.Fatalf("the shared slice was changed: %+v", shared)
+	}
+	// Already IDs: the item keeps its slice.
+	same := []pipeline.Concept{pipeline.Positive("cat"), pipeline.Negative("dog")}
+	it := &pipeline.Item{Concepts: same}
+	_ = tr.Apply(context.Background(), it)
+	if &it.Concepts[0] != &same[0] {
+		t.Error("a slice with nothing to change was copied")
+	}
+}

@@ -187,7 +187,7 @@ type Mapper struct {
 	verbatim bool
 	limit    int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	byID    map[string]string // concept ID -> first label
 	first   []Mapping
 	changed int
@@ -210,6 +210,14 @@ func (m *Mapper) Concept(id, name string) (string, string, error) {
 	outID, outName, err := Resolve(id, name, m.verbatim)
 	if err != nil || !label {
 		return outID, outName, err
+	}
+	// Nearly every label of a run was seen before: look under the read
+	// lock first.
+	m.mu.RLock()
+	prev, ok := m.byID[outID]
+	m.mu.RUnlock()
+	if ok && prev == outName {
+		return outID, outName, nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
