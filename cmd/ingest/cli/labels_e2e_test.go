@@ -266,7 +266,7 @@ func TestE2ECloudStartConceptLabel(t *testing.T) {
 		}
 	}
 	res = run(t, f, nil, "cloud", "start", "s3://public/data/", "--concept", "Golden Retriever", "--concept-ids", "verbatim")
-	if res.code == cli.ExitOK || !strings.Contains(res.stderr, "Golden Retriever") {
+	if res.code == cli.ExitOK || !strings.Contains(res.stderr, `input_template: concepts[0] id "Golden Retriever" must be 1-32 characters`) {
 		t.Fatalf("verbatim start with a bad concept ID:\n%s", res)
 	}
 	res = run(t, f, nil, "cloud", "start", "s3://public/data/", "--concept", strings.Repeat("x", 40))

@@ -155,6 +155,38 @@ func TestAnyConceptID(t *testing.T) {
 	}
 }
 
+// TestPostAnnotationsConceptID: an annotation whose region or input-level
+// concept breaks the rule is refused alone.
+func TestPostAnnotationsConceptID(t *testing.T) {
+	_, c := start(t, Options{RateLimit: -1})
+	post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{urlInput("in1")}})
+	region := func(concept string) *pb.Annotation {
+		return &pb.Annotation{InputId: "in1", Data: &pb.Data{Regions: []*pb.Region{{
+			RegionInfo: &pb.RegionInfo{BoundingBox: &pb.BoundingBox{TopRow: .1, LeftCol: .1, BottomRow: .5, RightCol: .5}},
+			Data:       &pb.Data{Concepts: []*pb.Concept{{Id: concept, Name: concept, Value: 1}}},
+		}}}}
+	}
+	resp, err := c.PostAnnotations(authCtx(t), &pb.PostAnnotationsRequest{UserAppId: uai(), Annotations: []*pb.Annotation{
+		region("cell-phone"), region("cell phone"),
+		{InputId: "in1", Data: &pb.Data{Concepts: []*pb.Concept{{Id: "a/b", Value: 1}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", `regions[0]: concepts[0] id "cell phone" must be 1-32 characters`, `concepts[0] id "a/b" must be`} {
+		got := resp.Annotations[i].GetStatus()
+		if want == "" {
+			if code(got) == statuspb.StatusCode_ANNOTATION_INVALID_ARGUMENT {
+				t.Errorf("annotation %d refused: %v", i, got)
+			}
+			continue
+		}
+		if code(got) != statuspb.StatusCode_ANNOTATION_INVALID_ARGUMENT || !strings.Contains(got.GetDetails(), want) {
+			t.Errorf("annotation %d: %v, want ANNOTATION_INVALID_ARGUMENT with %q", i, got, want)
+		}
+	}
+}
+
 func TestPostInputsAllFailedIsFailure(t *testing.T) {
 	_, c := start(t, Options{RateLimit: -1})
 	resp := post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{{Id: "a"}, {Id: "b"}}})
