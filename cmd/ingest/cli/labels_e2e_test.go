@@ -274,3 +274,23 @@ func TestE2ECloudStartConceptLabel(t *testing.T) {
 		t.Fatalf("start with a label too long:\n%s", res)
 	}
 }
+
+// TestE2ECOCOImageListedTwice: an image ID listed twice makes the file
+// unusable: the run stops naming the file, the place and the ID, and sends
+// nothing.
+func TestE2ECOCOImageListedTwice(t *testing.T) {
+	f := newFixture(t, emulator.Options{})
+	root := t.TempDir()
+	copyFile(t, filepath.Join(media, "img.jpg"), filepath.Join(root, "data", "img.jpg"))
+	writeFile(t, filepath.Join(root, "ann.json"), `{"images": [{"id": 1, "file_name": "img.jpg"},
+  {"id": 1, "file_name": "other.jpg"}], "annotations": [], "categories": []}`)
+	job := filepath.Join(root, "job.yaml")
+	writeFile(t, job, "target: clarifai\nsources: [{dir: {path: data, annotations: {format: coco, path: ann.json}}}]\n")
+	res := mustRun(t, cli.ExitFatal, f, nil, "run", "--config", job, "--state-dir", t.TempDir())
+	if !strings.Contains(res.stderr, "ann.json line 2 column 3: images[1]: image id 1 is listed twice (img.jpg and other.jpg)") {
+		t.Errorf("stderr:\n%s", res)
+	}
+	if n := len(f.srv.Inputs(testUser, testApp)); n != 0 {
+		t.Errorf("%d inputs sent", n)
+	}
+}
