@@ -86,6 +86,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
+	printConceptIDs(w, cids.Mapping())
 	p := dry.Plan()
 	rate := shardRate(job)
 	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
@@ -97,7 +98,6 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	} else {
 		fmt.Fprintln(w, ".")
 	}
-	printConceptIDs(w, cids.Mapping())
 	if skippedCloud > 0 {
 		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", skippedCloud)
 	}
@@ -114,9 +114,9 @@ func printConceptIDs(w io.Writer, s ids.Summary) {
 		return
 	}
 	if s.Verbatim {
-		fmt.Fprintf(w, "Concept IDs (concept_ids: verbatim, labels sent unchanged):\n")
+		fmt.Fprintf(w, "\nConcept IDs (concept_ids: verbatim, labels sent unchanged):\n")
 	} else {
-		fmt.Fprintf(w, "Concept IDs (derived from the labels; concept_ids: verbatim sends labels unchanged):\n")
+		fmt.Fprintf(w, "\nConcept IDs (derived from the labels; concept_ids: verbatim sends labels unchanged):\n")
 	}
 	for _, m := range s.First {
 		fmt.Fprintf(w, "  %q -> %s\n", m.Label, m.ID)
