@@ -1,5 +1,6 @@
 // Package ids holds the rules for the identifiers the tool sends to
-// Clarifai. concept.go: how a label becomes a concept ID.
+// Clarifai: how a label becomes a concept ID (ConceptID, Resolve), and a
+// run-wide check that two labels do not end as one ID (Mapper).
 //
 // # Concept IDs
 //
@@ -21,8 +22,9 @@
 // A label whose ID would be longer than MaxConceptIDLength is refused, never
 // cut (two long labels must not end as one concept). An ID given explicitly
 // (a concept whose ID differs from its name) is kept as given and only
-// checked with ValidConceptID. With Verbatim, labels and IDs are sent as
-// given and not checked, for an app that already holds such IDs.
+// checked with ValidConceptID. In verbatim mode (Resolve's verbatim,
+// NewMapper(true)) labels and IDs are sent as given and not checked, for an
+// app that already holds such IDs.
 //
 // Mapper applies the rule for a whole run and finds two different labels
 // that end as one ID ("a/b" and "a b"); labels that differ only in case
