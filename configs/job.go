@@ -52,6 +52,15 @@ type Job struct {
 	State      State             `yaml:"state"`
 	Log        Log               `yaml:"log"`
 
+	// ConceptIDs says how labels become concept IDs: "derive" (default:
+	// "cell phone" is sent as ID "cell-phone" named "cell phone", as
+	// Clarifai's own loaders do; explicit IDs are checked) or "verbatim"
+	// (labels sent as given, unchecked, as earlier versions of this tool
+	// did, for an app that already holds such IDs). See package
+	// pipeline/ids. Not part of the Fingerprint: it changes no input ID, so
+	// switching it resumes the same checkpoint.
+	ConceptIDs string `yaml:"concept_ids,omitempty"`
+
 	// dir is the folder of the job file; relative paths in the file are
 	// relative to it.
 	dir string
@@ -294,6 +303,9 @@ func (j *Job) validate(sending bool) error {
 		if _, err := pipeline.ParseShard(j.Shard); err != nil {
 			bad("shard", "%v", err)
 		}
+	}
+	if err := transforms.ValidateConceptIDs(j.ConceptIDs); err != nil {
+		bad("concept_ids", "%v", err)
 	}
 	if len(j.Sources) == 0 {
 		bad("sources", "at least one source is required")

@@ -126,7 +126,9 @@ type Annotations struct {
 	// Path is the COCO JSON file, the YOLO labels folder or the VOC XML
 	// folder (relative to the job file).
 	Path string `yaml:"path" json:"path"`
-	// Classes is the YOLO classes file. Default <path>/classes.txt.
+	// Classes is the YOLO classes file: data.yaml (Ultralytics), or one
+	// name per line (classes.txt, obj.names). Default: the first of those
+	// found in path or its parent.
 	Classes string `yaml:"classes,omitempty" json:"classes,omitempty"`
 	// Polygons (COCO) makes each segmentation polygon a region instead of
 	// the annotation's box. Default false.

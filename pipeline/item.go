@@ -185,7 +185,9 @@ type Concept struct {
 	Value float32 `json:"value"`
 }
 
-// Positive returns a positive concept whose ID and name are label.
+// Positive returns a positive concept whose ID and name are label. A
+// concept whose ID equals its name is a label: the concept-ID transform
+// (transforms.ConceptIDs) sends it with the ID derived from it.
 func Positive(label string) Concept { return Concept{ID: label, Name: label, Value: 1} }
 
 // Negative returns a negative concept whose ID and name are label.

@@ -36,9 +36,11 @@ type Config struct {
 	// Path is the COCO JSON file, the YOLO labels directory or the VOC XML
 	// directory (required).
 	Path string
-	// Classes is the YOLO classes file: one class name per line, the line
-	// number (from 0) being the class index. Default <Path>/classes.txt.
-	// Only for YOLO.
+	// Classes is the YOLO classes file: an Ultralytics data.yaml (names as
+	// a list or an index -> name map, see ReadDataYAML), or a file of one
+	// class name per line, the line number (from 0) being the class index
+	// (classes.txt, obj.names). Default: found by FindClasses in Path or
+	// its parent. Only for YOLO.
 	Classes string
 	// Polygons, for COCO, makes each segmentation polygon a polygon region
 	// instead of taking the annotation's bbox. An annotation whose
@@ -100,6 +102,10 @@ type Annotation struct {
 	// when it gives none. The annotations transform cross-checks them with
 	// the image header.
 	Width, Height int
+	// Warnings name the annotations of this image that were skipped or are
+	// doubtful (a zero-area box, a repeated COCO annotation ID), with the
+	// file and the IDs or line; the source logs them.
+	Warnings []string
 }
 
 // Fingerprint returns a short hash of what a says, for resume keys: an

@@ -53,7 +53,7 @@ func TestCOCOJoin(t *testing.T) {
 	cocoPath := filepath.Join(root, "ann.json")
 	unmatched := []view{
 		{Rel: "ann.json", Err: `fail: ROOT/ann.json: unmatched annotation: image "missing.jpg" (id 3) has 1 annotations, but no walked file matches it`},
-		{Rel: "ann.json", Err: `fail: ROOT/ann.json: unmatched annotation: 1 annotations name image_id 99, which images does not list`},
+		{Rel: "ann.json", Err: `fail: ROOT/ann.json: unmatched annotation: 1 annotations (id 5) name image_id 99, which images does not list`},
 	}
 	for _, tc := range []struct {
 		name string
@@ -121,8 +121,8 @@ func TestCOCOErrors(t *testing.T) {
 		{"string id", `{"images": [{"id": "1", "file_name": "a.jpg"}]}`, "ann.json line 1 column 22: images[0]: id: want an integer, got string", ""},
 		{"unknown category", `{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"id": 5, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}]}`,
 			"", `ROOT/a.jpg: annotations: ROOT/ann.json: image "a.jpg" (id 1): annotation id 5: category_id 3 is not in categories`},
-		{"bad bbox", `{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "c"}], "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 0, 1]}]}`,
-			"", `annotation id 5: bbox [0 0 0 1] has a width or height that is not positive`},
+		{"bad bbox", `{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "c"}], "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1]}]}`,
+			"", `annotation id 5: bbox [0 0 -1 1] has a negative width or height`},
 		{"ambiguous", `{"images": [{"id": 1, "file_name": "x/a.jpg"}, {"id": 2, "file_name": "y/a.jpg"}]}`,
 			"", `ambiguous: images "x/a.jpg" (id 1) and "y/a.jpg" (id 2) both match`},
 	} {

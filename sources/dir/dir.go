@@ -161,10 +161,17 @@ type Source struct {
 var _ pipeline.Source = (*Source)(nil)
 
 // New validates cfg and returns the source. It fails if Root does not exist
-// or is not a folder, or if cfg is invalid. It reads no file.
+// or is not a folder, if cfg is invalid, or if a YOLO classes file cannot
+// be found or read (annotations.FindClasses): these are configuration
+// mistakes, found before anything is sent. It reads no other file.
 func New(cfg Config, opts ...Option) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if a := cfg.Annotations; a != nil && a.Format == annotations.FormatYOLO {
+		if _, _, err := annotations.FindClasses(*a); err != nil {
+			return nil, fmt.Errorf("dir: annotations: %w", err)
+		}
 	}
 	cfg = cfg.withDefaults()
 	s := &Source{cfg: cfg, log: zap.NewNop(), fs: osFS{}}
@@ -231,6 +238,11 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 		if n, first := w.idx.RLEFallbacks(); n > 0 {
 			s.log.Warn("COCO RLE masks are not supported; those annotations are read as their bbox",
 				zap.String("file", s.cfg.Annotations.Path), zap.Int("annotations", n), zap.Int64("first_id", first))
+		}
+		if r := w.idx.Repeats(); r.Identical+r.Different > 0 {
+			s.log.Warn("COCO annotation IDs repeat: copies are skipped, annotations that only share an ID are kept",
+				zap.String("file", s.cfg.Annotations.Path), zap.Int("copies_skipped", r.Identical),
+				zap.Int("kept", r.Different), zap.Int64s("first_ids", r.FirstIDs))
 		}
 	}
 	if err := w.walkDir("", []fs.FileInfo{rootInfo}); err != nil {

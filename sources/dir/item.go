@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
+
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/media"
@@ -52,6 +54,9 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 		}
 		if ann = a; ann != nil {
 			key += "|ann:" + ann.Fingerprint()
+			for _, msg := range ann.Warnings {
+				w.s.log.Warn("annotation skipped or doubtful", zap.String("item", prov.String()), zap.String("problem", msg))
+			}
 		}
 	}
 

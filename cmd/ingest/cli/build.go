@@ -139,18 +139,24 @@ func buildSource(job *configs.Job, spec configs.Source, log *zap.Logger) (pipeli
 	return nil, fmt.Errorf("empty source")
 }
 
-// buildTransforms returns the media detector, the job's transforms, and
-// the annotations transform at the end when the job does not list it: the
-// detector must see every local file first, and every region must be
-// normalized and validated before it is sent.
-func (e *env) buildTransforms(job *configs.Job, log *zap.Logger) ([]pipeline.Transform, error) {
+// buildTransforms returns the media detector, the job's transforms, the
+// annotations transform at the end when the job does not list it, and the
+// concept-ID transform last: the detector must see every local file first,
+// every region must be normalized and validated before it is sent, and
+// every label, including those a custom transform adds, must get its
+// concept ID. The concept-ID transform is returned too, for its mapping.
+func (e *env) buildTransforms(job *configs.Job, log *zap.Logger) ([]pipeline.Transform, *transforms.ConceptIDs, error) {
 	specs := job.Transforms
 	if !slices.ContainsFunc(specs, func(s transforms.Spec) bool { return s.Annotations != nil }) {
 		specs = append(slices.Clone(specs), transforms.Spec{Annotations: &transforms.AnnotationsConfig{}})
 	}
 	ts, err := transforms.Build(specs, e.registry, transforms.WithLogger(log))
 	if err != nil {
-		return nil, usageError(err)
+		return nil, nil, usageError(err)
 	}
-	return append([]pipeline.Transform{media.Detector()}, ts...), nil
+	cids, err := transforms.NewConceptIDs(job.ConceptIDs)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	return append(append([]pipeline.Transform{media.Detector()}, ts...), cids), cids, nil
 }

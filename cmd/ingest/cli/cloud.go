@@ -17,6 +17,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
+	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
 // The cloud commands drive server-side ingestion from cloud storage
@@ -123,6 +124,7 @@ in the request; they are never printed, logged or written to a file:
 // startFlags are the flags of `ingest cloud start`.
 type startFlags struct {
 	concepts, datasets []string
+	conceptIDs         string
 	metadata           string
 	conflict           string
 	jobID              string
@@ -154,7 +156,8 @@ inputs failed; 1 failed, cancelled or error; 2 bad flags.`,
 		RunE: func(cmd *cobra.Command, urls []string) error { return e.cloudStart(cmd, conn, &f, urls) },
 	}
 	fs := cmd.Flags()
-	fs.StringArrayVar(&f.concepts, "concept", nil, "concept ID set on every input (repeatable)")
+	fs.StringArrayVar(&f.concepts, "concept", nil, "label set on every input (repeatable); sent as the concept ID derived from it (\"Golden Retriever\" -> golden-retriever) unless --concept-ids verbatim")
+	fs.StringVar(&f.conceptIDs, "concept-ids", "", "derive (default) or verbatim: how --concept labels become concept IDs")
 	fs.StringSliceVar(&f.datasets, "dataset", nil, "dataset ID every input is added to (repeatable)")
 	fs.StringVar(&f.metadata, "metadata", "", `JSON object set as every input's metadata, e.g. '{"source":"s3"}'`)
 	fs.StringVar(&f.conflict, "conflict", "skip", "when an input ID is taken: skip (leave the existing input) or suffix (add -1, -2...)")
@@ -174,7 +177,11 @@ func (e *env) cloudStart(cmd *cobra.Command, conn *cloudConn, f *startFlags, url
 	if err != nil {
 		return usageError(err)
 	}
-	spec := cloudjob.Spec{URLs: urls, Concepts: f.concepts, DatasetIDs: f.datasets, Conflict: conflict, JobID: f.jobID}
+	if err := transforms.ValidateConceptIDs(f.conceptIDs); err != nil {
+		return usageError(fmt.Errorf("--concept-ids: %w", err))
+	}
+	spec := cloudjob.Spec{URLs: urls, Concepts: f.concepts, DatasetIDs: f.datasets, Conflict: conflict, JobID: f.jobID,
+		VerbatimConcepts: f.conceptIDs == transforms.ConceptIDsVerbatim}
 	if f.metadata != "" {
 		if err := json.Unmarshal([]byte(f.metadata), &spec.Metadata); err != nil || spec.Metadata == nil {
 			return usageError(fmt.Errorf("--metadata: want a JSON object, like '{\"key\": \"value\"}'"))
@@ -504,7 +511,8 @@ func newCloudSource(job *configs.Job, c *configs.CloudSource, getenv func(string
 		return nil, err
 	}
 	datasets := append(append([]string(nil), job.Upload.DatasetIDs...), c.DatasetIDs...)
-	spec := cloudjob.Spec{URLs: []string{c.URL}, Concepts: c.Concepts, DatasetIDs: datasets, Metadata: c.Metadata, Conflict: conflict}
+	spec := cloudjob.Spec{URLs: []string{c.URL}, Concepts: c.Concepts, DatasetIDs: datasets, Metadata: c.Metadata, Conflict: conflict,
+		VerbatimConcepts: job.ConceptIDs == transforms.ConceptIDsVerbatim}
 	cr := c.Credentials
 	spec.Credentials, err = cloudjob.CredentialSources{
 		AWSRegion: cr.AWSRegion, AWSProfile: cr.AWSProfile, AWSAccessKeyID: client.Secret(cr.AWSAccessKeyID),

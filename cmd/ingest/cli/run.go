@@ -96,7 +96,7 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	ts, err := e.buildTransforms(job, log)
+	ts, _, err := e.buildTransforms(job, log)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
+	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
 // Embedded target defaults: the app the local emulator stores inputs in
@@ -60,6 +61,9 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 			Buckets: buckets,
 			PATs:    []string{pat}, StateDir: job.Embedded.StateDir,
 			ProcessingDelay: time.Duration(job.Embedded.ProcessingDelay), RateLimit: emuRate,
+			// A job that keeps labels verbatim targets an app that already
+			// holds such concept IDs: the local app takes them too.
+			AnyConceptID: job.ConceptIDs == transforms.ConceptIDsVerbatim,
 			// The emulator's own info lines would drown the run's.
 			Logger: log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 		})

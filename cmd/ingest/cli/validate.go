@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 )
@@ -27,8 +29,9 @@ text. It loads each file's content as the upload would, but sends nothing,
 needs no PAT, and writes no checkpoint.
 
 Every problem is printed with the item's provenance (file, manifest row);
-the end says how many requests a run would make and about how long it
-would take at the configured rate limit. Exit code 0 when there is no
+the end shows how labels become concept IDs (the first few and the count),
+how many requests a run would make and about how long it would take at the
+configured rate limit. Exit code 0 when there is no
 problem, 3 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.validate(cmd, &jf) },
@@ -59,7 +62,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
-	ts, err := e.buildTransforms(job, log)
+	ts, cids, err := e.buildTransforms(job, log)
 	if err != nil {
 		return err
 	}
@@ -83,6 +86,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
+	printConceptIDs(w, cids.Mapping())
 	p := dry.Plan()
 	rate := shardRate(job)
 	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
@@ -101,6 +105,27 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 		return errItemsFailed
 	}
 	return nil
+}
+
+// printConceptIDs shows how the labels read became concept IDs: the first
+// few, then the counts.
+func printConceptIDs(w io.Writer, s ids.Summary) {
+	if s.IDs == 0 {
+		return
+	}
+	if s.Verbatim {
+		fmt.Fprintf(w, "\nConcept IDs (concept_ids: verbatim, labels sent unchanged):\n")
+	} else {
+		fmt.Fprintf(w, "\nConcept IDs (derived from the labels; concept_ids: verbatim sends labels unchanged):\n")
+	}
+	for _, m := range s.First {
+		fmt.Fprintf(w, "  %q -> %s\n", m.Label, m.ID)
+	}
+	more := ""
+	if s.Partial {
+		more = " (counted up to the first ones; the rest were checked per item)"
+	}
+	fmt.Fprintf(w, "  %d concept IDs, %d of them differ from their label%s.\n", s.IDs, s.Changed, more)
 }
 
 // describe says which item a failed or skipped result is about and why:

@@ -60,8 +60,14 @@ type Spec struct {
 	// URL of a zip, tar or tar.gz archive. A URL is a prefix filter: it
 	// takes every object whose key starts with it. At least one.
 	URLs []string
-	// Concepts are concept IDs set (value 1) on every input.
+	// Concepts are labels set (value 1) on every input. Each is sent with
+	// the concept ID derived from it (ids.ConceptID: "Golden Retriever" is
+	// ID "golden-retriever" named "Golden Retriever"), or unchanged with
+	// VerbatimConcepts.
 	Concepts []string
+	// VerbatimConcepts sends Concepts as their own IDs, unchanged and
+	// unchecked (the job file's concept_ids: verbatim).
+	VerbatimConcepts bool
 	// DatasetIDs are the datasets every input is added to.
 	DatasetIDs []string
 	// Metadata is set on every input; it must convert to a
@@ -89,7 +95,9 @@ func (s Spec) Validate() error {
 	}
 	for _, c := range s.Concepts {
 		if strings.TrimSpace(c) == "" {
-			errs = append(errs, errors.New("empty concept ID"))
+			errs = append(errs, errors.New("empty concept"))
+		} else if _, _, err := ids.Resolve(c, c, s.VerbatimConcepts); err != nil {
+			errs = append(errs, fmt.Errorf("concept %q: %w", c, err))
 		}
 	}
 	for _, d := range s.DatasetIDs {
@@ -158,9 +166,13 @@ func RedactURL(raw string) string {
 func (s Spec) template() (*pb.Input, error) {
 	tmpl := &pb.Input{DatasetIds: append([]string(nil), s.DatasetIDs...), Data: &pb.Data{}}
 	for _, c := range s.Concepts {
+		id, name, err := ids.Resolve(c, c, s.VerbatimConcepts)
+		if err != nil {
+			return nil, fmt.Errorf("concept %q: %w", c, err)
+		}
 		// Value 1 explicitly: over gRPC a missing value reads as 0, a
 		// negative label.
-		tmpl.Data.Concepts = append(tmpl.Data.Concepts, &pb.Concept{Id: c, Name: c, Value: 1})
+		tmpl.Data.Concepts = append(tmpl.Data.Concepts, &pb.Concept{Id: id, Name: name, Value: 1})
 	}
 	if s.Metadata != nil {
 		md, err := structpb.NewStruct(s.Metadata)

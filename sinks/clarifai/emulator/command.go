@@ -52,6 +52,7 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fs.Var(&roPATs, "read-only-pat", "token that may only read (repeatable)")
 	fs.Var(&apps, "app", "app that exists from the start, as user/app (repeatable)")
 	fs.StringVar(&opts.StateDir, "state", "", "directory to load state from and save it to")
+	fs.BoolVar(&opts.AnyConceptID, "any-concept-id", false, "accept any non-empty concept ID (default: 1-32 of A-Z, a-z, 0-9, _ and -)")
 	fs.DurationVar(&opts.SaveInterval, "save-interval", DefaultSaveInterval, "period of background saves with -state; 0 saves only on exit")
 	fs.DurationVar(&opts.ProcessingDelay, "processing-delay", DefaultProcessingDelay, "time from PostInputs to INPUT_SUCCESS/INPUT_FAILED; 0 means at once")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", DefaultRateLimit, "requests per second per app; 0 disables the limit")

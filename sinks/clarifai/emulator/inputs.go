@@ -93,6 +93,7 @@ func (v *service) PostInputs(ctx context.Context, req *pb.PostInputsRequest) (*p
 			req.Inputs[i] = in
 		}
 		it := &items[i]
+		it.check.anyConceptID = s.opts.AnyConceptID
 		switch {
 		case in.Id == "":
 		case !validID(in.Id, s.opts.MaxInputIDLength):
@@ -426,7 +427,7 @@ func (v *service) PatchInputs(ctx context.Context, req *pb.PatchInputsRequest) (
 			out[i] = &pb.Input{Id: p.GetId(), Status: newStatusf(statuspb.StatusCode_INPUT_DOES_NOT_EXIST, "input %q does not exist", p.GetId())}
 			continue
 		}
-		if st := checkPatch(p.GetData()); st != nil {
+		if st := checkPatch(p.GetData(), s.opts.AnyConceptID); st != nil {
 			out[i] = &pb.Input{Id: p.GetId(), Status: st}
 			continue
 		}
@@ -454,10 +455,10 @@ func (v *service) PatchInputs(ctx context.Context, req *pb.PatchInputsRequest) (
 
 // checkPatch validates the parts of a patch that PatchInputs applies, the
 // concepts and geo point, which every stored input's data must pass too.
-func checkPatch(d *pb.Data) *statuspb.Status {
+func checkPatch(d *pb.Data, anyConceptID bool) *statuspb.Status {
 	for i, c := range d.GetConcepts() {
-		if c.GetId() == "" {
-			return newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "concepts[%d] has no id", i)
+		if msg := conceptIDProblem(c.GetId(), anyConceptID); msg != "" {
+			return newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "concepts[%d] %s", i, msg)
 		}
 	}
 	if gp := d.GetGeo().GetGeoPoint(); gp != nil && !(gp.Longitude >= -180 && gp.Longitude <= 180 && gp.Latitude >= -90 && gp.Latitude <= 90) {
