@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -81,6 +82,10 @@ type Clarifai struct {
 	// RootCertificatesPath is a PEM file of extra CA roots (env
 	// CLARIFAI_ROOT_CERTIFICATES_PATH), for TLS-intercepting proxies.
 	RootCertificatesPath string `yaml:"root_certificates_path"`
+	// Insecure allows a plaintext base ("http://") to a host that is not
+	// this machine, although the PAT then travels in clear text. Default
+	// false: such a base is an error. Flag --insecure.
+	Insecure bool `yaml:"insecure"`
 }
 
 // Embedded configures the in-process emulator of target "embedded".
@@ -285,6 +290,11 @@ func (j *Job) targetProblems(sending bool) []error {
 		}
 		if j.Clarifai.AppID == "" {
 			bad("clarifai.app_id", "required with target clarifai: set CLARIFAI_APP_ID or clarifai.app_id")
+		}
+		if _, err := client.CheckBase(j.Clarifai.Base, j.Clarifai.Insecure); errors.Is(err, client.ErrPlaintext) {
+			bad("clarifai.base", fmt.Sprintf("%v: pass --insecure or set insecure: true under clarifai: in the job file", err))
+		} else if err != nil {
+			bad("clarifai.base", err.Error())
 		}
 	case TargetEmbedded:
 	default:

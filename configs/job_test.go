@@ -42,6 +42,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"target: embedded\nsources: [{csv: {format: xml, path: m}}]\n", []string{"csv.format"}},
 		{"target: embedded\nsources: [{urls: {}}]\n", []string{"urls.path: required"}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nlog: {level: loud}\n", []string{"log.level"}},
+		{"clarifai: {base: \"http://192.0.2.1:8080\", pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n",
+			[]string{"clarifai.base", "clear text", "--insecure", "insecure: true"}},
+		{"clarifai: {base: \"grpc://x\", pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n", []string{"clarifai.base", "unknown scheme"}},
 		{"sources: [{dir: {path: d}}]\n", []string{"clarifai.pat", "CLARIFAI_PAT", "--target embedded", "clarifai.user_id", "clarifai.app_id"}},
 	} {
 		j, err := configs.Parse([]byte(tc.doc))
@@ -54,6 +57,22 @@ func TestValidateNamesTheKey(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%q: err = %v, want %q", tc.doc, err, w)
 			}
+		}
+	}
+}
+
+func TestInsecureAllowsPlaintextOffLoopback(t *testing.T) {
+	for _, doc := range []string{
+		"clarifai: {base: \"http://192.0.2.1:8080\", insecure: true, pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n",
+		"clarifai: {base: \"http://127.0.0.1:8080\", pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n",
+	} {
+		j, err := configs.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.WithDefaults()
+		if err := j.Validate(); err != nil {
+			t.Errorf("%q: %v", doc, err)
 		}
 	}
 }

@@ -27,6 +27,7 @@ type jobFlags struct {
 	rateLimit   float64
 	logLevel    string
 	logFormat   string
+	insecure    bool
 }
 
 func (f *jobFlags) register(fs *pflag.FlagSet) {
@@ -44,6 +45,7 @@ func (f *jobFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "client-side budget in requests/s for every call (default 15; -1 disables)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow a plaintext (http://) API base on a host that is not this machine: the PAT travels in clear text")
 }
 
 // loadJob builds the effective job: defaults < job file < environment <
@@ -74,6 +76,7 @@ func (e *env) loadJob(cmd *cobra.Command, f *jobFlags, validate bool) (*configs.
 	set("rate-limit", func() { job.Upload.RateLimit = f.rateLimit })
 	set("log-level", func() { job.Log.Level = f.logLevel })
 	set("log-format", func() { job.Log.Format = f.logFormat })
+	set("insecure", func() { job.Clarifai.Insecure = f.insecure })
 	set("dataset", func() { job.Upload.DatasetIDs = append(job.Upload.DatasetIDs, f.datasetIDs...) })
 	// Paths given as flags are relative to the working directory, not to
 	// the job file's folder.

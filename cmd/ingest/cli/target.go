@@ -42,7 +42,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 	cfg := client.Config{
 		Base: job.Clarifai.Base, PAT: client.Secret(job.Clarifai.PAT),
 		UserID: job.Clarifai.UserID, AppID: job.Clarifai.AppID,
-		RootCertificatesPath: job.Clarifai.RootCertificatesPath,
+		RootCertificatesPath: job.Clarifai.RootCertificatesPath, Insecure: job.Clarifai.Insecure,
 		RateLimit:            rate, MaxAttempts: job.Upload.MaxAttempts,
 		MaxElapsed: time.Duration(job.Upload.MaxElapsed), Counters: counters, Logger: log, OnCall: onCall,
 	}
@@ -81,7 +81,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		fmt.Fprintf(w, "Target: embedded Clarifai emulator on %s (local only: nothing is sent to Clarifai)\n", emu.Addr())
 		fmt.Fprintf(w, "        app %s/%s, emulator state in %s\n", cfg.UserID, cfg.AppID, job.Embedded.StateDir)
 	}
-	client, err := client.New(cfg)
+	client, err := newClient(cfg)
 	if err != nil {
 		t.close()
 		return nil, err
@@ -92,6 +92,10 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 	}
 	return t, nil
 }
+
+// newClient makes every client of the CLI; tests replace it with one that
+// refuses (and fails the test on) an endpoint that is not loopback.
+var newClient = client.New
 
 // close closes the client, then stops the emulator (persisting its state).
 func (t *target) close() error {

@@ -64,6 +64,10 @@ type Config struct {
 	// UserID and AppID fill every request's user_app_id. Required: a PAT is
 	// user-scoped.
 	UserID, AppID string
+	// Insecure allows a plaintext endpoint ("http://") whose host is not
+	// loopback. Default false: Validate refuses it (ErrPlaintext), because
+	// the PAT would travel in clear text. Loopback hosts never need it.
+	Insecure bool
 	// RootCertificatesPath, if set, is a PEM file of CA certificates trusted
 	// instead of the system roots (a private deployment, a TLS proxy).
 	RootCertificatesPath string
@@ -151,7 +155,9 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate returns nil if c (with defaults) can make a Client, or an error
-// listing every problem. A missing PAT wraps ErrNoPAT. It does not read the
+// listing every problem. A missing PAT wraps ErrNoPAT; a plaintext endpoint
+// to a host that is not loopback, without Insecure, wraps ErrPlaintext (see
+// CheckBase). It does not read the
 // certificate file or touch the network.
 func (c Config) Validate() error {
 	c = c.withDefaults()
@@ -165,7 +171,7 @@ func (c Config) Validate() error {
 	if c.AppID == "" {
 		errs = append(errs, fmt.Errorf("no Clarifai app ID: set %s", EnvAppID))
 	}
-	if _, err := ParseEndpoint(c.Base); err != nil {
+	if _, err := CheckBase(c.Base, c.Insecure); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MaxAttempts < 1 {

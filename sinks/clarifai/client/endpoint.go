@@ -3,6 +3,7 @@ package client
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -42,7 +43,9 @@ func (e Endpoint) String() string {
 //     TLS for any other host. The SDKs probe such a host over HTTPS; we never
 //     send a PAT unencrypted off the machine unless "http://" says so.
 //
-// A path other than "/" and any other scheme are errors.
+// A path other than "/" and any other scheme are errors. ParseEndpoint
+// accepts "http://" to any host; CheckBase (and Config.Validate) refuse it
+// to a host that is not loopback unless the caller opted in.
 func ParseEndpoint(base string) (Endpoint, error) {
 	base = strings.TrimSpace(base)
 	if base == "" {
@@ -99,6 +102,38 @@ func ParseEndpoint(base string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("API base %q: unknown scheme %q (want https:// or http://)", base, scheme)
 	}
 	return Endpoint{Addr: net.JoinHostPort(host, port), TLS: useTLS}, nil
+}
+
+// Loopback reports whether the endpoint's host is this machine: "localhost",
+// 127.0.0.0/8 or ::1.
+func (e Endpoint) Loopback() bool {
+	host, _, err := net.SplitHostPort(e.Addr)
+	if err != nil {
+		host = e.Addr
+	}
+	return isLoopback(strings.ToLower(host))
+}
+
+// ErrPlaintext is returned (wrapped) by CheckBase and Config.Validate for a
+// plaintext endpoint whose host is not this machine, unless the caller opted
+// in: every request carries the personal access token, which would travel
+// in clear text.
+var ErrPlaintext = errors.New("plaintext (http://) to a host that is not this machine: " +
+	"the personal access token would travel in clear text")
+
+// CheckBase is ParseEndpoint plus the plaintext rule: plaintext is allowed
+// to loopback hosts (the local emulator) and, only when insecure is true,
+// to any other host. The refusal wraps ErrPlaintext. It touches no network.
+func CheckBase(base string, insecure bool) (Endpoint, error) {
+	ep, err := ParseEndpoint(base)
+	if err != nil {
+		return ep, err
+	}
+	if !ep.TLS && !insecure && !ep.Loopback() {
+		return ep, fmt.Errorf("API base %q: %w; use https://, or opt in to plaintext if the network to %s is trusted",
+			strings.TrimSpace(base), ErrPlaintext, ep.Addr)
+	}
+	return ep, nil
 }
 
 func isLoopback(host string) bool {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,60 @@ func TestTransportCredentials(t *testing.T) {
 		if err != nil || c.Info().SecurityProtocol != tc.proto {
 			t.Errorf("%+v: %v, %v; want %s", tc.ep, c, err, tc.proto)
 		}
+	}
+}
+
+// TestCheckBaseRefusesPlaintextOffLoopback checks the refusal where the
+// base is parsed: nothing here dials.
+func TestCheckBaseRefusesPlaintextOffLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		base     string
+		insecure bool
+		refused  bool
+	}{
+		{"http://127.0.0.1:18080", false, false},
+		{"http://127.9.9.9:18080", false, false},
+		{"http://localhost:18080", false, false},
+		{"http://LOCALHOST:18080", false, false},
+		{"http://[::1]:18080", false, false},
+		{"127.0.0.1:18080", false, false},        // scheme-less loopback: plaintext, allowed
+		{"example.com:18080", false, false},      // scheme-less elsewhere: TLS
+		{"https://192.0.2.1:8080", false, false}, // TLS
+		{"http://192.0.2.1:8080", false, true},
+		{"http://example.com", false, true},
+		{"http://[2001:db8::1]:80", false, true},
+		{"http://localhost.example.com:80", false, true},
+		{"http://192.0.2.1:8080", true, false},
+		{"http://example.com", true, false},
+	} {
+		ep, err := CheckBase(tc.base, tc.insecure)
+		if got := errors.Is(err, ErrPlaintext); got != tc.refused {
+			t.Errorf("CheckBase(%q, insecure %v) = %v, %v; refused %v, want %v", tc.base, tc.insecure, ep, err, got, tc.refused)
+		}
+		if tc.refused && !strings.Contains(err.Error(), "clear text") {
+			t.Errorf("CheckBase(%q): %v does not say why", tc.base, err)
+		}
+	}
+	if _, err := CheckBase("grpc://x:1", true); err == nil || errors.Is(err, ErrPlaintext) {
+		t.Errorf("bad base: %v, want a parse error", err)
+	}
+}
+
+func TestConfigValidateRefusesPlaintextOffLoopback(t *testing.T) {
+	cfg := Config{Base: "http://192.0.2.1:8080", PAT: testPAT, UserID: "me", AppID: "app"}
+	if err := cfg.Validate(); !errors.Is(err, ErrPlaintext) {
+		t.Errorf("Validate = %v, want ErrPlaintext", err)
+	}
+	// New refuses before it makes a connection (it never dials anyway).
+	if c, err := New(cfg); !errors.Is(err, ErrPlaintext) || c != nil {
+		t.Errorf("New = %v, %v; want ErrPlaintext", c, err)
+	}
+	cfg.Insecure = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate with Insecure = %v", err)
+	}
+	cfg.Base, cfg.Insecure = "http://127.0.0.1:8080", false
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate of loopback plaintext = %v", err)
 	}
 }
