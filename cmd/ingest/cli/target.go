@@ -43,7 +43,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		Base: job.Clarifai.Base, PAT: client.Secret(job.Clarifai.PAT),
 		UserID: job.Clarifai.UserID, AppID: job.Clarifai.AppID,
 		RootCertificatesPath: job.Clarifai.RootCertificatesPath, Insecure: job.Clarifai.Insecure,
-		RateLimit:            rate, MaxAttempts: job.Upload.MaxAttempts,
+		RateLimit: rate, MaxAttempts: job.Upload.MaxAttempts,
 		MaxElapsed: time.Duration(job.Upload.MaxElapsed), Counters: counters, Logger: log, OnCall: onCall,
 	}
 	t := &target{}
