@@ -314,7 +314,9 @@ type sinkStats struct {
 //   - a fatal status (credentials, unknown app): Run returns the error.
 //
 // A whole request that fails after the client's retries fails every item
-// in it, unless the failure is fatal. Items that arrive failed are reported
+// in it, unless the failure is fatal or the API did not answer at all
+// (client.IsOutage): then Run returns the error and the items stay
+// pending. Items that arrive failed are reported
 // as they are. Items marked Resumed are never sent again: their annotations
 // are posted again (idempotent) and they are verified by ID.
 //

@@ -15,6 +15,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
@@ -440,6 +442,28 @@ func TestSinkRequestFailures(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSinkOutageLeavesItemsPending: a request that got no answer from the
+// API to the end of its retries ends the run and fails none of its items:
+// they stay pending, and a rerun sends them.
+func TestSinkOutageLeavesItemsPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakePoster{answer: func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
+			return nil, 10, &client.APIError{Method: "PostInputs", GRPCCode: codes.Unavailable, Class: client.Retryable,
+				Attempts: 10, Err: status.Error(codes.Unavailable, "connection refused")}
+		}}
+		items := images(3, 10)
+		out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
+		if !client.IsOutage(err) {
+			t.Fatalf("Run = %v, want the outage", err)
+		}
+		for _, it := range items {
+			if r, ok := out[it]; ok && r.final.Event == pipeline.EventFailed {
+				t.Errorf("%s failed: %v", it.ID, r.final.Err)
+			}
+		}
+	})
 }
 
 func TestSinkItemsNotSent(t *testing.T) {

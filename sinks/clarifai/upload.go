@@ -590,7 +590,9 @@ func newJobID() string {
 // callFailure sorts out the error of a call made by the sink's stages: the
 // *client.APIError in it (nil for a nil err), and a non-nil stop, prefixed
 // with what, when the run must end: err is not an *client.APIError
-// (client.ErrClosed, a nil request: a bug, not data) or its class is Fatal.
+// (client.ErrClosed, a nil request: a bug, not data), its class is Fatal, or
+// the API did not answer to the end of the call's retries (client.IsOutage):
+// the items of the call then stay pending for a rerun instead of failing.
 func callFailure(what string, err error) (apiErr *client.APIError, stop error) {
 	if err == nil {
 		return nil, nil
@@ -598,7 +600,7 @@ func callFailure(what string, err error) (apiErr *client.APIError, stop error) {
 	if !errors.As(err, &apiErr) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if apiErr.Class == client.Fatal {
+	if apiErr.Class == client.Fatal || client.IsOutage(apiErr) {
 		return apiErr, fmt.Errorf("%s: %w", what, apiErr)
 	}
 	return apiErr, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
@@ -143,6 +144,14 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 			err = cerr
 		}
 	}()
+	// A dead or mistyped endpoint, or a bad key, ends the run here in
+	// seconds instead of failing every item after minutes of retries. The
+	// embedded emulator was just started by us on loopback: nothing to check.
+	if tgt.emu == nil {
+		if err := tgt.client.Preflight(cmd.Context()); err != nil {
+			return err
+		}
+	}
 	sink, err := clarifai.NewSink(tgt.client, clarifai.SinkConfig{
 		Concurrency:           job.Upload.Concurrency,
 		Batch:                 sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
@@ -203,6 +212,9 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	default:
 	}
 
+	if client.IsOutage(runErr) {
+		runErr = fmt.Errorf("the Clarifai API at %s stopped answering: %w", tgt.client.Endpoint(), runErr)
+	}
 	code := ExitOK
 	switch {
 	case runErr != nil:
@@ -303,6 +315,10 @@ func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, ss c
 			tgt.userID, tgt.appID, c.Inputs, c.Success, c.Pending, c.Failed)
 	}
 	switch {
+	case client.IsOutage(runErr):
+		fmt.Fprintf(w, "  pending        %d (read, not finished: not failed)\n", s.InFlight())
+		fmt.Fprintln(w, "The API stopped answering, so the run stopped: the pending items and the rest of the sources were not")
+		fmt.Fprintln(w, "marked failed. Rerun the same command once the API answers again to resume them.")
 	case runErr != nil && isInterrupted(runErr):
 		fmt.Fprintln(w, "Interrupted: rerun the same command to resume.")
 	case runErr != nil:

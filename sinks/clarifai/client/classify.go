@@ -138,6 +138,17 @@ func Classify(err error) Class {
 	return Permanent
 }
 
+// IsOutage reports whether err is a call that got no answer from the API
+// to the end of its retries: a transport failure with gRPC code Unavailable
+// (connection refused or reset, the host unreachable, the server going
+// away) and no Clarifai status. The sink ends the run on it instead of
+// failing the items of the call, which would fail for a reason that is not
+// theirs: they stay pending, and a rerun sends them.
+func IsOutage(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Class == Retryable && ae.Code == st.StatusCode_ZERO && ae.GRPCCode == codes.Unavailable
+}
+
 // classifyGRPC classifies a gRPC transport status.
 func classifyGRPC(c codes.Code, msg string) Class {
 	switch c {

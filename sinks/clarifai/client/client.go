@@ -121,6 +121,14 @@ type CallOption func(*callSettings)
 type callSettings struct {
 	attempts *int
 	codec    encoding.CodecV2 // nil: gRPC's default (proto)
+	policy   *retryPolicy     // nil: the Config's
+}
+
+// retryPolicy bounds the attempts of one call. Ordinary calls use the
+// Config's; Preflight uses its own short one.
+type retryPolicy struct {
+	maxAttempts                                     int
+	maxElapsed, callTimeout, minBackoff, maxBackoff time.Duration
 }
 
 // Attempts makes the call store in *n how many requests it sent (retries
@@ -170,7 +178,12 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 	if set.codec != nil {
 		gopts = append(gopts, grpc.ForceCodecV2(set.codec))
 	}
-	bo := NewBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.MaxElapsed)
+	pol := set.policy
+	if pol == nil {
+		pol = &retryPolicy{maxAttempts: c.cfg.MaxAttempts, maxElapsed: c.cfg.MaxElapsed, callTimeout: c.cfg.CallTimeout,
+			minBackoff: c.cfg.MinBackoff, maxBackoff: c.cfg.MaxBackoff}
+	}
+	bo := NewBackoff(pol.minBackoff, pol.maxBackoff, pol.maxElapsed)
 	for attempt := 1; ; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
 			return zero, fmt.Errorf("%s: %w", method, ctxErr(ctx, err))
@@ -182,7 +195,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 		if set.attempts != nil {
 			*set.attempts = attempt
 		}
-		resp, fail := c.once(ctx, method, func(ctx context.Context) (response, error) {
+		resp, fail := c.once(ctx, method, pol.callTimeout, func(ctx context.Context) (response, error) {
 			return rpc(ctx, req, gopts...)
 		})
 		if fail == nil {
@@ -196,7 +209,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 		if resp != nil {
 			out = resp.(Resp)
 		}
-		if fail.Class != Retryable || attempt >= c.cfg.MaxAttempts {
+		if fail.Class != Retryable || attempt >= pol.maxAttempts {
 			return out, fail
 		}
 		delay := bo.NextBackOff()
@@ -214,9 +227,9 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 // once sends one attempt and turns its outcome into a response or an
 // *APIError. The response is returned with the error when the server
 // answered.
-func (c *Client) once(ctx context.Context, method string,
+func (c *Client) once(ctx context.Context, method string, timeout time.Duration,
 	rpc func(context.Context) (response, error)) (response, *APIError) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	resp, err := rpc(ctx)
