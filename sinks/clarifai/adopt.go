@@ -1,6 +1,7 @@
 package clarifai
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // inputDiff compares the input the server holds under an item's ID with
@@ -184,4 +187,69 @@ func abbreviate(s string) string {
 		return fmt.Sprintf("%q...", s[:max])
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// inputLister reads inputs by ID, with the contract of the Client method
+// of the same name.
+type inputLister interface {
+	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
+}
+
+// foreignDup is an input whose given ID the server already holds although
+// this run did not send it: an earlier run may have, and been killed before
+// recording it.
+type foreignDup struct {
+	e      *entry
+	status *st.Status // the duplicate-ID answer
+}
+
+// adoptGiven reads back the inputs of dups (one ListInputs of their IDs)
+// and adopts each that matches its item (inputDiff): it is returned, marked
+// dup, for the caller to accept as its own. Each other one fails, with the
+// differences or why it could not be read back. The error is non-nil for a
+// fatal failure or when ctx is done.
+func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry, error) {
+	if len(dups) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(dups))
+	for i, d := range dups {
+		ids[i] = d.e.in.Id
+	}
+	// A batch has at most 128 inputs: one page holds them all.
+	resp, err := u.lister.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))})
+	apiErr, stop := callFailure("read back existing inputs", err)
+	if stop != nil {
+		return nil, stop
+	}
+	held := make(map[string]*pb.Input, len(ids))
+	for _, in := range resp.GetInputs() {
+		held[in.GetId()] = in
+	}
+	var adopted []*entry
+	for _, d := range dups {
+		var why string
+		in := held[d.e.in.Id]
+		switch {
+		case apiErr != nil:
+			why = fmt.Sprintf("reading it back failed: %v", apiErr)
+		case in == nil:
+			why = "reading it back found nothing"
+		default:
+			diffs := inputDiff(in, d.e.it)
+			if len(diffs) == 0 {
+				d.e.dup = true
+				adopted = append(adopted, d.e)
+				continue
+			}
+			why = "it differs from this item: " + strings.Join(diffs, "; ")
+		}
+		err := u.failEntry(ctx, d.e, int32(d.status.GetCode()), pipeline.Errorf(d.e.it.Prov, "",
+			"input ID %s already exists on the server and was not sent by this run, and %s (%s)",
+			d.e.in.Id, why, client.Describe(d.status)))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return adopted, nil
 }

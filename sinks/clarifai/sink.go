@@ -309,7 +309,10 @@ type sinkStats struct {
 //   - a duplicate ID ("Input has a duplicate ID." or DATABASE_DUPLICATE_KEY):
 //     accepted when the ID was derived from the content (the same content
 //     is already there) or this run already sent the input (our own earlier
-//     attempt); failed with "already exists on the server" otherwise.
+//     attempt); otherwise (a given ID) the input is read back and adopted
+//     when it matches the item (adopt.go: an earlier run sent it and was
+//     killed before recording it), and failed with "already exists on the
+//     server" and what differs when it does not.
 //   - any other failure: EventFailed with the code and the server's words.
 //   - a fatal status (credentials, unknown app): Run returns the error.
 //
@@ -431,7 +434,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<-
 		finished   = make(chan struct{}) // closed by the finish stage
 	)
 	rep := reporter{events: events, finished: finished}
-	up := &uploader{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep,
+	up := &uploader{api: s.api, lister: s.api, cfg: s.cfg, stats: &s.stats, rep: rep,
 		slots: slots, inputDone: inputDone, finished: finished, resends: resends, annotate: toAnnotate, verifyQ: toVerify}
 	_, up.wire = s.api.(*client.Client)
 

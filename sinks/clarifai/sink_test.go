@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
@@ -36,11 +37,28 @@ type fakePoster struct {
 	uploadOnly
 	answer func(n int, req *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error)
 	block  chan struct{}
+	// held are the inputs ListInputs reads back (given IDs the server
+	// already holds); any other ID reads back as someone else's text.
+	held map[string]*pb.Input
 
 	mu          sync.Mutex
 	reqs        []*pb.PostInputsRequest
 	inflight    int
 	maxInflight int
+}
+
+// ListInputs reads back inputs whose given ID the server already holds.
+func (f *fakePoster) ListInputs(_ context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
+	attempted(opts)
+	resp := &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}
+	for _, id := range req.Ids {
+		in := f.held[id]
+		if in == nil {
+			in = &pb.Input{Id: id, Data: &pb.Data{Text: &pb.Text{Raw: "someone else's input"}}}
+		}
+		resp.Inputs = append(resp.Inputs, in)
+	}
+	return resp, nil
 }
 
 func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
@@ -357,6 +375,51 @@ func TestSinkOutcomes(t *testing.T) {
 		}
 		if s := counters.Snapshot(); s.Retries != 3 || s.Batches != 2 {
 			t.Errorf("retries %d batches %d, want 3 and 2", s.Retries, s.Batches)
+		}
+	})
+}
+
+// TestSinkAdoptsGivenIDsAfterACrash: a duplicate-ID answer for a given ID
+// this run did not send (an earlier run sent it and was killed before
+// recording it) is read back: adopted when it matches the item, failed
+// naming the difference when it does not.
+func TestSinkAdoptsGivenIDsAfterACrash(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		item := func(id string) *pipeline.Item {
+			return &pipeline.Item{ID: id, Kind: pipeline.KindImage, URL: "https://x/" + id + ".jpg",
+				Concepts: []pipeline.Concept{pipeline.Positive("cat")}, Metadata: map[string]any{"k": "v"}}
+		}
+		stored := func(id, concept string) *pb.Input {
+			md, _ := structpb.NewStruct(map[string]any{"k": "v"})
+			return &pb.Input{Id: id, Data: &pb.Data{Image: &pb.Image{Url: "https://x/" + id + ".jpg"},
+				Concepts: []*pb.Concept{{Id: concept, Name: concept, Value: 1}}, Metadata: md}}
+		}
+		f := &fakePoster{
+			answer: perInput(func(in *pb.Input, _ int) *st.Status {
+				if in.Id == "new" {
+					return &st.Status{Code: st.StatusCode_INPUT_PENDING}
+				}
+				return &st.Status{Code: st.StatusCode_INPUT_INVALID_ARGUMENT, Details: "Input has a duplicate ID."}
+			}),
+			held: map[string]*pb.Input{"m-1": stored("m-1", "cat"), "m-2": stored("m-2", "dog")},
+		}
+		items := []*pipeline.Item{item("m-1"), item("m-2"), item("new")}
+		out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := out[items[0]].final; r.Event != pipeline.EventDone {
+			t.Errorf("m-1 (matches): %v %v, want adopted", r.Event, r.Err)
+		}
+		if r := out[items[1]].final; r.Event != pipeline.EventFailed ||
+			!strings.Contains(fmt.Sprint(r.Err), "concepts: server has [dog:1], the item [cat:1]") {
+			t.Errorf("m-2 (other concepts): %v %v, want failed naming the concepts", r.Event, r.Err)
+		}
+		if r := out[items[2]].final; r.Event != pipeline.EventDone {
+			t.Errorf("new: %v %v", r.Event, r.Err)
+		}
+		if n := len(f.requests()); n != 1 {
+			t.Errorf("%d PostInputs requests, want 1 (adopting sends nothing again)", n)
 		}
 	})
 }

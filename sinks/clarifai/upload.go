@@ -31,11 +31,14 @@ const stage = "upload"
 // and hands every accepted input on (handOn): to the finish stage, to the
 // verifier's mailbox and, with regions, to the annotator.
 type uploader struct {
-	api   InputPoster
-	cfg   SinkConfig
-	stats *sinkStats
-	rep   reporter
-	wire  bool // the API is a *client.Client: requests are built for the wire (see builder)
+	api InputPoster
+	// lister reads back inputs whose given ID the server already holds
+	// (adoptGiven, adopt.go).
+	lister inputLister
+	cfg    SinkConfig
+	stats  *sinkStats
+	rep    reporter
+	wire   bool // the API is a *client.Client: requests are built for the wire (see builder)
 
 	// slots holds one token per item in the sink, from the moment the
 	// batcher takes it from the input until its final result (the finish
@@ -330,6 +333,7 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 	}
 	got := match(sent, resp.GetInputs(), u.cfg.ConflictResolution == pb.InputIDConflictResolution_SUFFIX)
 	var accepted []*entry
+	var foreign []foreignDup // given IDs the server holds: read back and adopted if they match (adopt.go)
 	for i, e := range sent {
 		g := got[i]
 		status := g.GetStatus()
@@ -351,8 +355,7 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 				accepted = append(accepted, e)
 				break
 			}
-			err = u.failEntry(ctx, e, int32(code), pipeline.Errorf(e.it.Prov, "",
-				"input ID %s already exists on the server and was not sent by this run: %s", e.in.Id, client.Describe(status)))
+			foreign = append(foreign, foreignDup{e, status})
 		case isAccepted(code) || code == st.StatusCode_ZERO:
 			if id := g.GetId(); id != e.in.Id { // renamed by SUFFIX conflict resolution
 				e.it.ID, e.in.Id = id, id
@@ -375,6 +378,11 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 			return nil, err
 		}
 	}
+	adopted, err := u.adoptGiven(ctx, foreign)
+	if err != nil {
+		return nil, err
+	}
+	accepted = append(accepted, adopted...)
 	if len(accepted) == 0 {
 		return retry, nil
 	}
