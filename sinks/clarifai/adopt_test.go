@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
-	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 )
 
 func TestInputDiff(t *testing.T) {
