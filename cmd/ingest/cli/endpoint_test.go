@@ -85,6 +85,12 @@ func TestDeadOrMistypedEndpointIsFatalAndFast(t *testing.T) {
 		writeFile(t, filepath.Join(data, fmt.Sprintf("f%02d.txt", i)), fmt.Sprintf("item %d", i))
 	}
 	closed := closedPort(t)
+	// ingest verify checks the endpoint the same way.
+	res := run(t, &fixture{env: map[string]string{"CLARIFAI_API_BASE": "http://" + closed, "CLARIFAI_PAT": testPAT,
+		"CLARIFAI_USER_ID": testUser, "CLARIFAI_APP_ID": testApp}}, nil, "verify", "--dir", data, "--state-dir", t.TempDir())
+	if res.code != cli.ExitFatal || !strings.Contains(res.stderr, "nothing listens on "+closed) {
+		t.Errorf("verify against a closed port: %s", res)
+	}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string

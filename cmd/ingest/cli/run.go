@@ -145,12 +145,9 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		}
 	}()
 	// A dead or mistyped endpoint, or a bad key, ends the run here in
-	// seconds instead of failing every item after minutes of retries. The
-	// embedded emulator was just started by us on loopback: nothing to check.
-	if tgt.emu == nil {
-		if err := tgt.client.Preflight(cmd.Context()); err != nil {
-			return err
-		}
+	// seconds instead of failing every item after minutes of retries.
+	if err := tgt.preflight(cmd.Context()); err != nil {
+		return err
 	}
 	sink, err := clarifai.NewSink(tgt.client, clarifai.SinkConfig{
 		Concurrency:           job.Upload.Concurrency,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -91,6 +92,16 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		fmt.Fprintf(w, "Target: Clarifai API at %s, app %s/%s\n", client.Endpoint().Addr, cfg.UserID, cfg.AppID)
 	}
 	return t, nil
+}
+
+// preflight checks the endpoint, the PAT and the app with one quick call
+// (client.Preflight) and returns its error. The embedded emulator was just
+// started by us on loopback: there is nothing to check.
+func (t *target) preflight(ctx context.Context) error {
+	if t.emu != nil {
+		return nil
+	}
+	return t.client.Preflight(ctx)
 }
 
 // newClient makes every client of the CLI; tests replace it with one that

@@ -83,6 +83,9 @@ func (e *env) verify(cmd *cobra.Command, jf *jobFlags, repair, asJSON bool) (err
 		}
 	}()
 	ctx := cmd.Context()
+	if err := tgt.preflight(ctx); err != nil {
+		return err
+	}
 
 	// Every input the server acknowledged, by ID.
 	byID := make(map[string]checkpoint.Entry)
