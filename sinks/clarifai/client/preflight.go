@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -81,9 +82,9 @@ func hint(ep Endpoint, ae *APIError) string {
 		}
 		return "check the personal access token (CLARIFAI_PAT): it must be valid, have the needed scopes, and belong to a user with access to the app"
 	}
-	host := ep.Addr
-	if i := strings.LastIndex(host, ":"); i > 0 {
-		host = strings.Trim(host[:i], "[]")
+	host, _, err := net.SplitHostPort(ep.Addr)
+	if err != nil {
+		host = ep.Addr
 	}
 	msg := strings.ToLower(fmt.Sprint(ae.Err))
 	has := func(subs ...string) bool {
