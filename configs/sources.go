@@ -196,7 +196,7 @@ type CloudSource struct {
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
 // GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY)
 // or, for AWS, a profile of the AWS shared files (aws_profile, else
-// AWS_PROFILE); see sources/cloud.CredentialSources for the order.
+// AWS_PROFILE); see sinks/clarifai/cloudjob.CredentialSources for the order.
 type CloudCredentials struct {
 	AWSRegion             string `yaml:"aws_region,omitempty" json:"aws_region,omitempty"`
 	AWSProfile            string `yaml:"aws_profile,omitempty" json:"aws_profile,omitempty"`

@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // TestKillAndRerunLosesAndDuplicatesNothing runs the ingest binary as a
@@ -41,7 +42,7 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%05d.txt", i)), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		id := pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
+		id := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
 		sum := sha256.Sum256([]byte(body))
 		want[id] = hex.EncodeToString(sum[:])
 	}
@@ -91,7 +92,7 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatalf("only %d runs were killed: the test proved too little", kills)
 	}
 
-	c, err := clarifai.New(clarifai.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
+	c, err := client.New(client.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

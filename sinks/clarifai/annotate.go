@@ -12,6 +12,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // annotateStage names the annotation stage in results.
@@ -213,7 +214,7 @@ func (a *annotator) post(ctx context.Context, refs []*annRef) {
 	go func() {
 		defer a.wg.Done()
 		var n int
-		resp, err := a.api.PostAnnotations(ctx, req, Attempts(&n))
+		resp, err := a.api.PostAnnotations(ctx, req, client.Attempts(&n))
 		a.answers <- annDone{refs: refs, resp: resp, err: err, attempts: n} // never blocks: capacity is the concurrency
 	}()
 }
@@ -244,7 +245,7 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 				retryWhy = "the response carried no status for this annotation"
 				break
 			}
-			if apiErr.Class == Retryable {
+			if apiErr.Class == client.Retryable {
 				ref.lastCode, retryWhy = apiErr.Code, apiErr.Error()
 				break
 			}
@@ -267,16 +268,16 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 		case code == st.StatusCode_INPUT_DOES_NOT_EXIST:
 			// The input was acknowledged moments ago: read as a lag
 			// between the two services, retried (bounded).
-			ref.lastCode, retryWhy = code, describe(s)
+			ref.lastCode, retryWhy = code, client.Describe(s)
 		default:
-			switch ClassifyCode(code) {
-			case Retryable:
-				ref.lastCode, retryWhy = code, describe(s)
-			case Fatal:
+			switch client.ClassifyCode(code) {
+			case client.Retryable:
+				ref.lastCode, retryWhy = code, client.Describe(s)
+			case client.Fatal:
 				return fmt.Errorf("annotate: annotation %s of input %s: %w", ref.an.Id, ref.an.InputId,
-					statusError("PostAnnotations", s, Fatal, ref.tries))
+					client.StatusError("PostAnnotations", s, client.Fatal, ref.tries))
 			default:
-				if err := a.failItem(ctx, ref, int32(code), "Clarifai rejected it: "+describe(s)); err != nil {
+				if err := a.failItem(ctx, ref, int32(code), "Clarifai rejected it: "+client.Describe(s)); err != nil {
 					return err
 				}
 				continue
@@ -347,7 +348,7 @@ func isDuplicateAnnotation(s *st.Status) bool {
 	if s.GetCode() == st.StatusCode_DATABASE_DUPLICATE_KEY {
 		return true
 	}
-	if ClassifyCode(s.GetCode()) != Permanent {
+	if client.ClassifyCode(s.GetCode()) != client.Permanent {
 		return false
 	}
 	text := strings.ToLower(s.GetDescription() + " " + s.GetDetails())

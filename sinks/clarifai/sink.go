@@ -18,6 +18,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // InputPoster is the upload part of the sink's seam to the network: it takes
@@ -26,21 +27,21 @@ import (
 // an *APIError otherwise, and report the requests sent through Attempts
 // when given.
 type InputPoster interface {
-	PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error)
+	PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
 }
 
 // AnnotationPoster posts region annotations, with the contract of
 // Client.PostAnnotations.
 type AnnotationPoster interface {
-	PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRequest, opts ...CallOption) (*pb.MultiAnnotationResponse, error)
+	PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRequest, opts ...client.CallOption) (*pb.MultiAnnotationResponse, error)
 }
 
 // InputChecker reads and deletes inputs for processing verification, with
 // the contracts of the Client methods of the same names.
 type InputChecker interface {
-	GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...CallOption) (*pb.SingleInputsAddJobResponse, error)
-	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error)
-	DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...CallOption) (*st.BaseResponse, error)
+	GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...client.CallOption) (*pb.SingleInputsAddJobResponse, error)
+	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
+	DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...client.CallOption) (*st.BaseResponse, error)
 }
 
 // API is everything the Sink calls. *Client implements it; tests use fakes.
@@ -51,7 +52,7 @@ type API interface {
 	InputChecker
 }
 
-var _ API = (*Client)(nil)
+var _ API = (*client.Client)(nil)
 
 // SinkConfig configures a Sink. The zero value of every field means its
 // default; for the booleans that is false.
@@ -596,7 +597,7 @@ func (r *run) deliver(ctx context.Context, d dispatch) error {
 			req.Inputs[i] = e.in
 		}
 		var n int
-		resp, err := r.s.api.PostInputs(ctx, req, Attempts(&n), inputStatuses())
+		resp, err := r.s.api.PostInputs(ctx, req, client.Attempts(&n), client.InputStatuses())
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -608,7 +609,7 @@ func (r *run) deliver(ctx context.Context, d dispatch) error {
 			return err
 		}
 		if bo == nil {
-			bo = newBackoff(r.cfg.ResendBackoff, maxResendBackoff, maxResendElapsed) // MaxResends bounds it first
+			bo = client.NewBackoff(r.cfg.ResendBackoff, maxResendBackoff, maxResendElapsed) // MaxResends bounds it first
 		}
 		delay := bo.NextBackOff()
 		if resends >= r.cfg.MaxResends || delay == backoff.Stop {
@@ -623,7 +624,7 @@ func (r *run) deliver(ctx context.Context, d dispatch) error {
 		r.cfg.Counters.Retries.Add(int64(len(retry)))
 		r.cfg.Logger.Debug("re-sending inputs", zap.Int("inputs", len(retry)), zap.String("job", jobID),
 			zap.Duration("delay", delay), zap.String("reason", retry[0].lastWhy))
-		if err := sleep(ctx, delay); err != nil {
+		if err := client.Sleep(ctx, delay); err != nil {
 			return err
 		}
 		pending = retry
@@ -674,7 +675,7 @@ func (r *run) sortOut(ctx context.Context, grp *group, sent []*entry, resp *pb.M
 				break
 			}
 			err = r.failEntry(ctx, e, int32(code), pipeline.Errorf(e.it.Prov, "",
-				"input ID %s already exists on the server and was not sent by this run: %s", e.in.Id, describe(status)))
+				"input ID %s already exists on the server and was not sent by this run: %s", e.in.Id, client.Describe(status)))
 		case isAccepted(code) || code == st.StatusCode_ZERO:
 			if id := g.GetId(); id != e.in.Id { // renamed by SUFFIX conflict resolution
 				e.it.ID, e.in.Id = id, id
@@ -682,15 +683,15 @@ func (r *run) sortOut(ctx context.Context, grp *group, sent []*entry, resp *pb.M
 			e.code = code
 			accepted = append(accepted, e)
 		default:
-			switch ClassifyCode(code) {
-			case Retryable:
-				e.lastCode, e.lastWhy = int32(code), describe(status)
+			switch client.ClassifyCode(code) {
+			case client.Retryable:
+				e.lastCode, e.lastWhy = int32(code), client.Describe(status)
 				retry = append(retry, e)
-			case Fatal:
-				return nil, fmt.Errorf("upload: input %s: %w", e.in.Id, statusError("PostInputs", status, Fatal, e.attempts))
+			case client.Fatal:
+				return nil, fmt.Errorf("upload: input %s: %w", e.in.Id, client.StatusError("PostInputs", status, client.Fatal, e.attempts))
 			default:
 				err = r.failEntry(ctx, e, int32(code),
-					pipeline.Errorf(e.it.Prov, "", "Clarifai rejected input %s: %s", e.in.Id, describe(status)))
+					pipeline.Errorf(e.it.Prov, "", "Clarifai rejected input %s: %s", e.in.Id, client.Describe(status)))
 			}
 		}
 		if err != nil {
@@ -840,7 +841,7 @@ func isDuplicateID(s *st.Status) bool {
 	if s.GetCode() == st.StatusCode_DATABASE_DUPLICATE_KEY {
 		return true
 	}
-	if ClassifyCode(s.GetCode()) == OK {
+	if client.ClassifyCode(s.GetCode()) == client.OK {
 		return false
 	}
 	return strings.Contains(strings.ToLower(s.GetDetails()), "duplicate id") ||
@@ -852,4 +853,21 @@ func newJobID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
+}
+
+// callFailure sorts out the error of a call made by the sink's stages:
+// the *client.APIError in it (nil for a nil err), and a non-nil stop, prefixed
+// with what, when the run must end: err is not an *client.APIError (ErrClosed, a
+// nil request: a bug, not data) or its class is Fatal.
+func callFailure(what string, err error) (apiErr *client.APIError, stop error) {
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.As(err, &apiErr) {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if apiErr.Class == client.Fatal {
+		return apiErr, fmt.Errorf("%s: %w", what, apiErr)
+	}
+	return apiErr, nil
 }

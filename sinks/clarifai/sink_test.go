@@ -18,9 +18,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 // fakePoster is a recording, scriptable InputPoster. answer decides the
@@ -38,11 +41,7 @@ type fakePoster struct {
 	maxInflight int
 }
 
-func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
-	var set callSettings
-	for _, o := range opts {
-		o(&set)
-	}
+func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, proto.Clone(req).(*pb.PostInputsRequest))
 	n := len(f.reqs)
@@ -62,9 +61,7 @@ func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, 
 		answer = perInput(func(*pb.Input, int) *st.Status { return &st.Status{Code: st.StatusCode_INPUT_PENDING} })
 	}
 	resp, attempts, err := answer(n, req)
-	if set.attempts != nil {
-		*set.attempts = attempts
-	}
+	client.RecordAttempts(opts, attempts)
 	return resp, err
 }
 
@@ -216,7 +213,7 @@ func TestSinkRequestContent(t *testing.T) {
 			Geo:      &pipeline.Geo{Latitude: 1.5, Longitude: -2.25},
 			Regions:  []pipeline.Region{{Box: &pipeline.BoundingBox{Bottom: 1, Right: 1}}}}
 		txt := &pipeline.Item{ID: "t1", Kind: pipeline.KindText, Text: "hello"}
-		wantID := pipeline.DeriveID(img, png)
+		wantID := ids.DeriveID(img, png)
 		out, err := runSink(t, t.Context(), s, []*pipeline.Item{img, txt})
 		if err != nil {
 			t.Fatal(err)
@@ -401,17 +398,17 @@ func TestSinkRequestFailures(t *testing.T) {
 		wantMsg  string
 	}{
 		{"whole request fails after retries", func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
-			return nil, 10, &APIError{Method: "PostInputs", Code: st.StatusCode_RPC_SERVER_UNAVAILABLE, Class: Retryable, Attempts: 10}
+			return nil, 10, &client.APIError{Method: "PostInputs", Code: st.StatusCode_RPC_SERVER_UNAVAILABLE, Class: client.Retryable, Attempts: 10}
 		}, false, 40031, "upload request failed: PostInputs: RPC_SERVER_UNAVAILABLE"},
 		{"FAILURE with per-input statuses", func(n int, req *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
 			resp, _, _ := perInput(func(*pb.Input, int) *st.Status {
 				return &st.Status{Code: st.StatusCode_INPUT_UNSUPPORTED_FORMAT, Description: "Unsupported format"}
 			})(n, req)
 			resp.Status.Code = st.StatusCode_FAILURE
-			return resp, 1, &APIError{Method: "PostInputs", Code: st.StatusCode_FAILURE, Class: Permanent}
+			return resp, 1, &client.APIError{Method: "PostInputs", Code: st.StatusCode_FAILURE, Class: client.Permanent}
 		}, false, 30101, "Unsupported format"},
 		{"fatal request", func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
-			return nil, 1, &APIError{Method: "PostInputs", Code: st.StatusCode_CONN_KEY_INVALID, Class: Fatal}
+			return nil, 1, &client.APIError{Method: "PostInputs", Code: st.StatusCode_CONN_KEY_INVALID, Class: client.Fatal}
 		}, true, 0, "CONN_KEY_INVALID"},
 		{"fatal per-input status", perInput(func(*pb.Input, int) *st.Status {
 			return &st.Status{Code: st.StatusCode_CONN_INSUFFICIENT_SCOPES}
@@ -423,7 +420,7 @@ func TestSinkRequestFailures(t *testing.T) {
 				items := images(3, 10)
 				out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
 				if tc.fatal {
-					if Classify(err) != Fatal || !strings.Contains(err.Error(), tc.wantMsg) {
+					if client.Classify(err) != client.Fatal || !strings.Contains(err.Error(), tc.wantMsg) {
 						t.Fatalf("Run = %v, want a fatal error mentioning %s", err, tc.wantMsg)
 					}
 					if len(f.requests()) != 1 {
@@ -625,7 +622,7 @@ func TestNewSinkValidates(t *testing.T) {
 func TestSinkWithClient(t *testing.T) {
 	var mu sync.Mutex
 	stored := map[string]bool{}
-	f := startFake(t, func(method string, n int, req proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, n int, req proto.Message) (proto.Message, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		resp := &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}
@@ -639,12 +636,12 @@ func TestSinkWithClient(t *testing.T) {
 			resp.Inputs = append(resp.Inputs, &pb.Input{Id: in.Id, Status: s})
 		}
 		if n == 1 {
-			return nil, errUnavailable
+			return nil, clienttest.ErrUnavailable
 		}
 		return resp, nil
 	})
 	counters := pipeline.NewCounters()
-	c := testClient(t, f, func(c *Config) { c.Counters = counters })
+	c := testClient(t, f, func(c *client.Config) { c.Counters = counters })
 	s := newTestSink(t, c, SinkConfig{Counters: counters})
 	items := images(5, 100)
 	out, err := runSink(t, t.Context(), s, items)
@@ -659,7 +656,7 @@ func TestSinkWithClient(t *testing.T) {
 	if s := counters.Snapshot(); s.Requests != 2 || s.Retries != 1 || s.Batches != 1 {
 		t.Errorf("counters %+v", s)
 	}
-	if md := f.Calls()[1].md.Get("authorization"); len(md) != 1 || md[0] != "Key "+testPAT {
+	if md := f.Calls()[1].MD.Get("authorization"); len(md) != 1 || md[0] != "Key "+testPAT {
 		t.Errorf("authorization %q", md)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // This file holds the state of one Sink.Run: the bound on items in the
@@ -66,7 +67,7 @@ func newRun(s *Sink, results chan<- pipeline.Result) *run {
 	if s.cfg.Verify {
 		r.ver = newVerifier(r)
 	}
-	_, r.wire = s.api.(*Client)
+	_, r.wire = s.api.(*client.Client)
 	return r
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // verifyStage names the verification stage in results.
@@ -263,13 +264,13 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 		return nil // every member already has its final result
 	}
 	var n int
-	resp, err := v.api.GetInputsAddJob(ctx, &pb.GetInputsAddJobRequest{Id: g.id}, Attempts(&n))
+	resp, err := v.api.GetInputsAddJob(ctx, &pb.GetInputsAddJobRequest{Id: g.id}, client.Attempts(&n))
 	v.count(n)
 	if err != nil {
 		// "Does not exist" names the job here, not the app (the app answered
 		// PostInputs): the inputs themselves are checked, as after any
 		// failure that is not fatal.
-		var ae *APIError
+		var ae *client.APIError
 		jobUnknown := errors.As(err, &ae) && ae.Code == st.StatusCode_CONN_DOES_NOT_EXIST
 		if !jobUnknown || ctx.Err() != nil {
 			if err := callError(ctx, "GetInputsAddJob "+g.id, err); err != nil {
@@ -339,7 +340,7 @@ func (v *verifier) listSucceeded(ctx context.Context, ts []*track) error {
 	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
 		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage,
-			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, Attempts(&n), inputStatuses())
+			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, client.Attempts(&n), client.InputStatuses())
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "ListInputs", err); err != nil {
@@ -386,7 +387,7 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 	failed := make(map[string]error)
 	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
-		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, Attempts(&n), inputStatuses())
+		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, client.Attempts(&n), client.InputStatuses())
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "ListInputs", err); err != nil {
@@ -467,7 +468,7 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 			"input %s was accepted but is not on the server, even after %d re-sends", id, t.resends))
 	case code == st.StatusCode_INPUT_SUCCESS:
 		return false, false, v.r.verified(ctx, t)
-	case ClassifyCode(code) == OK: // INPUT_PENDING, INPUT_IN_PROGRESS
+	case client.ClassifyCode(code) == client.OK: // INPUT_PENDING, INPUT_IN_PROGRESS
 		t.lastCode = int32(code)
 		if timedOut {
 			return false, false, v.r.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "",
@@ -483,7 +484,7 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 			}
 			return false, true, nil
 		}
-		msg := fmt.Sprintf("Clarifai could not process input %s: %s", id, describe(s))
+		msg := fmt.Sprintf("Clarifai could not process input %s: %s", id, client.Describe(s))
 		if t.reprocess > 0 {
 			msg += fmt.Sprintf(" (after %d deletions and re-sends)", t.reprocess)
 		}
@@ -497,7 +498,7 @@ func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 	byID, ids := index(ts)
 	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
-		_, err := v.api.DeleteInputs(ctx, &pb.DeleteInputsRequest{Ids: chunk}, Attempts(&n))
+		_, err := v.api.DeleteInputs(ctx, &pb.DeleteInputsRequest{Ids: chunk}, client.Attempts(&n))
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "DeleteInputs", err); err != nil {
@@ -583,7 +584,7 @@ func transientFailure(s *st.Status) bool {
 			return false
 		}
 	}
-	if ClassifyCode(s.GetCode()) == Retryable {
+	if client.ClassifyCode(s.GetCode()) == client.Retryable {
 		return true
 	}
 	for _, w := range transientWords {

@@ -1,15 +1,3 @@
-// Package annotations reads object annotations in the COCO, YOLO and Pascal
-// VOC formats and joins them to the image files a source walks.
-//
-// The readers never convert pixel coordinates: COCO and VOC regions come out
-// with Region.Pixels set, in pixels of the image (x → Col, y → Row), and the
-// annotations transform normalizes them with the image size it reads from the
-// file header. YOLO coordinates are already normalized and come out with
-// Pixels unset.
-//
-// An Index is opened once per walk (Open), asked for the annotation of each
-// image the walk emits (Lookup), and at the end lists the annotation images
-// no Lookup matched (Unmatched). The join rules are documented on Lookup.
 package annotations
 
 import (
@@ -127,39 +115,6 @@ func (a *Annotation) Fingerprint() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
-}
-
-// SizeKey is the Item.Metadata key under which a source records the image
-// size an annotation file states, as map[string]any{"width": w, "height": h}
-// with int values. It is internal to the run: the annotations transform
-// reads and removes it with TakeSize before the item is uploaded.
-const SizeKey = "_annotated_size"
-
-// SetSize records w×h in md under SizeKey and returns md (allocated when
-// nil). It does nothing when either is 0.
-func SetSize(md map[string]any, w, h int) map[string]any {
-	if w <= 0 || h <= 0 {
-		return md
-	}
-	if md == nil {
-		md = make(map[string]any, 1)
-	}
-	md[SizeKey] = map[string]any{"width": w, "height": h}
-	return md
-}
-
-// TakeSize returns the size SetSize recorded in md and deletes it from md.
-// ok is false when there is none.
-func TakeSize(md map[string]any) (w, h int, ok bool) {
-	v, found := md[SizeKey]
-	if !found {
-		return 0, 0, false
-	}
-	delete(md, SizeKey)
-	m, _ := v.(map[string]any)
-	w, okw := m["width"].(int)
-	h, okh := m["height"].(int)
-	return w, h, okw && okh
 }
 
 // concepts returns the distinct labels of regions as positive concepts.

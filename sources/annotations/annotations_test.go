@@ -435,19 +435,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestSize(t *testing.T) {
-	md := annotations.SetSize(nil, 640, 480)
-	if w, h, ok := annotations.TakeSize(md); !ok || w != 640 || h != 480 || len(md) != 0 {
-		t.Errorf("got %d %d %v, md %v", w, h, ok, md)
-	}
-	if md := annotations.SetSize(nil, 0, 480); md != nil {
-		t.Errorf("unknown size recorded: %v", md)
-	}
-	if _, _, ok := annotations.TakeSize(map[string]any{"x": 1}); ok {
-		t.Error("size found in metadata without one")
-	}
-}
-
 func TestFingerprint(t *testing.T) {
 	a := &annotations.Annotation{Regions: []pipeline.Region{{Concepts: pos("cat"), Box: box(0, 0, 1, 1)}}}
 	b := &annotations.Annotation{Regions: []pipeline.Region{{Concepts: pos("cat"), Box: box(0, 0, 1, 0.5)}}}

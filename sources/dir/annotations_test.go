@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
@@ -40,7 +41,7 @@ func box(l, t, r, b float64) *pipeline.BoundingBox {
 }
 
 func size(w, h int) map[string]any {
-	return map[string]any{annotations.SizeKey: map[string]any{"width": w, "height": h}}
+	return map[string]any{media.AnnotatedSizeKey: map[string]any{"width": w, "height": h}}
 }
 
 func TestCOCOJoin(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // mediaDir holds real sample files of every supported format.
-const mediaDir = "../media/testdata"
+const mediaDir = "../../pipeline/media/testdata"
 
 // writeTree creates files under root. A content "@name" copies the sample
 // file name from mediaDir; other contents are written as they are.

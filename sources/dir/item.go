@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 )
 
@@ -26,10 +28,10 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 		Prov:       prov,
 		DatasetIDs: slices.Clone(cfg.DatasetIDs),
 	}
-	key := pipeline.FileKey(w.abs(rel), fi.Size(), fi.ModTime())
+	key := ids.FileKey(w.abs(rel), fi.Size(), fi.ModTime())
 	// The key is set whatever happens below, so that a failed item is still
 	// recognizable in reports.
-	defer func() { it.Key = pipeline.ScopeKey(key, it.DatasetIDs) }()
+	defer func() { it.Key = ids.ScopeKey(key, it.DatasetIDs) }()
 
 	var split string
 	if cfg.SplitFromPath {
@@ -107,7 +109,7 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 	}
 	if ann != nil {
 		it.Regions = ann.Regions
-		it.Metadata = annotations.SetSize(it.Metadata, ann.Width, ann.Height)
+		it.Metadata = media.SetAnnotatedSize(it.Metadata, ann.Width, ann.Height)
 	}
 	if sc != nil {
 		it.ID = sc.ID

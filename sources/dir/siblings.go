@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // Sibling lookups search the sorted names of the current folder: the names

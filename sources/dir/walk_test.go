@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // TestWalkEveryKind walks real files of every format in nested folders and
@@ -62,7 +63,7 @@ func TestWalkEveryKind(t *testing.T) {
 		if it.Blob.Size != fi.Size() {
 			t.Errorf("%s: blob size %d, want %d", w.rel, it.Blob.Size, fi.Size())
 		}
-		if want := pipeline.FileKey(p, fi.Size(), fi.ModTime()); it.Key != want {
+		if want := ids.FileKey(p, fi.Size(), fi.ModTime()); it.Key != want {
 			t.Errorf("%s: key %q, want %q", w.rel, it.Key, want)
 		}
 		err = detect.Apply(context.Background(), it)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // Format names a manifest schema.
@@ -76,7 +77,7 @@ type Config struct {
 	DefaultKind pipeline.Kind
 
 	// DatasetIDs are added to every item (the SDK's dataset_id), before the
-	// row's own dataset_ids. Each must pass pipeline.ValidID.
+	// row's own dataset_ids. Each must pass ids.ValidID.
 	DatasetIDs []string
 	// SplitDatasets maps a rich-schema split value (train, validate, test)
 	// to a dataset ID that rows of that split are added to. A split without
@@ -153,7 +154,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("manifest: DefaultKind %v is not a kind", c.DefaultKind))
 	}
 	for _, id := range c.DatasetIDs {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			errs = append(errs, fmt.Errorf("manifest: DatasetIDs: %w", err))
 		}
 	}
@@ -161,7 +162,7 @@ func (c Config) Validate() error {
 		if !slices.Contains(splits, split) {
 			errs = append(errs, fmt.Errorf("manifest: SplitDatasets: split %q: want train, validate or test", split))
 		}
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			errs = append(errs, fmt.Errorf("manifest: SplitDatasets[%q]: %w", split, err))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // SourceOptions configures a Source. The zero value retries failed records.
@@ -207,14 +208,14 @@ func refreshFileKey(key, path string, size int64, modTime time.Time) (string, bo
 	if err := errors.Join(err1, err2); err != nil || (oldSize == size && oldMtime == modTime.UnixNano()) {
 		return key, false
 	}
-	fresh := pipeline.FileKey(path, size, modTime)
+	fresh := ids.FileKey(path, size, modTime)
 	if hasTail {
 		fresh += "|" + tail
 	}
 	return fresh, true
 }
 
-// looksDerived reports whether id has the form of a pipeline.DeriveID.
+// looksDerived reports whether id has the form of an ids.DeriveID.
 func looksDerived(id string) bool {
 	if len(id) != 32 {
 		return false

@@ -8,10 +8,10 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
 	"github.com/ingestkit/clarifai-ingest/sources/urllist"
 	"github.com/ingestkit/clarifai-ingest/transforms"

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
 )
@@ -190,7 +190,7 @@ func TestVerifyFindsInputsDeletedBehindOurBack(t *testing.T) {
 		t.Fatalf("verify of a clean job:\n%s", res)
 	}
 	// Delete three inputs with another client.
-	c, err := clarifai.New(clarifai.Config{Base: f.env["CLARIFAI_API_BASE"], PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1})
+	c, err := client.New(client.Config{Base: f.env["CLARIFAI_API_BASE"], PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

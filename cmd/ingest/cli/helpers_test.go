@@ -119,4 +119,4 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // media is the folder of real sample files of every format.
-const media = "../../../sources/media/testdata"
+const media = "../../../pipeline/media/testdata"

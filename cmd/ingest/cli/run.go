@@ -20,6 +20,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
 )
@@ -90,7 +91,7 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	// are built now: they get the client when they start streaming.
 	var tgt *target
 	sources, err := buildSources(job, log, func(c *configs.CloudSource) (pipeline.Source, error) {
-		return newCloudSource(job, c, e.getenv, func() cloud.API { return tgt.client }, rf.restart, log)
+		return newCloudSource(job, c, e.getenv, func() cloudjob.API { return tgt.client }, rf.restart, log)
 	})
 	if err != nil {
 		return err
@@ -344,7 +345,11 @@ func (e *env) printCloudJobs(sources []pipeline.Source) {
 		if !ok {
 			continue
 		}
-		j, ok := cs.Last()
+		ing, ok := cs.Ingestion().(*cloudjob.Ingestion)
+		if !ok {
+			continue
+		}
+		j, ok := ing.Last()
 		if !ok {
 			fmt.Fprintf(e.stdout, "  cloud          %s: not started\n", cs.Name())
 			continue
@@ -355,7 +360,7 @@ func (e *env) printCloudJobs(sources []pipeline.Source) {
 		if p.ArchivesFailed > 0 {
 			line += fmt.Sprintf(", %d archives failed", p.ArchivesFailed)
 		}
-		if r := j.Reason(); r != "" && j.State() != cloud.StateCompleted {
+		if r := j.Reason(); r != "" && j.State() != cloudjob.StateCompleted {
 			line += ": " + r
 		}
 		fmt.Fprintln(e.stdout, line)

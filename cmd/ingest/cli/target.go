@@ -11,7 +11,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 )
 
@@ -25,7 +25,7 @@ const (
 // target is where a run uploads: a client, and the in-process emulator
 // behind it for target "embedded".
 type target struct {
-	client *clarifai.Client
+	client *client.Client
 	emu    *emulator.Server
 	userID string
 	appID  string
@@ -38,8 +38,8 @@ type target struct {
 func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, w io.Writer,
 	onCall func(method, code string, latency time.Duration)) (*target, error) {
 	rate := shardRate(job)
-	cfg := clarifai.Config{
-		Base: job.Clarifai.Base, PAT: clarifai.Secret(job.Clarifai.PAT),
+	cfg := client.Config{
+		Base: job.Clarifai.Base, PAT: client.Secret(job.Clarifai.PAT),
 		UserID: job.Clarifai.UserID, AppID: job.Clarifai.AppID,
 		RootCertificatesPath: job.Clarifai.RootCertificatesPath,
 		RateLimit:            rate, MaxAttempts: job.Upload.MaxAttempts,
@@ -67,7 +67,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 			return nil, fmt.Errorf("start the embedded emulator: %w", err)
 		}
 		t.emu = emu
-		cfg.Base, cfg.PAT, cfg.RootCertificatesPath = "http://"+emu.Addr(), clarifai.Secret(pat), ""
+		cfg.Base, cfg.PAT, cfg.RootCertificatesPath = "http://"+emu.Addr(), client.Secret(pat), ""
 		if cfg.UserID == "" {
 			cfg.UserID = embeddedUser
 		}
@@ -77,7 +77,7 @@ func openTarget(job *configs.Job, counters *pipeline.Counters, log *zap.Logger, 
 		fmt.Fprintf(w, "Target: embedded Clarifai emulator on %s (local only: nothing is sent to Clarifai)\n", emu.Addr())
 		fmt.Fprintf(w, "        app %s/%s, emulator state in %s\n", cfg.UserID, cfg.AppID, job.Embedded.StateDir)
 	}
-	client, err := clarifai.New(cfg)
+	client, err := client.New(cfg)
 	if err != nil {
 		t.close()
 		return nil, err

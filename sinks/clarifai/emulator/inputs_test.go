@@ -16,6 +16,7 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestPostInputsRequestLevelErrors(t *testing.T) {
@@ -205,7 +206,7 @@ func TestGeneratedIDs(t *testing.T) {
 }
 
 func TestStoredInputKeepsDataWithoutBytes(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{RateLimit: -1, Now: clk.Now})
 	png := pngBytes(t)
 	md, _ := structpb.NewStruct(map[string]any{"filename": "a.png", "nested": map[string]any{"k": "v"}})
@@ -250,7 +251,7 @@ func TestStoredInputKeepsDataWithoutBytes(t *testing.T) {
 }
 
 func TestListInputs(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	_, c := start(t, Options{RateLimit: -1, Now: clk.Now, ProcessingDelay: time.Second})
 	var ins []*pb.Input
 	for i := 0; i < 10; i++ {
@@ -306,7 +307,7 @@ func TestListInputs(t *testing.T) {
 }
 
 func TestGetInputCountAndDelete(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{RateLimit: -1, Now: clk.Now, ProcessingDelay: 10 * time.Second})
 	post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{urlInput("a"), urlInput("b"), imageInput("bad", garbage)}})
 	clk.Advance(10 * time.Second)
