@@ -15,7 +15,7 @@ import (
 )
 
 // This test pins the wire format independently of the generated code: the
-// table below is written by hand from shared/clarifai-wire.md, and the
+// table below is written by hand from Clarifai's public API definitions, and the
 // encoded bytes of messages carrying every field we use are walked with
 // protowire and checked against it. A wrong field number or scalar type in a
 // .proto file (say a double where the API has a float) fails here even though

@@ -1,5 +1,5 @@
 // Wire-compatible subset of Clarifai's resources (package clarifai.api),
-// written from shared/clarifai-wire.md §2c. Field numbers and scalar types
+// written from Clarifai's public API definitions. Field numbers and scalar types
 // match the real API exactly; gaps in the numbering are real. Fields we do
 // not use are left out, which proto3 tolerates on the wire.
 

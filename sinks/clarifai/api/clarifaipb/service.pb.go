@@ -1,5 +1,5 @@
-// Wire-compatible subset of Clarifai's V2 service, written from
-// shared/clarifai-wire.md §1 and §2a-b. Every RPC is unary; method paths are
+// Wire-compatible subset of Clarifai's V2 service, written from Clarifai's
+// public API definitions (clarifai/clarifai-go-grpc). Every RPC is unary; method paths are
 // /clarifai.api.V2/<Rpc>. Field 1 of every request is the UserAppIDSet and
 // field 1 of every response is the Status.
 
