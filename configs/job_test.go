@@ -37,10 +37,10 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"target: mars\nsources: [{dir: {path: d}}]\n", []string{`target: "mars"`}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nupload: {batch_size: 200}\n", []string{"upload.batch_size: 200"}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nupload: {max_request_bytes: 200MB}\n", []string{"upload.max_request_bytes"}},
-		{"target: embedded\nsources: [{dir: {path: d}, csv: {path: m.csv}}]\n", []string{"sources[0]: one source per list entry"}},
+		{"target: embedded\nsources: [{dir: {path: d}, csv: {path: m.csv}}]\n", []string{"sources[0]: source sets dir and csv: set exactly one per list entry"}},
 		{"target: embedded\nsources: [{}]\n", []string{"sources[0]: empty source"}},
-		{"target: embedded\nsources: [{csv: {format: xml, path: m}}]\n", []string{"csv.format"}},
-		{"target: embedded\nsources: [{urls: {}}]\n", []string{"urls.path: required"}},
+		{"target: embedded\nsources: [{csv: {format: xml, path: m}}]\n", []string{`sources[0]: csv: format "xml"`}},
+		{"target: embedded\nsources: [{urls: {}}]\n", []string{"sources[0]: urls: path is required"}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nlog: {level: loud}\n", []string{"log.level"}},
 		{"sources: [{dir: {path: d}}]\n", []string{"clarifai.pat", "CLARIFAI_PAT", "--target embedded", "clarifai.user_id", "clarifai.app_id"}},
 	} {

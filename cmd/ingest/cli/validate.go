@@ -10,8 +10,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 )
 
 func (e *env) validateCommand() *cobra.Command {
@@ -49,28 +47,9 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
-	// Cloud sources are ingested by the server: there is nothing local to
-	// check, and building one must not start a job.
-	var skippedCloud int
-	sources, err := buildSources(job, log, func(*configs.CloudSource) (pipeline.Source, error) {
-		skippedCloud++
-		return nil, nil
-	})
-	if err != nil {
-		return err
-	}
-	ts, err := e.buildTransforms(job, log)
-	if err != nil {
-		return err
-	}
-	dry := clarifai.NewDryRun(clarifai.DryRunConfig{
-		Batch:  sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
-		Verify: *job.Upload.Verify,
-	})
 	w := e.stdout
-	stats, err := pipeline.Run(cmd.Context(), pipeline.Job{
-		Sources: sources, Transforms: ts, Sink: dry, Workers: job.Upload.Workers, Logger: log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
-		OnResult: func(r pipeline.Result) error {
+	opts := append(e.runOptions(log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel))),
+		configs.WithOnResult(func(r pipeline.Result) error {
 			switch r.Event {
 			case pipeline.EventFailed:
 				fmt.Fprintf(w, "problem  %s\n", describe(r))
@@ -78,13 +57,13 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 				fmt.Fprintf(w, "skipped  %s\n", describe(r))
 			}
 			return nil
-		},
-	})
+		}))
+	rep, err := job.DryRun(cmd.Context(), opts...)
 	if err != nil {
-		return err
+		return asUsage(err)
 	}
-	p := dry.Plan()
-	rate := shardRate(job)
+	stats, p := rep.Stats, rep.Plan
+	rate := job.ShardRate()
 	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
 		stats.Read, job.Name, p.Inputs, humanBytes(p.Bytes), stats.Skipped, stats.Failed)
 	fmt.Fprintf(w, "A run would make about %d calls: %d PostInputs, %d PostAnnotations (%d regions), %d verification calls",
@@ -94,8 +73,8 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	} else {
 		fmt.Fprintln(w, ".")
 	}
-	if skippedCloud > 0 {
-		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", skippedCloud)
+	if rep.SkippedCloud > 0 {
+		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", rep.SkippedCloud)
 	}
 	if stats.Failed > 0 {
 		return errItemsFailed
