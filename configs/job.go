@@ -266,10 +266,12 @@ func (j *Job) Validate() error { return j.validate(true, 0) }
 // needs (the PAT, user and app): for `ingest validate`, which sends nothing.
 func (j *Job) ValidateOffline() error { return j.validate(false, 0) }
 
-// ValidateTarget checks only what connecting needs: a known target and,
-// for target clarifai, the PAT, user and app. Validate includes it; the
+// ValidateTarget checks only what connecting needs: a known target, the
+// settings, and for target clarifai the PAT, user and app. Validate includes it; the
 // cloud commands, whose jobs need no sources, call it alone.
-func (j *Job) ValidateTarget() error { return errors.Join(j.targetProblems(true)...) }
+func (j *Job) ValidateTarget() error {
+	return errors.Join(append(j.targetProblems(true), j.settingProblems()...)...)
+}
 
 // targetProblems lists what is wrong with the target settings; without
 // sending, only the target's name is checked.

@@ -142,6 +142,35 @@ func TestValidateAndRunAcceptTheSameValues(t *testing.T) {
 	}
 }
 
+// TestValidateAndRunAgreeOnStrings does for the string settings that a
+// library parses (the endpoint, the shard) what the test above does for
+// numbers.
+func TestValidateAndRunAgreeOnStrings(t *testing.T) {
+	data := t.TempDir()
+	for _, tc := range []struct {
+		key    string
+		set    func(j *Job, v string)
+		values []string
+	}{
+		{"clarifai.base", func(j *Job, v string) { j.Clarifai.Base = v },
+			[]string{"https://api.clarifai.com", "http://127.0.0.1:1", "127.0.0.1:8080", "ftp://x", "http://", "https://[::1", "http://h:99999"}},
+		{"shard", func(j *Job, v string) { j.Shard = v }, []string{"0/1", "1/4", "3/4", "4/4", "-1/4", "1/0", "x", "1/2/3"}},
+	} {
+		for _, v := range tc.values {
+			j := &Job{Target: TargetClarifai, Sources: []Source{mustSource(t, data)}}
+			tc.set(j, v)
+			j.WithDefaults()
+			verr, rerr := j.ValidateOffline(), buildRun(j)
+			if (verr == nil) != (rerr == nil) {
+				t.Errorf("%s = %q: validate says %v, building the run says %v", tc.key, v, verr, rerr)
+			}
+			if verr != nil && !strings.Contains(verr.Error(), tc.key+": ") {
+				t.Errorf("%s = %q: %v does not name the key", tc.key, v, verr)
+			}
+		}
+	}
+}
+
 // TestNonFiniteNumbersAreRejected: NaN and ±Inf never pass, whatever the
 // setting (the documented -1 of rate_limit stays).
 func TestNonFiniteNumbersAreRejected(t *testing.T) {

@@ -51,6 +51,8 @@ func TestBadValuesNameTheKeyAndExit2(t *testing.T) {
 			`upload.rate_limit: NaN: want a finite number`},
 		{"cloud flag rate-limit", nil, func() []string { return []string{"cloud", "list", "--target", "embedded", "--rate-limit", "fast"} },
 			`--rate-limit: upload.rate_limit: want a number, got "fast"`},
+		{"cloud flag rate-limit nan", nil, func() []string { return []string{"cloud", "list", "--target", "embedded", "--rate-limit", "NaN"} },
+			`upload.rate_limit: NaN: want a finite number`},
 		{"env concurrency", map[string]string{"INGEST_CONCURRENCY": "1.5"}, func() []string { return []string{"validate", "--dir", dir} },
 			`INGEST_CONCURRENCY (upload.concurrency): want an integer, got "1.5"`},
 	} {
