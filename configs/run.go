@@ -308,7 +308,8 @@ func (j *Job) DryRun(ctx context.Context, opts ...RunOption) (*Report, error) {
 	}
 	rep.Stats, err = pipeline.Run(ctx, pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: dry, Workers: j.Upload.Workers, Counters: o.counters,
-		Logger: o.log, OnResult: o.onResult, Stop: o.stop,
+		// Problems are results (WithOnResult), not log lines.
+		Logger: o.log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)), OnResult: o.onResult, Stop: o.stop,
 	})
 	rep.Plan = dry.Plan()
 	return rep, err

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
@@ -48,7 +47,7 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 		return err
 	}
 	w := e.stdout
-	opts := append(e.runOptions(log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel))),
+	opts := append(e.runOptions(log),
 		configs.WithOnResult(func(r pipeline.Result) error {
 			switch r.Event {
 			case pipeline.EventFailed:
