@@ -112,7 +112,7 @@ func TestDatasetsReadByTheProjectSources(t *testing.T) {
 	if _, err := genManifest(ctx, filepath.Join(root, "m"), 300); err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := dir.New(dir.Config{Root: filepath.Join(root, "img"), LabelsFromFolders: true, Exclude: []string{stampName}})
+	imgs, err := dir.New(dir.Config{Path: filepath.Join(root, "img"), LabelsFromFolders: true, Exclude: []string{stampName}})
 	if err != nil {
 		t.Fatal(err)
 	}

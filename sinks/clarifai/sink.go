@@ -53,7 +53,8 @@ var _ API = (*client.Client)(nil)
 // SinkConfig configures a Sink. The zero value of every field means its
 // default; for the booleans that is false.
 type SinkConfig struct {
-	// Concurrency is the number of PostInputs calls in flight. Default 4.
+	// Concurrency is the number of PostInputs calls in flight. Default 4,
+	// at most MaxConcurrency (64).
 	// At most Concurrency batches have their content loaded at any time.
 	Concurrency int
 	// Batch is the batch policy (default: 128 items, 64 MiB, 1s).
@@ -156,6 +157,7 @@ type SinkConfig struct {
 // Defaults of SinkConfig.
 const (
 	DefaultConcurrency           = 4
+	MaxConcurrency               = 64
 	DefaultMaxResends            = 4
 	DefaultResendBackoff         = time.Second
 	DefaultMaxAnnotations        = 128
@@ -232,7 +234,9 @@ func (c SinkConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("sink %s %v: must not be negative", name, d))
 		}
 	}
-	atLeast1("Concurrency", c.Concurrency)
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		errs = append(errs, fmt.Errorf("sink Concurrency %d: want 1 to %d", c.Concurrency, MaxConcurrency))
+	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -32,34 +32,34 @@ const (
 // Config says which annotation files to join to a walk's images.
 type Config struct {
 	// Format is "coco", "yolo" or "voc" (required).
-	Format Format
+	Format Format `yaml:"format" json:"format"`
 	// Path is the COCO JSON file, the YOLO labels directory or the VOC XML
 	// directory (required).
-	Path string
+	Path string `yaml:"path" json:"path"`
 	// Classes is the YOLO classes file: an Ultralytics data.yaml (names as
 	// a list or an index -> name map, see ReadDataYAML), or a file of one
 	// class name per line, the line number (from 0) being the class index
 	// (classes.txt, obj.names). Default: found by FindClasses in Path or
 	// its parent. Only for YOLO.
-	Classes string
+	Classes string `yaml:"classes,omitempty" json:"classes,omitempty"`
 	// Polygons, for COCO, makes each segmentation polygon a polygon region
 	// instead of taking the annotation's bbox. An annotation whose
 	// segmentation is RLE (crowd masks) falls back to its bbox; Open
 	// counts these (see Index.RLEFallbacks). Default false: boxes.
-	Polygons bool
+	Polygons bool `yaml:"polygons,omitempty" json:"polygons,omitempty"`
 	// InputConcepts, when set, adds every distinct region label of an
 	// image to the item as a positive input-level concept too, which is
 	// what classifiers train on. Default false: regions only.
-	InputConcepts bool
+	InputConcepts bool `yaml:"input_concepts,omitempty" json:"input_concepts,omitempty"`
 	// IgnoreUnmatched turns off the report of annotation images that no
 	// walked file matched (see Index.Unmatched). Set it when Include or
 	// Exclude patterns upload a subset of an annotated dataset on purpose.
-	IgnoreUnmatched bool
+	IgnoreUnmatched bool `yaml:"ignore_unmatched,omitempty" json:"ignore_unmatched,omitempty"`
 }
 
-// Validate checks the format and that Path (and Classes) exist with the
-// right type. It does not read them.
-func (c Config) Validate() error {
+// Check checks the settings without touching the file system: a known
+// format, a path, and options that fit the format.
+func (c Config) Check() error {
 	switch c.Format {
 	case FormatCOCO, FormatYOLO, FormatVOC:
 	case "":
@@ -70,6 +70,21 @@ func (c Config) Validate() error {
 	if c.Path == "" {
 		return fmt.Errorf("annotations: %s needs a path", c.Format)
 	}
+	if c.Classes != "" && c.Format != FormatYOLO {
+		return fmt.Errorf("annotations: a classes file is only used with yolo, not %s", c.Format)
+	}
+	if c.Polygons && c.Format != FormatCOCO {
+		return fmt.Errorf("annotations: polygons is a coco option; %s files say per line or object", c.Format)
+	}
+	return nil
+}
+
+// Validate is Check, then checks that Path exists with the right type. It
+// does not read it.
+func (c Config) Validate() error {
+	if err := c.Check(); err != nil {
+		return err
+	}
 	fi, err := os.Stat(c.Path)
 	if err != nil {
 		return fmt.Errorf("annotations: %w", err)
@@ -79,12 +94,6 @@ func (c Config) Validate() error {
 	}
 	if c.Format != FormatCOCO && !fi.IsDir() {
 		return fmt.Errorf("annotations: %s path %s is not a directory", c.Format, c.Path)
-	}
-	if c.Classes != "" && c.Format != FormatYOLO {
-		return fmt.Errorf("annotations: a classes file is only used with yolo, not %s", c.Format)
-	}
-	if c.Polygons && c.Format != FormatCOCO {
-		return fmt.Errorf("annotations: polygons is a coco option; %s files say per line or object", c.Format)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func TestCOCOJoin(t *testing.T) {
 		{"unmatched ignored", annotations.Config{Format: "coco", Path: cocoPath, IgnoreUnmatched: true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := run(t, dir.Config{Root: root, Annotations: &tc.ann})
+			got := run(t, dir.Config{Path: root, Annotations: &tc.ann})
 			if tc.want == nil {
 				if len(got) != 4 {
 					t.Errorf("got %d items, want the 4 files only", len(got))
@@ -99,7 +99,7 @@ func TestCOCOJoin(t *testing.T) {
 		})
 	}
 	t.Run("annotation key", func(t *testing.T) {
-		items := collect(t, dir.Config{Root: root, Annotations: &annotations.Config{Format: "coco", Path: cocoPath}})
+		items := collect(t, dir.Config{Path: root, Annotations: &annotations.Config{Format: "coco", Path: cocoPath}})
 		if !strings.Contains(items[0].Key, "|ann:") || strings.Contains(items[2].Key, "|ann:") {
 			t.Errorf("keys %s, %s", items[0].Key, items[2].Key)
 		}
@@ -129,7 +129,7 @@ func TestCOCOErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeTree(t, root, map[string]string{"a.jpg": "x", "ann.json": tc.coco})
-			src, err := dir.New(dir.Config{Root: root, Annotations: &annotations.Config{Format: "coco", Path: filepath.Join(root, "ann.json")}})
+			src, err := dir.New(dir.Config{Path: root, Annotations: &annotations.Config{Format: "coco", Path: filepath.Join(root, "ann.json")}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestYOLOJoin(t *testing.T) {
 		"labels/val/b.txt":          "0 0.5 0.5 0.2 0.2\n2 0.5 0.5 0.1 0.1\n",
 		"labels/train/labels.cache": "not a label",
 	})
-	got := run(t, dir.Config{Root: root, Annotations: &annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels")}})
+	got := run(t, dir.Config{Path: root, Annotations: &annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels")}})
 	want := []view{
 		{Rel: "images/train/a.jpg", Regions: []pipeline.Region{
 			{Concepts: pos("cat"), Box: box(0.4, 0.3, 0.6, 0.7)},
@@ -211,7 +211,7 @@ func TestVOCJoin(t *testing.T) {
 		"c.xml": `<annotation><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>`,
 		"d.png": "x",
 	})
-	got := run(t, dir.Config{Root: root, Annotations: &annotations.Config{Format: "voc", Path: root}})
+	got := run(t, dir.Config{Path: root, Annotations: &annotations.Config{Format: "voc", Path: root}})
 	want := []view{
 		{Rel: "a.jpg", Metadata: size(64, 48), Regions: []pipeline.Region{
 			{Pixels: true, Concepts: pos("cat"), Box: box(0, 0, 64, 48)},
@@ -234,7 +234,7 @@ func TestFailedImageIsNotUnmatched(t *testing.T) {
 		"a.jpg": "x", "a.txt": "", // an empty paired text fails the item
 		"a.xml": `<annotation><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>`,
 	})
-	got := run(t, dir.Config{Root: root, PairText: true, Annotations: &annotations.Config{Format: "voc", Path: root}})
+	got := run(t, dir.Config{Path: root, PairText: true, Annotations: &annotations.Config{Format: "voc", Path: root}})
 	if len(got) != 1 || !strings.Contains(got[0].Err, "a.txt is empty") {
 		t.Errorf("got %+v, want one failed item", got)
 	}
@@ -244,7 +244,7 @@ func TestRLEWarning(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"000001.jpg": "x", "ann.json": cocoFile})
 	core, logs := observer.New(zap.WarnLevel)
-	src, err := dir.New(dir.Config{Root: root, Annotations: &annotations.Config{
+	src, err := dir.New(dir.Config{Path: root, Annotations: &annotations.Config{
 		Format: "coco", Path: filepath.Join(root, "ann.json"), Polygons: true, IgnoreUnmatched: true,
 	}}, dir.WithLogger(zap.New(core)))
 	if err != nil {

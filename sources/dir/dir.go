@@ -26,53 +26,59 @@ const DefaultMaxTextSize = 1 << 20
 const maxSidecarSize = 16 << 20
 
 // Config configures a directory source. The zero value of every field but
-// Root is a sensible default.
+// Path is a sensible default. The yaml keys are those of a job file's
+// `dir:` source; the json keys enter the job's fingerprint, so they and the
+// order of the fields must not change.
 type Config struct {
-	// Root is the folder to walk (required). Items' Prov.Source is Root as
-	// given and their Prov.Path is Root joined with the relative path.
-	Root string
+	// Path is the folder to walk (required). Items' Prov.Source is Path as
+	// given and their Prov.Path is Path joined with the relative path.
+	Path string `yaml:"path" json:"path"`
 	// Include lists doublestar patterns a file's slash-separated path
-	// relative to Root must match one of, e.g. "**/*.jpg". Default: all.
-	Include []string
+	// relative to Path must match one of, e.g. "**/*.jpg". Default: all.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
 	// Exclude lists patterns of files and folders to leave out, e.g.
 	// "tmp/**" or "**/.cache". Default: none.
-	Exclude []string
-	// IgnoreCase matches Include and Exclude case-insensitively.
-	IgnoreCase bool
-	// FollowSymlinks walks into linked folders and emits linked files
-	// (their size and mtime are the target's; Prov.Path is the link).
-	// Default false: links are reported as skipped items.
-	FollowSymlinks bool
-	// IncludeHidden walks files and folders whose name starts with ".".
-	// Default false: they are ignored.
-	IncludeHidden bool
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	// Kind, if set, is every item's kind (image, video, audio or text);
 	// the detector then only checks it. Default KindUnknown: the detector
 	// decides from the content.
-	Kind pipeline.Kind
-	// DatasetIDs are added to every item.
-	DatasetIDs []string
-	// IgnoreSidecars turns sidecar files off: .json files are then plain
-	// files (the detector skips them as unsupported). Default false:
-	// sidecars are read.
-	IgnoreSidecars bool
+	Kind pipeline.Kind `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// IgnoreCase matches Include and Exclude case-insensitively.
+	IgnoreCase bool `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
+	// FollowSymlinks walks into linked folders and emits linked files
+	// (their size and mtime are the target's; Prov.Path is the link).
+	// Default false: links are reported as skipped items.
+	FollowSymlinks bool `yaml:"follow_symlinks,omitempty" json:"follow_symlinks,omitempty"`
+	// IncludeHidden walks files and folders whose name starts with ".".
+	// Default false: they are ignored.
+	IncludeHidden bool `yaml:"include_hidden,omitempty" json:"include_hidden,omitempty"`
+	// Sidecars reads cat.json or cat.jpg.json beside cat.jpg (see the
+	// package documentation). Default (nil) true; false makes .json files
+	// plain files (the detector skips them as unsupported).
+	Sidecars *bool `yaml:"sidecars,omitempty" json:"sidecars,omitempty"`
 	// LabelsFromFolders makes the folder holding a file a positive concept.
-	LabelsFromFolders bool
+	LabelsFromFolders bool `yaml:"labels_from_folders,omitempty" json:"labels_from_folders,omitempty"`
 	// SplitFromPath sets metadata "split" from train/val/test folders.
-	SplitFromPath bool
+	SplitFromPath bool `yaml:"split_from_path,omitempty" json:"split_from_path,omitempty"`
 	// SplitDatasets maps a split (train, validate, test; val, valid and
 	// validation are accepted for validate) to a dataset ID added to the
 	// items of that split.
-	SplitDatasets map[string]string
+	SplitDatasets map[string]string `yaml:"split_datasets,omitempty" json:"split_datasets,omitempty"`
 	// PairText joins an image and its same-stem .txt into one multimodal
 	// item.
-	PairText bool
-	// MaxTextSize bounds a paired .txt file, in bytes. Default 1 MiB.
-	MaxTextSize int64
+	PairText bool `yaml:"pair_text,omitempty" json:"pair_text,omitempty"`
 	// Annotations, if set, joins COCO, YOLO or VOC annotations to the
 	// images walked.
-	Annotations *annotations.Config
+	Annotations *annotations.Config `yaml:"annotations,omitempty" json:"annotations,omitempty"`
+	// DatasetIDs are added to every item.
+	DatasetIDs []string `yaml:"dataset_ids,omitempty" json:"dataset_ids,omitempty"`
+	// MaxTextSize bounds a paired .txt file, in bytes. Default 1 MiB. Not
+	// a job file setting.
+	MaxTextSize int64 `yaml:"-" json:"-"`
 }
+
+// readSidecars reports whether sidecars are read (Sidecars, default true).
+func (c Config) readSidecars() bool { return c.Sidecars == nil || *c.Sidecars }
 
 // withDefaults returns the validated c with defaults filled in and split
 // names normalized.
@@ -90,11 +96,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks c without touching the file system, except Annotations'
-// paths (which it stats). It returns the first problem found.
+// Validate is Check, then stats the Annotations' path. It returns the
+// first problem found.
 func (c Config) Validate() error {
-	if c.Root == "" {
-		return errors.New("dir: root is required")
+	if err := c.Check(); err != nil {
+		return err
+	}
+	if c.Annotations != nil {
+		if err := c.Annotations.Validate(); err != nil {
+			return fmt.Errorf("dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// Check checks c without touching the file system (a job's validation
+// does not need its data to be there). It returns the first problem found.
+func (c Config) Check() error {
+	if c.Path == "" {
+		return errors.New("dir: path is required")
 	}
 	for _, p := range slices.Concat(c.Include, c.Exclude) {
 		if !doublestar.ValidatePattern(filepath.ToSlash(p)) {
@@ -129,7 +149,7 @@ func (c Config) Validate() error {
 		return errors.New("dir: max text size is negative")
 	}
 	if c.Annotations != nil {
-		if err := c.Annotations.Validate(); err != nil {
+		if err := c.Annotations.Check(); err != nil {
 			return fmt.Errorf("dir: %w", err)
 		}
 	}
@@ -160,7 +180,7 @@ type Source struct {
 
 var _ pipeline.Source = (*Source)(nil)
 
-// New validates cfg and returns the source. It fails if Root does not exist
+// New validates cfg and returns the source. It fails if Path does not exist
 // or is not a folder, if cfg is invalid, or if a YOLO classes file cannot
 // be found or read (annotations.FindClasses): these are configuration
 // mistakes, found before anything is sent. It reads no other file.
@@ -181,7 +201,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	if _, err := s.statRoot(); err != nil {
 		return nil, err
 	}
-	abs, err := filepath.Abs(cfg.Root)
+	abs, err := filepath.Abs(cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
@@ -202,27 +222,27 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	return s, nil
 }
 
-// Name returns "dir <Root>".
-func (s *Source) Name() string { return "dir " + s.cfg.Root }
+// Name returns "dir <Path>".
+func (s *Source) Name() string { return "dir " + s.cfg.Path }
 
-// statRoot returns the FileInfo of Root, or an error if it is not a
+// statRoot returns the FileInfo of Path, or an error if it is not a
 // directory.
 func (s *Source) statRoot() (fs.FileInfo, error) {
-	fi, err := s.fs.Stat(s.cfg.Root)
+	fi, err := s.fs.Stat(s.cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("dir: root: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("dir: root %s is not a directory", s.cfg.Root)
+		return nil, fmt.Errorf("dir: root %s is not a directory", s.cfg.Path)
 	}
 	return fi, nil
 }
 
-// Stream walks Root and sends one item per file on out (see the package
+// Stream walks Path and sends one item per file on out (see the package
 // doc), then one failed item per unmatched annotation image. It blocks
 // until the walk ends and does not close out. It returns nil when the walk
 // is complete, ctx.Err() when ctx ends first, and an error that ends the
-// run when Root is gone or the annotation set cannot be read (a malformed
+// run when Path is gone or the annotation set cannot be read (a malformed
 // COCO file, a missing YOLO classes file). Problems of one file are failed
 // items, not errors.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
@@ -233,7 +253,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 	w := &walker{s: s, ctx: ctx, out: out}
 	if s.cfg.Annotations != nil {
 		if w.idx, err = annotations.Open(ctx, *s.cfg.Annotations); err != nil {
-			return fmt.Errorf("dir %s: %w", s.cfg.Root, err)
+			return fmt.Errorf("dir %s: %w", s.cfg.Path, err)
 		}
 		if n, first := w.idx.RLEFallbacks(); n > 0 {
 			s.log.Warn("COCO RLE masks are not supported; those annotations are read as their bbox",
@@ -252,7 +272,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 		return nil
 	}
 	return w.idx.Unmatched(ctx, func(u annotations.UnmatchedImage) error {
-		prov := pipeline.Provenance{Source: s.cfg.Root, Path: u.File}
+		prov := pipeline.Provenance{Source: s.cfg.Path, Path: u.File}
 		it := &pipeline.Item{Prov: prov}
 		return pipeline.Send(ctx, out, it.Fail("source", &pipeline.ItemError{Prov: prov, Field: "unmatched annotation", Err: u.Err}))
 	})

@@ -23,7 +23,7 @@ import (
 func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.Item, error) {
 	cfg := &w.s.cfg
 	p := w.path(rel)
-	prov := pipeline.Provenance{Source: cfg.Root, Path: p}
+	prov := pipeline.Provenance{Source: cfg.Path, Path: p}
 	it := &pipeline.Item{
 		Kind:       cfg.Kind,
 		Blob:       pipeline.FileBlob(p, fi.Size()),
@@ -245,7 +245,7 @@ func splitOfDir(dirRel string) string {
 }
 
 // labelOfDir returns the name of the deepest folder in dirRel, passing
-// over split folders when skipSplits is set; "" for files in Root.
+// over split folders when skipSplits is set; "" for files in Path.
 func labelOfDir(dirRel string, skipSplits bool) string {
 	for dirRel != "" {
 		i := strings.LastIndexByte(dirRel, '/')

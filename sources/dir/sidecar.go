@@ -26,7 +26,7 @@ import (
 // file that is the sidecar of no file in its folder is an ordinary file
 // (the detector skips it as unsupported); one that is, is never an item.
 // Files ending in .json have no sidecar. Sidecars are found by name
-// whatever Include and Exclude say. Config.IgnoreSidecars turns all this
+// whatever Include and Exclude say. Config.Sidecars (false) turns all this
 // off.
 //
 // # Schema

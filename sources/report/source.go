@@ -17,13 +17,39 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
+// Config is a Source's report file and options: a job file's `report:`
+// source. The json keys enter the job's fingerprint, so they must not
+// change.
+type Config struct {
+	// Path is the JSONL failure report. Required.
+	Path          string `yaml:"path" json:"path"`
+	SourceOptions `yaml:",inline"`
+}
+
+// Validate reports a missing Path.
+func (c Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("report: path is required")
+	}
+	return nil
+}
+
+// New returns a Source over c.Path (see NewSource).
+func New(c Config) (*Source, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return NewSource(c.Path, c.SourceOptions), nil
+}
+
 // SourceOptions configures a Source. The zero value retries failed records.
 type SourceOptions struct {
 	// IncludeSkipped retries skipped records too. Default: failed only.
-	IncludeSkipped bool
+	IncludeSkipped bool `yaml:"include_skipped,omitempty" json:"include_skipped,omitempty"`
 	// MaxLineBytes is the longest report line read; a longer one is an item
-	// error. It bounds the Source's memory. Default 64 MiB.
-	MaxLineBytes int
+	// error. It bounds the Source's memory. Default 64 MiB. Not a job file
+	// setting.
+	MaxLineBytes int `yaml:"-" json:"-"`
 }
 
 // Source reads a failure report back as items to retry. It streams the
@@ -55,7 +81,12 @@ var _ pipeline.Fingerprinter = (*Source)(nil)
 // nothing. Records of local files are not covered: their items carry a
 // Blob, so the runner never marks a report with such records complete.
 func (s *Source) Fingerprint() (string, error) {
-	cfg, err := json.Marshal(s.opts)
+	// The field names are those SourceOptions had before it had tags, so
+	// that completion markers recorded then still match.
+	cfg, err := json.Marshal(struct {
+		IncludeSkipped bool
+		MaxLineBytes   int
+	}{s.opts.IncludeSkipped, s.opts.MaxLineBytes})
 	if err != nil {
 		return "", err
 	}

@@ -26,41 +26,42 @@ const DefaultMaxLineBytes = 64 << 10
 const stage = "source"
 
 // Config configures a URL-list Source. The zero value of every field but
-// Path is usable.
+// Path is usable. The yaml keys are those of a job file's `urls:` source;
+// the json keys enter the job's fingerprint, so they must not change.
 type Config struct {
 	// Path is the list file. Required. Stream opens it (unless Open is
 	// set); messages and provenance name it as given.
-	Path string
+	Path string `yaml:"path" json:"path"`
 	// Open, if set, is called by Stream instead of os.Open(Path), once per
 	// call, for lists that are not local files (and for tests). It should
 	// return a new reader from the start each time. Stream closes what it
 	// returns.
-	Open func() (io.ReadCloser, error)
+	Open func() (io.ReadCloser, error) `yaml:"-" json:"-"`
 	// Kind, if set, is the kind of every URL (image, video, audio or
 	// text); default KindUnknown: the kind comes from each URL's extension.
-	Kind pipeline.Kind
+	Kind pipeline.Kind `yaml:"kind,omitempty" json:"kind,omitempty"`
 	// DatasetIDs are added to every item. Each must pass ids.ValidID.
-	DatasetIDs []string
+	DatasetIDs []string `yaml:"dataset_ids,omitempty" json:"dataset_ids,omitempty"`
 	// MaxLineBytes is the longest line accepted, in bytes, without its line
 	// ending; default DefaultMaxLineBytes (64 KiB). A longer line is a line
 	// error; its bytes are skipped, not buffered.
-	MaxLineBytes int
+	MaxLineBytes int `yaml:"-" json:"-"`
 }
 
 // Validate returns every problem with c, joined, or nil. New calls it.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Path == "" {
-		errs = append(errs, errors.New("urllist: Path is required"))
+		errs = append(errs, errors.New("urllist: path is required"))
 	}
 	switch c.Kind {
 	case pipeline.KindUnknown, pipeline.KindImage, pipeline.KindVideo, pipeline.KindAudio, pipeline.KindText:
 	default:
-		errs = append(errs, fmt.Errorf("urllist: Kind %v: want image, video, audio or text", c.Kind))
+		errs = append(errs, fmt.Errorf("urllist: kind %v: want image, video, audio or text", c.Kind))
 	}
 	for _, id := range c.DatasetIDs {
 		if err := ids.ValidID(id); err != nil {
-			errs = append(errs, fmt.Errorf("urllist: DatasetIDs: %w", err))
+			errs = append(errs, fmt.Errorf("urllist: dataset_ids: %w", err))
 		}
 	}
 	if c.MaxLineBytes < 0 {

@@ -197,9 +197,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{urllist.Config{Path: "u"}, ""},
 		{urllist.Config{Path: "u", Kind: pipeline.KindText, DatasetIDs: []string{"d"}, MaxLineBytes: 10}, ""},
-		{urllist.Config{}, "Path is required"},
-		{urllist.Config{Path: "u", Kind: pipeline.KindMultimodal}, "Kind multimodal"},
-		{urllist.Config{Path: "u", DatasetIDs: []string{""}}, "DatasetIDs"},
+		{urllist.Config{}, "path is required"},
+		{urllist.Config{Path: "u", Kind: pipeline.KindMultimodal}, "kind multimodal"},
+		{urllist.Config{Path: "u", DatasetIDs: []string{""}}, "dataset_ids"},
 		{urllist.Config{Path: "u", MaxLineBytes: -1}, "negative"},
 	} {
 		_, err := urllist.New(tc.cfg)

@@ -13,10 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
-	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -32,18 +29,12 @@ import (
 // command, so that every subcommand takes them.
 type cloudConn struct{ jf jobFlags }
 
-func (c *cloudConn) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&c.jf.config, "config", "c", "", "YAML job file: its clarifai and embedded sections say where to connect")
-	fs.StringVar(&c.jf.target, "target", "", `"clarifai" (default) or "embedded" (local emulator)`)
-	fs.Float64Var(&c.jf.rateLimit, "rate-limit", 0, "client-side budget in requests/s for every call, polling included (default 15; -1 disables)")
-	fs.StringVar(&c.jf.logLevel, "log-level", "", "debug, info (default), warn or error")
-	fs.StringVar(&c.jf.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
-}
+func (c *cloudConn) register(fs *pflag.FlagSet) { c.jf.registerConnection(fs) }
 
 // cloudSession is an open connection for one cloud command.
 type cloudSession struct {
-	tgt *target
-	log *zap.Logger
+	conn *configs.Connection
+	log  *zap.Logger
 }
 
 // openCloud loads the connection settings (defaults < job file < env <
@@ -61,16 +52,16 @@ func (e *env) openCloud(cmd *cobra.Command, c *cloudConn) (*cloudSession, error)
 	if err != nil {
 		return nil, err
 	}
-	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr, nil)
+	conn, err := job.Connect(configs.WithLogger(log), configs.WithOutput(e.stderr), configs.WithNewClient(newClient))
 	if err != nil {
 		_ = log.Sync()
 		return nil, err
 	}
-	return &cloudSession{tgt: tgt, log: log}, nil
+	return &cloudSession{conn: conn, log: log}, nil
 }
 
 func (s *cloudSession) close() error {
-	err := s.tgt.close()
+	err := s.conn.Close()
 	_ = s.log.Sync()
 	return err
 }
@@ -198,7 +189,7 @@ func (e *env) cloudStart(cmd *cobra.Command, conn *cloudConn, f *startFlags, url
 		return usageError(fmt.Errorf("credentials: %w", err))
 	}
 	return e.withCloud(cmd, conn, func(s *cloudSession) error {
-		job, err := cloudjob.Start(cmd.Context(), s.tgt.client, spec)
+		job, err := cloudjob.Start(cmd.Context(), s.conn.Client(), spec)
 		if err != nil {
 			return err
 		}
@@ -233,7 +224,7 @@ the inputs processed, and what the server says was skipped.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.withCloud(cmd, conn, func(s *cloudSession) error {
-				job, err := cloudjob.Status(cmd.Context(), s.tgt.client, args[0])
+				job, err := cloudjob.Status(cmd.Context(), s.conn.Client(), args[0])
 				if err != nil {
 					return err
 				}
@@ -277,7 +268,7 @@ Exit codes: 0 completed; 3 completed but archives or inputs failed;
 // final status on stdout and returns the error that gives the exit code.
 func (e *env) cloudFollow(cmd *cobra.Command, s *cloudSession, id string, poll time.Duration, asJSON bool) error {
 	p := &progressLine{w: e.stderr, terminal: e.isTerminal(), start: time.Now()}
-	job, err := cloudjob.Wait(cmd.Context(), s.tgt.client, id, cloudjob.WaitOptions{MinInterval: poll, OnProgress: p.show})
+	job, err := cloudjob.Wait(cmd.Context(), s.conn.Client(), id, cloudjob.WaitOptions{MinInterval: poll, OnProgress: p.show})
 	p.end()
 	if err != nil {
 		return err
@@ -321,7 +312,7 @@ func (e *env) cloudListCommand(conn *cloudConn) *cobra.Command {
 				return usageError(fmt.Errorf("--page must be at least 1 and --per-page 1..%d", cloudjob.MaxPerPage))
 			}
 			return e.withCloud(cmd, conn, func(s *cloudSession) error {
-				list, err := cloudjob.List(cmd.Context(), s.tgt.client, page, perPage)
+				list, err := cloudjob.List(cmd.Context(), s.conn.Client(), page, perPage)
 				if err != nil {
 					return err
 				}
@@ -359,7 +350,7 @@ Cancelling a job that has ended changes nothing.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, ids []string) error {
 			return e.withCloud(cmd, conn, func(s *cloudSession) error {
-				jobs, err := cloudjob.Cancel(cmd.Context(), s.tgt.client, ids...)
+				jobs, err := cloudjob.Cancel(cmd.Context(), s.conn.Client(), ids...)
 				for _, j := range jobs {
 					p := j.Progress()
 					fmt.Fprintf(e.stdout, "%s: %s (%d inputs created: %d images, %d videos, %d audio, %d text)\n",
@@ -495,40 +486,4 @@ func (p *progressLine) end() {
 	if p.terminal && p.shown {
 		fmt.Fprintln(p.w)
 	}
-}
-
-// newCloudSource builds the pipeline source of a `cloud:` entry of the job
-// file: the server ingests the URL, and the source follows the server job
-// to its end (see cloudjob.Ingestion for the resume semantics). api is called
-// when the source starts streaming, after the run has opened its target;
-// restart is `ingest run --restart`. Credentials come from the entry, then
-// the environment (getenv) and the AWS shared files. The job's
-// upload.dataset_ids are added to the entry's.
-func newCloudSource(job *configs.Job, c *configs.CloudSource, getenv func(string) string, api func() cloudjob.API,
-	restart bool, log *zap.Logger) (pipeline.Source, error) {
-	conflict, err := cloudjob.ParseConflict(c.Conflict)
-	if err != nil {
-		return nil, err
-	}
-	datasets := append(append([]string(nil), job.Upload.DatasetIDs...), c.DatasetIDs...)
-	spec := cloudjob.Spec{URLs: []string{c.URL}, Concepts: c.Concepts, DatasetIDs: datasets, Metadata: c.Metadata, Conflict: conflict,
-		VerbatimConcepts: job.ConceptIDs == transforms.ConceptIDsVerbatim}
-	cr := c.Credentials
-	spec.Credentials, err = cloudjob.CredentialSources{
-		AWSRegion: cr.AWSRegion, AWSProfile: cr.AWSProfile, AWSAccessKeyID: client.Secret(cr.AWSAccessKeyID),
-		AWSSecretAccessKey: client.Secret(cr.AWSSecretAccessKey), AWSSessionToken: client.Secret(cr.AWSSessionToken),
-		GCPServiceAccountFile: job.Path(cr.GCPServiceAccountFile),
-		AzureAccountName:      cr.AzureAccountName, AzureAccountKey: client.Secret(cr.AzureAccountKey),
-		Getenv: getenv,
-	}.Resolve(c.URL)
-	if err != nil {
-		return nil, fmt.Errorf("credentials: %w", err)
-	}
-	ing, err := cloudjob.NewIngestion(cloudjob.IngestionConfig{
-		Spec: spec, JobName: job.Name, StateDir: job.State.Dir, Client: api, Restart: restart, Logger: log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return cloud.NewSource(ing), nil
 }

@@ -7,13 +7,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
-	"github.com/ingestkit/clarifai-ingest/sinks"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 )
 
 func (e *env) validateCommand() *cobra.Command {
@@ -29,9 +26,8 @@ text. It loads each file's content as the upload would, but sends nothing,
 needs no PAT, and writes no checkpoint.
 
 Every problem is printed with the item's provenance (file, manifest row);
-the end shows how labels become concept IDs (the first few and the count),
-how many requests a run would make and about how long it would take at the
-configured rate limit. Exit code 0 when there is no
+the end says how many requests a run would make and about how long it
+would take at the configured rate limit. Exit code 0 when there is no
 problem, 3 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.validate(cmd, &jf) },
@@ -52,28 +48,9 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
-	// Cloud sources are ingested by the server: there is nothing local to
-	// check, and building one must not start a job.
-	var skippedCloud int
-	sources, err := buildSources(job, log, func(*configs.CloudSource) (pipeline.Source, error) {
-		skippedCloud++
-		return nil, nil
-	})
-	if err != nil {
-		return err
-	}
-	ts, cids, err := e.buildTransforms(job, log)
-	if err != nil {
-		return err
-	}
-	dry := clarifai.NewDryRun(clarifai.DryRunConfig{
-		Batch:  sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
-		Verify: *job.Upload.Verify,
-	})
 	w := e.stdout
-	stats, err := pipeline.Run(cmd.Context(), pipeline.Job{
-		Sources: sources, Transforms: ts, Sink: dry, Workers: job.Upload.Workers, Logger: log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
-		OnResult: func(r pipeline.Result) error {
+	opts := append(e.runOptions(log),
+		configs.WithOnResult(func(r pipeline.Result) error {
 			switch r.Event {
 			case pipeline.EventFailed:
 				fmt.Fprintf(w, "problem  %s\n", describe(r))
@@ -81,14 +58,14 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 				fmt.Fprintf(w, "skipped  %s\n", describe(r))
 			}
 			return nil
-		},
-	})
+		}))
+	rep, err := job.DryRun(cmd.Context(), opts...)
 	if err != nil {
-		return err
+		return asUsage(err)
 	}
-	printConceptIDs(w, cids.Mapping())
-	p := dry.Plan()
-	rate := shardRate(job)
+	printConceptIDs(w, rep.ConceptIDs)
+	stats, p := rep.Stats, rep.Plan
+	rate := job.ShardRate()
 	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
 		stats.Read, job.Name, p.Inputs, humanBytes(p.Bytes), stats.Skipped, stats.Failed)
 	fmt.Fprintf(w, "A run would make about %d calls: %d PostInputs, %d PostAnnotations (%d regions), %d verification calls",
@@ -98,13 +75,27 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	} else {
 		fmt.Fprintln(w, ".")
 	}
-	if skippedCloud > 0 {
-		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", skippedCloud)
+	if rep.SkippedCloud > 0 {
+		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", rep.SkippedCloud)
 	}
 	if stats.Failed > 0 {
 		return errItemsFailed
 	}
 	return nil
+}
+
+// describe says which item a failed or skipped result is about and why:
+// an ItemError names the item itself; other errors get the provenance.
+func describe(r pipeline.Result) string {
+	err := r.Err
+	if err == nil {
+		err = r.Item.Err
+	}
+	var ie *pipeline.ItemError
+	if errors.As(err, &ie) {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s: %v", r.Item.Prov, err)
 }
 
 // printConceptIDs shows how the labels read became concept IDs: the first
@@ -126,18 +117,4 @@ func printConceptIDs(w io.Writer, s ids.Summary) {
 		more = " (counted up to the first ones; the rest were checked per item)"
 	}
 	fmt.Fprintf(w, "  %d concept IDs, %d of them differ from their label%s.\n", s.IDs, s.Changed, more)
-}
-
-// describe says which item a failed or skipped result is about and why:
-// an ItemError names the item itself; other errors get the provenance.
-func describe(r pipeline.Result) string {
-	err := r.Err
-	if err == nil {
-		err = r.Item.Err
-	}
-	var ie *pipeline.ItemError
-	if errors.As(err, &ie) {
-		return err.Error()
-	}
-	return fmt.Sprintf("%s: %v", r.Item.Prov, err)
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -174,11 +175,19 @@ func (c Config) Validate() error {
 	if _, err := CheckBase(c.Base, c.Insecure); err != nil {
 		errs = append(errs, err)
 	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("RateLimit %v: want a finite number (negative disables the budget)", c.RateLimit))
+	}
 	if c.MaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("MaxAttempts %d: want at least 1", c.MaxAttempts))
 	}
-	if c.MaxElapsed < 0 || c.CallTimeout < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
-		errs = append(errs, errors.New("MaxElapsed, CallTimeout, MinBackoff and MaxBackoff must not be negative"))
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MaxElapsed", c.MaxElapsed}, {"CallTimeout", c.CallTimeout}, {"MinBackoff", c.MinBackoff}, {"MaxBackoff", c.MaxBackoff}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
+		}
 	}
 	if c.MinBackoff > c.MaxBackoff {
 		errs = append(errs, fmt.Errorf("MinBackoff %v is more than MaxBackoff %v", c.MinBackoff, c.MaxBackoff))
