@@ -365,8 +365,10 @@ func (v *service) GetInputCount(ctx context.Context, _ *pb.GetInputCountRequest)
 }
 
 // DeleteInputs deletes the given inputs, pending or not, with their
-// annotations. Ids that do not exist are ignored. Deletion is immediate
-// (Clarifai's is asynchronous).
+// annotations. Ids that do not exist are ignored. As on Clarifai, deletion
+// is asynchronous when Options.DeleteDelay is set: the inputs stay (listed,
+// counted, their ids taken) until it has passed (see deletes.go); without
+// it they go at once.
 func (v *service) DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest) (*statuspb.BaseResponse, error) {
 	s, a := v.s, appFrom(ctx)
 	if len(req.Ids) == 0 {
@@ -376,7 +378,11 @@ func (v *service) DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest)
 	deleted := 0
 	a.lock()
 	for _, id := range req.Ids {
-		if a.deleteInput(id, now) {
+		if s.opts.DeleteDelay > 0 {
+			if a.scheduleDelete(id, now+int64(s.opts.DeleteDelay)) {
+				deleted++
+			}
+		} else if a.deleteInput(id, now) {
 			deleted++
 		}
 	}

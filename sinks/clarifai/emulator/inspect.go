@@ -65,6 +65,7 @@ func (s *Server) Inputs(userID, appID string) []StoredInput {
 	}
 	now := s.nowNano()
 	s.advanceExtractions(a, now)
+	s.reapDeletes(a, now)
 	a.lock()
 	snaps := make([]inputSnap, 0, len(a.inputs))
 	for _, r := range a.order {
@@ -102,6 +103,7 @@ func (s *Server) Annotations(userID, appID string) []*pb.Annotation {
 		r    *annRec
 		blob []byte
 	}
+	s.reapDeletes(a, s.nowNano())
 	a.lock()
 	snaps := make([]snap, 0, len(a.anns))
 	for _, r := range a.annOrder {
@@ -162,6 +164,7 @@ func (s *Server) Counts() map[string]AppCounts {
 	out := make(map[string]AppCounts)
 	for _, a := range s.sortedApps() {
 		s.advanceExtractions(a, now)
+		s.reapDeletes(a, now)
 		a.lock()
 		pending, inProgress, success, failed := a.inputCounts(now)
 		out[a.user+"/"+a.id] = AppCounts{
