@@ -35,8 +35,10 @@ import (
 // (cloud ingestion) follow the jobs; each carries its template, its
 // progress and the position of its next step, never credentials (only
 // whether they opened the bucket). A running extraction job lists its
-// bucket again after a load and goes on from that position. Files written
-// before extraction jobs existed load unchanged.
+// bucket again after a load and goes on from that position. An input whose
+// asynchronous deletion is pending keeps its deletion time and goes when it
+// is due. Files written before extraction jobs or asynchronous deletes
+// existed load unchanged.
 
 const (
 	stateFile    = "state.gob"
