@@ -184,6 +184,10 @@ func (s *Server) Counts() map[string]AppCounts {
 //	GET /inputs?user=U&app=A[&limit=N]   Inputs(U, A), at most N of them
 //	GET /annotations?user=U&app=A        Annotations(U, A), protojson
 //	GET /extractions?user=U&app=A        Extractions(U, A), protojson
+//	GET /input?user=U&app=A&id=I         Input(U, A, I) (404 when missing)
+//	GET /dataset-inputs?user=U&app=A&dataset=D
+//	                                     DatasetInputIDs(U, A, D)
+//	GET /pending-deletes?user=U&app=A    PendingDeletes(U, A)
 //
 // It is read-only and safe for concurrent use.
 func (s *Server) InspectHandler() http.Handler {
@@ -227,6 +231,7 @@ func (s *Server) InspectHandler() http.Handler {
 		}
 		writeProtos(w, s.Extractions(user, app))
 	})
+	s.inspectSyncRoutes(mux)
 	return mux
 }
 

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"net/http"
 	"sort"
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
@@ -173,4 +174,40 @@ func (s *Server) PendingDeletes(userID, appID string) []string {
 	a.lock()
 	defer a.unlock()
 	return a.pendingDeletes()
+}
+
+// inspectSyncRoutes adds the routes of the methods above to InspectHandler.
+func (s *Server) inspectSyncRoutes(mux *http.ServeMux) {
+	ids := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	mux.HandleFunc("GET /input", func(w http.ResponseWriter, r *http.Request) {
+		user, app, ok := appParams(w, r)
+		if !ok {
+			return
+		}
+		si, found := s.Input(user, app, r.URL.Query().Get("id"))
+		if !found {
+			http.Error(w, "no such input", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, si)
+	})
+	mux.HandleFunc("GET /dataset-inputs", func(w http.ResponseWriter, r *http.Request) {
+		user, app, ok := appParams(w, r)
+		if !ok {
+			return
+		}
+		writeJSON(w, ids(s.DatasetInputIDs(user, app, r.URL.Query().Get("dataset"))))
+	})
+	mux.HandleFunc("GET /pending-deletes", func(w http.ResponseWriter, r *http.Request) {
+		user, app, ok := appParams(w, r)
+		if !ok {
+			return
+		}
+		writeJSON(w, ids(s.PendingDeletes(user, app)))
+	})
 }
