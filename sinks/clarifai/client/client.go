@@ -351,14 +351,27 @@ func (c *Client) GetInputCount(ctx context.Context, req *pb.GetInputCountRequest
 	return invoke(ctx, c, "GetInputCount", req, c.api.GetInputCount, opts)
 }
 
-// DeleteInputs deletes inputs by ID (asynchronously on the server).
+// DeleteInputs deletes inputs by ID. The server answers at once and deletes
+// later: an input may still be listed, and its ID still taken, for a while
+// after a SUCCESS.
 func (c *Client) DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...CallOption) (*st.BaseResponse, error) {
 	return invoke(ctx, c, "DeleteInputs", req, c.api.DeleteInputs, opts)
 }
 
-// PatchInputs merges, overwrites or removes fields of inputs.
+// PatchInputs merges, overwrites or removes the concepts, metadata and geo
+// of inputs named by ID (action "merge", "overwrite" or "remove"). It is not
+// atomic: each input of the response carries its own status, as in
+// PostInputs; InputStatuses decodes only those.
 func (c *Client) PatchInputs(ctx context.Context, req *pb.PatchInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
 	return invoke(ctx, c, "PatchInputs", req, c.api.PatchInputs, opts)
+}
+
+// StreamInputs returns one page of the app's inputs after req.LastId (empty:
+// the first page), by creation or, with OrderById, by ID. It is a unary
+// call; the next page starts after the ID of the last input of this one,
+// and a short page is the last.
+func (c *Client) StreamInputs(ctx context.Context, req *pb.StreamInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
+	return invoke(ctx, c, "StreamInputs", req, c.api.StreamInputs, opts)
 }
 
 // PostAnnotations adds annotations (regions) to existing inputs.
@@ -369,6 +382,19 @@ func (c *Client) PostAnnotations(ctx context.Context, req *pb.PostAnnotationsReq
 // ListAnnotations lists annotations, by IDs or input IDs.
 func (c *Client) ListAnnotations(ctx context.Context, req *pb.ListAnnotationsRequest, opts ...CallOption) (*pb.MultiAnnotationResponse, error) {
 	return invoke(ctx, c, "ListAnnotations", req, c.api.ListAnnotations, opts)
+}
+
+// PatchAnnotations merges, overwrites or removes the data (regions,
+// concepts) of annotations named by ID. It is not atomic: each annotation of
+// the response carries its own status.
+func (c *Client) PatchAnnotations(ctx context.Context, req *pb.PatchAnnotationsRequest, opts ...CallOption) (*pb.MultiAnnotationResponse, error) {
+	return invoke(ctx, c, "PatchAnnotations", req, c.api.PatchAnnotations, opts)
+}
+
+// DeleteAnnotations deletes annotations by ID, or every annotation of the
+// given inputs.
+func (c *Client) DeleteAnnotations(ctx context.Context, req *pb.DeleteAnnotationsRequest, opts ...CallOption) (*st.BaseResponse, error) {
+	return invoke(ctx, c, "DeleteAnnotations", req, c.api.DeleteAnnotations, opts)
 }
 
 // GetInputsAddJob returns an inputs-add job and its progress counts.
@@ -420,4 +446,23 @@ func (c *Client) ListDatasets(ctx context.Context, req *pb.ListDatasetsRequest, 
 // GetDataset returns one dataset.
 func (c *Client) GetDataset(ctx context.Context, req *pb.GetDatasetRequest, opts ...CallOption) (*pb.SingleDatasetResponse, error) {
 	return invoke(ctx, c, "GetDataset", req, c.api.GetDataset, opts)
+}
+
+// PostDatasetInputs adds existing inputs to a dataset. It is not atomic:
+// each dataset input of the response carries its own status in
+// Input.Status (DATASET_INPUT_SUCCESS, DATASET_INPUT_DUPLICATE when already
+// there, or an error).
+func (c *Client) PostDatasetInputs(ctx context.Context, req *pb.PostDatasetInputsRequest, opts ...CallOption) (*pb.MultiDatasetInputResponse, error) {
+	return invoke(ctx, c, "PostDatasetInputs", req, c.api.PostDatasetInputs, opts)
+}
+
+// ListDatasetInputs lists the inputs of a dataset, by page.
+func (c *Client) ListDatasetInputs(ctx context.Context, req *pb.ListDatasetInputsRequest, opts ...CallOption) (*pb.MultiDatasetInputResponse, error) {
+	return invoke(ctx, c, "ListDatasetInputs", req, c.api.ListDatasetInputs, opts)
+}
+
+// DeleteDatasetInputs removes inputs from a dataset; the inputs stay in the
+// app.
+func (c *Client) DeleteDatasetInputs(ctx context.Context, req *pb.DeleteDatasetInputsRequest, opts ...CallOption) (*st.BaseResponse, error) {
+	return invoke(ctx, c, "DeleteDatasetInputs", req, c.api.DeleteDatasetInputs, opts)
 }

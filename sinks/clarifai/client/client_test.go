@@ -101,11 +101,29 @@ var rpcs = map[string]func(context.Context, *Client) (proto.Message, error){
 	"GetDataset": func(ctx context.Context, c *Client) (proto.Message, error) {
 		return c.GetDataset(ctx, &pb.GetDatasetRequest{})
 	},
+	"StreamInputs": func(ctx context.Context, c *Client) (proto.Message, error) {
+		return c.StreamInputs(ctx, &pb.StreamInputsRequest{})
+	},
+	"PatchAnnotations": func(ctx context.Context, c *Client) (proto.Message, error) {
+		return c.PatchAnnotations(ctx, &pb.PatchAnnotationsRequest{})
+	},
+	"DeleteAnnotations": func(ctx context.Context, c *Client) (proto.Message, error) {
+		return c.DeleteAnnotations(ctx, &pb.DeleteAnnotationsRequest{})
+	},
+	"PostDatasetInputs": func(ctx context.Context, c *Client) (proto.Message, error) {
+		return c.PostDatasetInputs(ctx, &pb.PostDatasetInputsRequest{})
+	},
+	"ListDatasetInputs": func(ctx context.Context, c *Client) (proto.Message, error) {
+		return c.ListDatasetInputs(ctx, &pb.ListDatasetInputsRequest{})
+	},
+	"DeleteDatasetInputs": func(ctx context.Context, c *Client) (proto.Message, error) {
+		return c.DeleteDatasetInputs(ctx, &pb.DeleteDatasetInputsRequest{})
+	},
 }
 
 func TestClientEveryMethodSendsAuthAndUserApp(t *testing.T) {
-	if len(rpcs) != 18 {
-		t.Fatalf("%d methods under test, want 18", len(rpcs))
+	if len(rpcs) != 24 {
+		t.Fatalf("%d methods under test, want 24", len(rpcs))
 	}
 	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_SUCCESS))
 	c := testClient(t, f, nil)

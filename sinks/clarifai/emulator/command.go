@@ -55,6 +55,7 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fs.BoolVar(&opts.AnyConceptID, "any-concept-id", false, "accept any non-empty concept ID (default: 1-32 of A-Z, a-z, 0-9, _ and -)")
 	fs.DurationVar(&opts.SaveInterval, "save-interval", DefaultSaveInterval, "period of background saves with -state; 0 saves only on exit")
 	fs.DurationVar(&opts.ProcessingDelay, "processing-delay", DefaultProcessingDelay, "time from PostInputs to INPUT_SUCCESS/INPUT_FAILED; 0 means at once")
+	fs.DurationVar(&opts.DeleteDelay, "delete-delay", 0, "time from DeleteInputs until the inputs are gone (Clarifai deletes asynchronously); 0 means at once")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", DefaultRateLimit, "requests per second per app; 0 disables the limit")
 	fs.DurationVar(&opts.Faults.Latency, "latency", 0, "latency added to every call")
 	fs.Float64Var(&opts.Faults.ThrottleRate, "throttle-rate", 0, "share of calls answered CONN_THROTTLED")

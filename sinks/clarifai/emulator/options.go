@@ -110,6 +110,12 @@ type Options struct {
 	// input is refused with INPUT_INVALID_ARGUMENT (the annotation with
 	// ANNOTATION_INVALID_ARGUMENT), as for a bad input ID.
 	AnyConceptID bool
+	// DeleteDelay makes DeleteInputs asynchronous, as Clarifai's is: the
+	// inputs stay listed, counted and their ids taken for this long after
+	// the call, then go with their annotations. Zero (the default) or
+	// negative deletes at once, which the tool's delete-and-send-again of
+	// inputs that failed processing relies on, as the official SDK's does.
+	DeleteDelay time.Duration
 	// Faults injects failures; all are off by default.
 	Faults Faults
 	// StateDir, when set, is where state is loaded from at Start and saved
