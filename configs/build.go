@@ -198,7 +198,7 @@ func (j *Job) sinkConfig(counters *pipeline.Counters, log *zap.Logger) clarifai.
 	return clarifai.SinkConfig{
 		Concurrency:           j.Upload.Concurrency,
 		Batch:                 j.batchPolicy(),
-		Verify:                j.Upload.Verify == nil || *j.Upload.Verify,
+		Verify:                j.Upload.Verify,
 		RetryFailedProcessing: j.Upload.RetryFailedProcessing,
 		Counters:              counters,
 		Logger:                log,
@@ -208,7 +208,7 @@ func (j *Job) sinkConfig(counters *pipeline.Counters, log *zap.Logger) clarifai.
 // dryRunConfig is the part of the sink's config that decides the calls a
 // run would make.
 func (j *Job) dryRunConfig() clarifai.DryRunConfig {
-	return clarifai.DryRunConfig{Batch: j.batchPolicy(), Verify: j.Upload.Verify == nil || *j.Upload.Verify}
+	return clarifai.DryRunConfig{Batch: j.batchPolicy(), Verify: j.Upload.Verify}
 }
 
 // clientConfig is the client's config for the job's clarifai target (the

@@ -140,9 +140,7 @@ type Upload struct {
 	DatasetIDs []string `yaml:"dataset_ids"`
 	// Verify waits for every input to be processed (INPUT_SUCCESS) and
 	// reports the ones that failed: clarifai.SinkConfig.Verify. Default
-	// true for a job (a job promises processed inputs); the sink's own
-	// zero value, for library callers that check processing themselves,
-	// is false.
+	// true (a sink promises processed inputs).
 	Verify *bool `yaml:"verify"`
 	// RetryFailedProcessing re-sends inputs whose processing failed with a
 	// transient cause: clarifai.SinkConfig.RetryFailedProcessing. Default
@@ -245,14 +243,14 @@ func (j *Job) WithDefaults() {
 	if u.RateLimit == 0 {
 		u.RateLimit = client.DefaultRateLimit
 	}
+	if u.Verify == nil {
+		u.Verify = new(clarifai.DefaultVerify)
+	}
 	if u.MaxAttempts == 0 {
 		u.MaxAttempts = client.DefaultMaxAttempts
 	}
 	if u.MaxElapsed == 0 {
 		u.MaxElapsed = Duration(client.DefaultMaxElapsed)
-	}
-	if u.Verify == nil {
-		u.Verify = new(true)
 	}
 	if j.State.Dir == "" {
 		j.State.Dir = filepath.Join(".ingest", j.Name)

@@ -33,8 +33,9 @@ type DryRunConfig struct {
 	// VerifyGroupBatches is how many batches one verification poll covers
 	// (SinkConfig.VerifyGroupBatches); default 64. Zero with Verify off.
 	VerifyGroupBatches int
-	// Verify counts verification calls.
-	Verify bool
+	// Verify counts verification calls, as SinkConfig.Verify makes them:
+	// default (nil) true.
+	Verify *bool
 }
 
 // Plan is what a real run of the same items would send.
@@ -65,6 +66,9 @@ func (p Plan) Duration(rate float64) time.Duration {
 func NewDryRun(cfg DryRunConfig) *DryRun {
 	if cfg.MaxAnnotations <= 0 {
 		cfg.MaxAnnotations = DefaultMaxAnnotations
+	}
+	if cfg.Verify == nil {
+		cfg.Verify = new(DefaultVerify)
 	}
 	if cfg.VerifyGroupBatches <= 0 {
 		cfg.VerifyGroupBatches = DefaultVerifyGroupBatches
@@ -110,7 +114,7 @@ func (d *DryRun) Run(ctx context.Context, in <-chan *pipeline.Item, results chan
 	if annotations > 0 {
 		d.plan.PostAnnotations++
 	}
-	if d.cfg.Verify && d.plan.PostInputs > 0 {
+	if *d.cfg.Verify && d.plan.PostInputs > 0 {
 		groups := (d.plan.PostInputs + int64(d.cfg.VerifyGroupBatches) - 1) / int64(d.cfg.VerifyGroupBatches)
 		d.plan.VerifyCalls = 2 * groups
 	}

@@ -51,7 +51,7 @@ type API interface {
 var _ API = (*client.Client)(nil)
 
 // SinkConfig configures a Sink. The zero value of every field means its
-// default; for the booleans that is false.
+// default; for RetryFailedProcessing that is false, for Verify (nil) true.
 type SinkConfig struct {
 	// Concurrency is the number of PostInputs calls in flight. Default 4,
 	// at most MaxConcurrency (64).
@@ -96,10 +96,10 @@ type SinkConfig struct {
 
 	// Verify makes the sink confirm that every input reached INPUT_SUCCESS
 	// before reporting it done; an input whose processing failed is
-	// reported failed at stage "verify". The zero value, false, reports an
-	// input done once the server accepted it (and its annotations), which
-	// is what this sink did before verification existed and what a caller
-	// that checks processing itself wants; the ingest CLI turns it on.
+	// reported failed at stage "verify". Default (nil) true: a sink
+	// promises processed inputs. Set it to false to report an input done
+	// once the server accepted it (and its annotations), for a caller that
+	// checks processing itself.
 	// Verification runs beside the uploads and costs about one
 	// GetInputsAddJob call per VerifyGroupBatches batches when all goes
 	// well (see Sink). While an input waits for verification, its item's
@@ -108,7 +108,7 @@ type SinkConfig struct {
 	// or is sent again: the results of a verified item (accepted,
 	// annotated, done) carry it without them, and a failure result carries
 	// them back.
-	Verify bool
+	Verify *bool
 	// VerifyGroupBatches is how many consecutive batches share one
 	// inputs_add_job_id, so that one GetInputsAddJob call verifies them
 	// all. Default 64 (about 8192 inputs).
@@ -157,6 +157,7 @@ type SinkConfig struct {
 // Defaults of SinkConfig.
 const (
 	DefaultConcurrency           = 4
+	DefaultVerify                = true
 	MaxConcurrency               = 64
 	DefaultMaxResends            = 4
 	DefaultResendBackoff         = time.Second
@@ -189,6 +190,9 @@ func (c SinkConfig) withDefaults() SinkConfig {
 	}
 	def(&c.Concurrency, DefaultConcurrency)
 	c.Batch = c.Batch.WithDefaults()
+	if c.Verify == nil {
+		c.Verify = new(DefaultVerify)
+	}
 	if c.MaxResends == 0 {
 		c.MaxResends = DefaultMaxResends
 	} else if c.MaxResends < 0 {
@@ -217,6 +221,12 @@ func (c SinkConfig) withDefaults() SinkConfig {
 		c.Logger = zap.NewNop()
 	}
 	return c
+}
+
+// verifying reports whether the sink verifies processing (Verify, nil
+// meaning true).
+func (c SinkConfig) verifying() bool {
+	return c.Verify == nil && DefaultVerify || c.Verify != nil && *c.Verify
 }
 
 // Validate returns an error listing every invalid field of c (after
@@ -459,7 +469,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<-
 	ann := &annotator{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, in: toAnnotate, inputDone: inputDone,
 		finished: finished, answers: make(chan annDone, s.cfg.AnnotationConcurrency)}
 	g.Go(func() error { return ann.run(ctx) })
-	if s.cfg.Verify {
+	if s.cfg.verifying() {
 		ver := &verifier{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, in: toVerify, resends: resends,
 			inputDone: inputDone, finished: finished, delay: s.cfg.VerifyDelay}
 		g.Go(func() error { return ver.run(ctx) })

@@ -152,8 +152,13 @@ func runSink(t *testing.T, ctx context.Context, s *Sink, items []*pipeline.Item)
 	return out, <-errc
 }
 
+// newTestSink returns a sink on f. The tests of the upload path run
+// without verification (Verify off) unless they set Verify.
 func newTestSink(t *testing.T, f API, cfg SinkConfig) *Sink {
 	t.Helper()
+	if cfg.Verify == nil {
+		cfg.Verify = new(false)
+	}
 	s, err := NewSink(f, cfg)
 	if err != nil {
 		t.Fatal(err)
