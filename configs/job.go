@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
@@ -100,7 +101,7 @@ type Embedded struct {
 	StateDir string `yaml:"state_dir"`
 	// ProcessingDelay is how long an input stays pending. Default
 	// emulator.DefaultProcessingDelay (100ms).
-	ProcessingDelay Duration `yaml:"processing_delay"`
+	ProcessingDelay units.Duration `yaml:"processing_delay"`
 	// RateLimit is the emulator's requests/s per app. Default 0: the
 	// documented 15 req/s of the real API is not imposed on local runs
 	// (the client still paces itself at upload.rate_limit).
@@ -121,7 +122,7 @@ type Upload struct {
 	// MaxRequestBytes caps the media bytes of one request:
 	// sinks.BatchPolicy.MaxBytes. Default 64MiB, at most sinks.MaxBatchBytes
 	// (120000000: the API rejects requests of 128MB or more).
-	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	MaxRequestBytes units.ByteSize `yaml:"max_request_bytes"`
 	// Concurrency is the number of requests in flight:
 	// clarifai.SinkConfig.Concurrency. Default 4, at most 64.
 	Concurrency int `yaml:"concurrency"`
@@ -135,7 +136,7 @@ type Upload struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// MaxElapsed caps the time spent retrying one call:
 	// client.Config.MaxElapsed. Default 10m.
-	MaxElapsed Duration `yaml:"max_elapsed"`
+	MaxElapsed units.Duration `yaml:"max_elapsed"`
 	// DatasetIDs are added to every input.
 	DatasetIDs []string `yaml:"dataset_ids"`
 	// Verify waits for every input to be processed (INPUT_SUCCESS) and
@@ -228,14 +229,14 @@ func (j *Job) WithDefaults() {
 		j.Embedded.StateDir = filepath.Join(".ingest", "emulator")
 	}
 	if j.Embedded.ProcessingDelay == 0 {
-		j.Embedded.ProcessingDelay = Duration(emulator.DefaultProcessingDelay)
+		j.Embedded.ProcessingDelay = units.Duration(emulator.DefaultProcessingDelay)
 	}
 	u := &j.Upload
 	if u.BatchSize == 0 {
 		u.BatchSize = sinks.DefaultMaxItems
 	}
 	if u.MaxRequestBytes == 0 {
-		u.MaxRequestBytes = ByteSize(sinks.DefaultMaxBytes)
+		u.MaxRequestBytes = units.ByteSize(sinks.DefaultMaxBytes)
 	}
 	if u.Concurrency == 0 {
 		u.Concurrency = clarifai.DefaultConcurrency
@@ -250,7 +251,7 @@ func (j *Job) WithDefaults() {
 		u.MaxAttempts = client.DefaultMaxAttempts
 	}
 	if u.MaxElapsed == 0 {
-		u.MaxElapsed = Duration(client.DefaultMaxElapsed)
+		u.MaxElapsed = units.Duration(client.DefaultMaxElapsed)
 	}
 	if j.State.Dir == "" {
 		j.State.Dir = filepath.Join(".ingest", j.Name)

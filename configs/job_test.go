@@ -184,23 +184,6 @@ func TestLoadResolvesPathsAgainstTheFile(t *testing.T) {
 	}
 }
 
-func TestByteSize(t *testing.T) {
-	for in, want := range map[string]configs.ByteSize{"1024": 1024, "64MiB": 64 << 20, "20MB": 20e6, "1.5KiB": 1536, " 2 GiB": 2 << 30} {
-		got, err := configs.ParseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "lots", "-1", "MiB"} {
-		if _, err := configs.ParseByteSize(bad); err == nil {
-			t.Errorf("ParseByteSize(%q): no error", bad)
-		}
-	}
-	if s := configs.ByteSize(64 << 20).String(); s != "64MiB" {
-		t.Errorf("String = %q", s)
-	}
-}
-
 func TestShardGetsItsOwnStateDir(t *testing.T) {
 	j, err := configs.Parse([]byte("name: big\ntarget: embedded\nsources: [{dir: {path: d}}]\n"))
 	if err != nil {

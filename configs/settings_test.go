@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/transforms"
@@ -59,11 +60,11 @@ func numericSettings(t *testing.T) []setting {
 // every range the owners declare, and values that are not numbers.
 func candidates(v reflect.Value) []any {
 	switch v.Interface().(type) {
-	case Duration:
-		return []any{Duration(-time.Second), Duration(0), Duration(1), Duration(time.Second), Duration(time.Hour)}
-	case ByteSize:
-		return []any{ByteSize(-1), ByteSize(0), ByteSize(1), ByteSize(1 << 20), ByteSize(120_000_000),
-			ByteSize(120_000_001), ByteSize(125_000_000), ByteSize(128_000_000), ByteSize(1 << 40)}
+	case units.Duration:
+		return []any{units.Duration(-time.Second), units.Duration(0), units.Duration(1), units.Duration(time.Second), units.Duration(time.Hour)}
+	case units.ByteSize:
+		return []any{units.ByteSize(-1), units.ByteSize(0), units.ByteSize(1), units.ByteSize(1 << 20), units.ByteSize(120_000_000),
+			units.ByteSize(120_000_001), units.ByteSize(125_000_000), units.ByteSize(128_000_000), units.ByteSize(1 << 40)}
 	case float64:
 		return []any{math.NaN(), math.Inf(1), math.Inf(-1), -1.0, -0.5, 0.0, 0.001, 15.0, 1e9}
 	case int:
@@ -200,11 +201,11 @@ func TestRunRefusesWhatValidateRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	newJob := func(size ByteSize) *Job {
+	newJob := func(size units.ByteSize) *Job {
 		state := t.TempDir()
 		return &Job{Name: "limits", Target: TargetEmbedded, Sources: []Source{mustSource(t, data)},
 			Upload:   Upload{MaxRequestBytes: size},
-			Embedded: Embedded{StateDir: filepath.Join(state, "emu"), ProcessingDelay: Duration(time.Millisecond)},
+			Embedded: Embedded{StateDir: filepath.Join(state, "emu"), ProcessingDelay: units.Duration(time.Millisecond)},
 			State:    State{Dir: filepath.Join(state, "job")}}
 	}
 	j := newJob(125_000_000)
