@@ -49,7 +49,7 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 			*dst = n
 		}
 	}
-	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.BatchSize)
+	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.Batch.MaxItems)
 	integer("INGEST_CONCURRENCY", "upload.concurrency", &j.Upload.Concurrency)
 	if v := getenv("INGEST_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)

@@ -113,19 +113,15 @@ type Embedded struct {
 }
 
 // Upload tunes the sink and the client. Each setting belongs to the package
-// that uses it, which declares its default and its range (one Validate
-// decides, see settingProblems); the job file only names it.
+// that uses it, which declares its key, its default and its range (one
+// Validate decides, see settingProblems); the job only adds its own.
 type Upload struct {
-	// BatchSize is the number of inputs per PostInputs call:
-	// sinks.BatchPolicy.MaxItems. Default and maximum 128 (the API limit).
-	BatchSize int `yaml:"batch_size"`
-	// MaxRequestBytes caps the media bytes of one request:
-	// sinks.BatchPolicy.MaxBytes. Default 64MiB, at most sinks.MaxBatchBytes
-	// (120000000: the API rejects requests of 128MB or more).
-	MaxRequestBytes units.ByteSize `yaml:"max_request_bytes"`
-	// Concurrency is the number of requests in flight:
-	// clarifai.SinkConfig.Concurrency. Default 4, at most 64.
-	Concurrency int `yaml:"concurrency"`
+	// Settings are the sink's: batch_size and max_request_bytes (the batch
+	// policy: default 128 and 64MiB, at most 128 and sinks.MaxBatchBytes),
+	// concurrency (default 4, at most 64), verify (default true: wait for
+	// every input to be processed and report the ones that failed) and
+	// retry_failed_processing (default false). See clarifai.Settings.
+	clarifai.Settings `yaml:",inline"`
 	// RateLimit is the client-side budget in requests/s shared by every
 	// call of the run (uploads, annotations, status checks):
 	// client.Config.RateLimit. Default 15, the API's default limit. A
@@ -139,14 +135,6 @@ type Upload struct {
 	MaxElapsed units.Duration `yaml:"max_elapsed"`
 	// DatasetIDs are added to every input.
 	DatasetIDs []string `yaml:"dataset_ids"`
-	// Verify waits for every input to be processed (INPUT_SUCCESS) and
-	// reports the ones that failed: clarifai.SinkConfig.Verify. Default
-	// true (a sink promises processed inputs).
-	Verify *bool `yaml:"verify"`
-	// RetryFailedProcessing re-sends inputs whose processing failed with a
-	// transient cause: clarifai.SinkConfig.RetryFailedProcessing. Default
-	// false.
-	RetryFailedProcessing bool `yaml:"retry_failed_processing"`
 	// Workers is the number of transform workers (pipeline.Job.Workers).
 	// Default: number of CPUs.
 	Workers int `yaml:"workers"`
@@ -232,20 +220,9 @@ func (j *Job) WithDefaults() {
 		j.Embedded.ProcessingDelay = units.Duration(emulator.DefaultProcessingDelay)
 	}
 	u := &j.Upload
-	if u.BatchSize == 0 {
-		u.BatchSize = sinks.DefaultMaxItems
-	}
-	if u.MaxRequestBytes == 0 {
-		u.MaxRequestBytes = units.ByteSize(sinks.DefaultMaxBytes)
-	}
-	if u.Concurrency == 0 {
-		u.Concurrency = clarifai.DefaultConcurrency
-	}
+	u.Settings = u.Settings.WithDefaults()
 	if u.RateLimit == 0 {
 		u.RateLimit = client.DefaultRateLimit
-	}
-	if u.Verify == nil {
-		u.Verify = new(clarifai.DefaultVerify)
 	}
 	if u.MaxAttempts == 0 {
 		u.MaxAttempts = client.DefaultMaxAttempts
@@ -381,9 +358,9 @@ func (j *Job) settingProblems() []error {
 	}{
 		// Its syntax only: the plaintext rule is the target's (targetProblems).
 		{"clarifai.base", conn(client.Config{Base: j.Clarifai.Base, Insecure: true}).Validate()},
-		{"upload.batch_size", sinks.BatchPolicy{MaxItems: u.BatchSize}.Validate()},
-		{"upload.max_request_bytes", sinks.BatchPolicy{MaxBytes: int64(u.MaxRequestBytes)}.Validate()},
-		{"upload.concurrency", clarifai.SinkConfig{Concurrency: u.Concurrency}.Validate()},
+		{"upload.batch_size", sinks.BatchPolicy{MaxItems: u.Batch.MaxItems}.Validate()},
+		{"upload.max_request_bytes", sinks.BatchPolicy{MaxBytes: u.Batch.MaxBytes}.Validate()},
+		{"upload.concurrency", clarifai.SinkConfig{Settings: clarifai.Settings{Concurrency: u.Concurrency}}.Validate()},
 		{"upload.rate_limit", conn(client.Config{RateLimit: u.RateLimit}).Validate()},
 		{"upload.max_attempts", conn(client.Config{MaxAttempts: u.MaxAttempts}).Validate()},
 		{"upload.max_elapsed", conn(client.Config{MaxElapsed: time.Duration(u.MaxElapsed)}).Validate()},

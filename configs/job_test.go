@@ -94,7 +94,7 @@ sources: [{dir: {path: d}}]
 	if j.Clarifai.UserID != "env-user" || j.Clarifai.AppID != "file-app" {
 		t.Errorf("user/app = %s/%s: env must override the file, the file the default", j.Clarifai.UserID, j.Clarifai.AppID)
 	}
-	if j.Upload.Concurrency != 2 || j.Upload.BatchSize != 64 || j.Upload.RateLimit != 15 {
+	if j.Upload.Concurrency != 2 || j.Upload.Batch.MaxItems != 64 || j.Upload.RateLimit != 15 {
 		t.Errorf("upload = %+v", j.Upload)
 	}
 	if time.Duration(j.Upload.MaxElapsed) != 10*time.Minute || !*j.Upload.Verify {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/units"
+	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/transforms"
@@ -35,7 +36,14 @@ func numericSettings(t *testing.T) []setting {
 	walk = func(typ reflect.Type, key string, path []int) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			p := append(append([]int(nil), path...), i)
+			if f.IsExported() && opts == "inline" {
+				// A library's settings composed into a section: its keys
+				// are the section's.
+				walk(f.Type, key, p)
+				continue
+			}
 			if !f.IsExported() || name == "-" || name == "" {
 				continue
 			}
@@ -43,7 +51,6 @@ func numericSettings(t *testing.T) []setting {
 			if key != "" {
 				k = key + "." + name
 			}
-			p := append(append([]int(nil), path...), i)
 			switch f.Type.Kind() {
 			case reflect.Struct:
 				walk(f.Type, k, p)
@@ -117,8 +124,15 @@ func TestValidateAndRunAcceptTheSameValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	settings := numericSettings(t)
-	if len(settings) < 9 {
-		t.Fatalf("found %d numeric settings; the walk misses some", len(settings))
+	found := map[string]bool{}
+	for _, s := range settings {
+		found[s.key] = true
+	}
+	for _, k := range []string{"upload.batch_size", "upload.max_request_bytes", "upload.concurrency", "upload.rate_limit",
+		"upload.max_attempts", "upload.max_elapsed", "upload.workers", "embedded.processing_delay", "embedded.rate_limit"} {
+		if !found[k] {
+			t.Fatalf("the walk misses %s (found %d numeric settings)", k, len(settings))
+		}
 	}
 	for _, target := range []string{TargetClarifai, TargetEmbedded} {
 		for _, s := range settings {
@@ -204,7 +218,7 @@ func TestRunRefusesWhatValidateRefuses(t *testing.T) {
 	newJob := func(size units.ByteSize) *Job {
 		state := t.TempDir()
 		return &Job{Name: "limits", Target: TargetEmbedded, Sources: []Source{mustSource(t, data)},
-			Upload:   Upload{MaxRequestBytes: size},
+			Upload:   Upload{Settings: clarifai.Settings{Batch: sinks.BatchPolicy{MaxBytes: size}}},
 			Embedded: Embedded{StateDir: filepath.Join(state, "emu"), ProcessingDelay: units.Duration(time.Millisecond)},
 			State:    State{Dir: filepath.Join(state, "job")}}
 	}

@@ -50,15 +50,45 @@ type API interface {
 
 var _ API = (*client.Client)(nil)
 
-// SinkConfig configures a Sink. The zero value of every field means its
-// default; for RetryFailedProcessing that is false, for Verify (nil) true.
-type SinkConfig struct {
+// Settings are the settings of a Sink that a job file names, with their
+// keys (the upload section of package configs inlines them). SinkConfig
+// embeds them; their defaults are SinkConfig's.
+type Settings struct {
+	// Batch is the batch policy (default: 128 items, 64 MiB, 1s): keys
+	// batch_size and max_request_bytes.
+	Batch sinks.BatchPolicy `yaml:",inline"`
 	// Concurrency is the number of PostInputs calls in flight. Default 4,
 	// at most MaxConcurrency (64).
 	// At most Concurrency batches have their content loaded at any time.
-	Concurrency int
-	// Batch is the batch policy (default: 128 items, 64 MiB, 1s).
-	Batch sinks.BatchPolicy
+	Concurrency int `yaml:"concurrency"`
+	// Verify makes the sink confirm that every input reached INPUT_SUCCESS
+	// before reporting it done; an input whose processing failed is
+	// reported failed at stage "verify". Default (nil) true: a sink
+	// promises processed inputs. Set it to false to report an input done
+	// once the server accepted it (and its annotations), for a caller that
+	// checks processing itself.
+	// Verification runs beside the uploads and costs about one
+	// GetInputsAddJob call per VerifyGroupBatches batches when all goes
+	// well (see Sink). While an input waits for verification, its item's
+	// Concepts and Metadata are set aside (labels and flat metadata packed
+	// into a few dozen bytes), as nothing reads them unless the item fails
+	// or is sent again: the results of a verified item (accepted,
+	// annotated, done) carry it without them, and a failure result carries
+	// them back.
+	Verify *bool `yaml:"verify"`
+	// RetryFailedProcessing makes verification delete an input whose
+	// processing failed for what looks like a transient cause (see
+	// transientFailure: the words of its status) and send it again with
+	// the same ID, up to MaxProcessingRetries times. Default false: such an
+	// input is reported failed with the server's words.
+	RetryFailedProcessing bool `yaml:"retry_failed_processing"`
+}
+
+// SinkConfig configures a Sink. The zero value of every field means its
+// default; for RetryFailedProcessing that is false, for Verify (nil) true.
+type SinkConfig struct {
+	// Settings are Batch, Concurrency, Verify and RetryFailedProcessing.
+	Settings
 	// ConflictResolution is sent with every request. Default NOT_SET, which
 	// the server treats as SKIP: an existing ID is a per-input error, which
 	// the sink resolves (see Sink). SUFFIX makes the server rename the new
@@ -94,21 +124,6 @@ type SinkConfig struct {
 	// flight. Default 2.
 	AnnotationConcurrency int
 
-	// Verify makes the sink confirm that every input reached INPUT_SUCCESS
-	// before reporting it done; an input whose processing failed is
-	// reported failed at stage "verify". Default (nil) true: a sink
-	// promises processed inputs. Set it to false to report an input done
-	// once the server accepted it (and its annotations), for a caller that
-	// checks processing itself.
-	// Verification runs beside the uploads and costs about one
-	// GetInputsAddJob call per VerifyGroupBatches batches when all goes
-	// well (see Sink). While an input waits for verification, its item's
-	// Concepts and Metadata are set aside (labels and flat metadata packed
-	// into a few dozen bytes), as nothing reads them unless the item fails
-	// or is sent again: the results of a verified item (accepted,
-	// annotated, done) carry it without them, and a failure result carries
-	// them back.
-	Verify *bool
 	// VerifyGroupBatches is how many consecutive batches share one
 	// inputs_add_job_id, so that one GetInputsAddJob call verifies them
 	// all. Default 64 (about 8192 inputs).
@@ -137,12 +152,6 @@ type SinkConfig struct {
 	// to send it; labels and metadata are set aside while it is verified,
 	// see Verify) and a few words. Default 100000.
 	MaxPending int
-	// RetryFailedProcessing makes verification delete an input whose
-	// processing failed for what looks like a transient cause (see
-	// transientFailure: the words of its status) and send it again with
-	// the same ID, up to MaxProcessingRetries times. Default false: such an
-	// input is reported failed with the server's words.
-	RetryFailedProcessing bool
 	// MaxProcessingRetries bounds those deletions and re-sends per input.
 	// Default 2 (as the official SDK); negative means none.
 	MaxProcessingRetries int
@@ -177,6 +186,19 @@ const (
 	maxResendElapsed             = 10 * time.Minute
 )
 
+// WithDefaults returns s with every unset field set to its default: the
+// batch policy's, DefaultConcurrency and DefaultVerify.
+func (s Settings) WithDefaults() Settings {
+	s.Batch = s.Batch.WithDefaults()
+	if s.Concurrency == 0 {
+		s.Concurrency = DefaultConcurrency
+	}
+	if s.Verify == nil {
+		s.Verify = new(DefaultVerify)
+	}
+	return s
+}
+
 func (c SinkConfig) withDefaults() SinkConfig {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -188,11 +210,7 @@ func (c SinkConfig) withDefaults() SinkConfig {
 			*v = d
 		}
 	}
-	def(&c.Concurrency, DefaultConcurrency)
-	c.Batch = c.Batch.WithDefaults()
-	if c.Verify == nil {
-		c.Verify = new(DefaultVerify)
-	}
+	c.Settings = c.Settings.WithDefaults()
 	if c.MaxResends == 0 {
 		c.MaxResends = DefaultMaxResends
 	} else if c.MaxResends < 0 {
