@@ -200,15 +200,12 @@ func (j *Job) dryRunConfig() clarifai.DryRunConfig {
 }
 
 // clientConfig is the client's config for the job's clarifai target (the
-// embedded target replaces the connection; see openTarget).
+// embedded target replaces the connection; see openTarget): the clarifai
+// section and the upload section's tuning, with this shard's rate.
 func (j *Job) clientConfig() client.Config {
-	return client.Config{
-		Base: j.Clarifai.Base, PAT: client.Secret(j.Clarifai.PAT),
-		UserID: j.Clarifai.UserID, AppID: j.Clarifai.AppID,
-		RootCertificatesPath: j.Clarifai.RootCertificatesPath, Insecure: j.Clarifai.Insecure,
-		RateLimit: j.ShardRate(), MaxAttempts: j.Upload.MaxAttempts,
-		MaxElapsed: time.Duration(j.Upload.MaxElapsed),
-	}
+	cfg := client.Config{Connection: j.Clarifai, Tuning: j.Upload.Tuning}
+	cfg.RateLimit = j.ShardRate()
+	return cfg
 }
 
 // emulatorOptions are the embedded emulator's options for the job; pat is

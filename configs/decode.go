@@ -154,7 +154,7 @@ func expected(goType string) string {
 		return "a number"
 	case goType == "bool" || goType == "*bool":
 		return "true or false"
-	case goType == "string":
+	case goType == "string", goType == "client.Secret":
 		return "a string"
 	case goType == "time.Duration":
 		return "a duration like 500ms, 2s or 10m"

@@ -41,9 +41,16 @@ type Job struct {
 	// "ingest".
 	Name string `yaml:"name"`
 	// Target is "clarifai" (default) or "embedded".
-	Target   string   `yaml:"target"`
-	Clarifai Clarifai `yaml:"clarifai"`
-	Embedded Embedded `yaml:"embedded"`
+	Target string `yaml:"target"`
+	// Clarifai is the connection to the API (see client.Connection): base
+	// (env CLARIFAI_API_BASE, default https://api.clarifai.com), pat
+	// (prefer the env CLARIFAI_PAT: a PAT in a file is easy to leak),
+	// user_id and app_id (CLARIFAI_USER_ID, CLARIFAI_APP_ID),
+	// root_certificates_path (CLARIFAI_ROOT_CERTIFICATES_PATH) and
+	// insecure (flag --insecure: allow a plaintext base to a host that is
+	// not this machine).
+	Clarifai client.Connection `yaml:"clarifai"`
+	Embedded Embedded          `yaml:"embedded"`
 	// Shard splits the job across processes: "i/n" makes this process
 	// handle shard i of n (0-based), chosen by input ID hash; each shard
 	// keeps its own checkpoint (state dir <dir>/shard-i-of-n) and takes
@@ -71,27 +78,6 @@ type Job struct {
 	dir string
 	// defaulted is set by WithDefaults.
 	defaulted bool
-}
-
-// Clarifai holds the connection to the API.
-type Clarifai struct {
-	// Base is the API address. Default https://api.clarifai.com (TLS on
-	// 443); "http://host:port" means plaintext. Env CLARIFAI_API_BASE.
-	Base string `yaml:"base"`
-	// PAT is the personal access token. Prefer the env CLARIFAI_PAT: a PAT
-	// in a file is easy to leak. Never logged or written anywhere by us.
-	PAT string `yaml:"pat"`
-	// UserID and AppID name the app to upload to. Env CLARIFAI_USER_ID and
-	// CLARIFAI_APP_ID.
-	UserID string `yaml:"user_id"`
-	AppID  string `yaml:"app_id"`
-	// RootCertificatesPath is a PEM file of extra CA roots (env
-	// CLARIFAI_ROOT_CERTIFICATES_PATH), for TLS-intercepting proxies.
-	RootCertificatesPath string `yaml:"root_certificates_path"`
-	// Insecure allows a plaintext base ("http://") to a host that is not
-	// this machine, although the PAT then travels in clear text. Default
-	// false: such a base is an error. Flag --insecure.
-	Insecure bool `yaml:"insecure"`
 }
 
 // Embedded configures the in-process emulator of target "embedded".
@@ -122,17 +108,11 @@ type Upload struct {
 	// every input to be processed and report the ones that failed) and
 	// retry_failed_processing (default false). See clarifai.Settings.
 	clarifai.Settings `yaml:",inline"`
-	// RateLimit is the client-side budget in requests/s shared by every
-	// call of the run (uploads, annotations, status checks):
-	// client.Config.RateLimit. Default 15, the API's default limit. A
-	// negative value disables it; NaN and infinities are errors.
-	RateLimit float64 `yaml:"rate_limit"`
-	// MaxAttempts caps the attempts of one call: client.Config.MaxAttempts.
-	// Default 10.
-	MaxAttempts int `yaml:"max_attempts"`
-	// MaxElapsed caps the time spent retrying one call:
-	// client.Config.MaxElapsed. Default 10m.
-	MaxElapsed units.Duration `yaml:"max_elapsed"`
+	// Tuning is the client's: rate_limit (requests/s shared by every call
+	// of the run; default 15, the API's default limit; negative disables
+	// it), max_attempts (default 10) and max_elapsed (default 10m) of one
+	// call. See client.Tuning.
+	client.Tuning `yaml:",inline"`
 	// DatasetIDs are added to every input.
 	DatasetIDs []string `yaml:"dataset_ids"`
 	// Workers is the number of transform workers (pipeline.Job.Workers).
@@ -221,15 +201,7 @@ func (j *Job) WithDefaults() {
 	}
 	u := &j.Upload
 	u.Settings = u.Settings.WithDefaults()
-	if u.RateLimit == 0 {
-		u.RateLimit = client.DefaultRateLimit
-	}
-	if u.MaxAttempts == 0 {
-		u.MaxAttempts = client.DefaultMaxAttempts
-	}
-	if u.MaxElapsed == 0 {
-		u.MaxElapsed = units.Duration(client.DefaultMaxElapsed)
-	}
+	u.Tuning = u.Tuning.WithDefaults()
 	if j.State.Dir == "" {
 		j.State.Dir = filepath.Join(".ingest", j.Name)
 	}
@@ -357,13 +329,13 @@ func (j *Job) settingProblems() []error {
 		err error
 	}{
 		// Its syntax only: the plaintext rule is the target's (targetProblems).
-		{"clarifai.base", conn(client.Config{Base: j.Clarifai.Base, Insecure: true}).Validate()},
+		{"clarifai.base", conn(client.Config{Connection: client.Connection{Base: j.Clarifai.Base, Insecure: true}}).Validate()},
 		{"upload.batch_size", sinks.BatchPolicy{MaxItems: u.Batch.MaxItems}.Validate()},
 		{"upload.max_request_bytes", sinks.BatchPolicy{MaxBytes: u.Batch.MaxBytes}.Validate()},
 		{"upload.concurrency", clarifai.SinkConfig{Settings: clarifai.Settings{Concurrency: u.Concurrency}}.Validate()},
-		{"upload.rate_limit", conn(client.Config{RateLimit: u.RateLimit}).Validate()},
-		{"upload.max_attempts", conn(client.Config{MaxAttempts: u.MaxAttempts}).Validate()},
-		{"upload.max_elapsed", conn(client.Config{MaxElapsed: time.Duration(u.MaxElapsed)}).Validate()},
+		{"upload.rate_limit", conn(client.Config{Tuning: client.Tuning{RateLimit: u.RateLimit}}).Validate()},
+		{"upload.max_attempts", conn(client.Config{Tuning: client.Tuning{MaxAttempts: u.MaxAttempts}}).Validate()},
+		{"upload.max_elapsed", conn(client.Config{Tuning: client.Tuning{MaxElapsed: u.MaxElapsed}}).Validate()},
 	}
 	if j.Target == TargetEmbedded {
 		// The embedded section is used, and checked, only with its target.
@@ -395,7 +367,7 @@ func (j *Job) settingProblems() []error {
 // secrets stay empty), for printing.
 func (j *Job) Masked() *Job {
 	c := *j
-	c.Clarifai.PAT = mask(c.Clarifai.PAT)
+	c.Clarifai.PAT = client.Secret(mask(string(c.Clarifai.PAT)))
 	c.Sources = make([]Source, len(j.Sources))
 	for i, s := range j.Sources {
 		c.Sources[i] = s.masked()
