@@ -193,12 +193,6 @@ func (j *Job) sinkConfig(counters *pipeline.Counters, log *zap.Logger) clarifai.
 	return clarifai.SinkConfig{Settings: j.Upload.Settings, Counters: counters, Logger: log}
 }
 
-// dryRunConfig is the part of the sink's config that decides the calls a
-// run would make.
-func (j *Job) dryRunConfig() clarifai.DryRunConfig {
-	return clarifai.DryRunConfig{Batch: j.Upload.Batch, Verify: j.Upload.Verify}
-}
-
 // clientConfig is the client's config for the job's clarifai target (the
 // embedded target replaces the connection; see openTarget): the clarifai
 // section and the upload section's tuning, with this shard's rate.
