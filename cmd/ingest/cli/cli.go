@@ -122,4 +122,3 @@ func (e *env) versionCommand() *cobra.Command {
 		},
 	}
 }
-
