@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -45,6 +46,9 @@ func buildSources(job *configs.Job, log *zap.Logger, cloud func(*configs.CloudSo
 			}
 		} else {
 			src, err = buildSource(job, spec, log)
+			if err == nil {
+				err = checkHeader(src)
+			}
 		}
 		if err != nil {
 			return nil, usageError(fmt.Errorf("sources[%d] (%s): %w", i, spec.Kind(), err))
@@ -52,6 +56,21 @@ func buildSources(job *configs.Job, log *zap.Logger, cloud func(*configs.CloudSo
 		out = append(out, pipeline.Sharded(src, shard))
 	}
 	return out, nil
+}
+
+// checkHeader rejects a manifest whose header cannot be used (an empty
+// file, unknown columns) before the run starts: nothing has been sent then,
+// so it is bad input (ExitUsage), not a failed run. A manifest that cannot be
+// opened is left to the run, which reports it as before.
+func checkHeader(src pipeline.Source) error {
+	m, ok := src.(*manifest.Source)
+	if !ok {
+		return nil
+	}
+	if err := m.CheckHeader(); errors.Is(err, manifest.ErrBadHeader) {
+		return err
+	}
+	return nil
 }
 
 // jobShard returns the job's shard (the zero Shard when not sharded).
