@@ -11,18 +11,19 @@ import (
 	"testing"
 )
 
-// TestDockerfile checks what the Dockerfile promises, since CI has no Docker
-// to build it: a Go build stage at go.mod's Go version, static binaries,
-// a distroless nonroot run stage, the same entrypoint, user and version
-// variables as the image this command builds, and both binaries copied.
-func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+// stage is one FROM of a Dockerfile and its instructions.
+type stage struct {
+	from string
+	ins  [][2]string // instruction (upper case), arguments
+}
+
+// parseDockerfile reads a Dockerfile's stages: comments dropped,
+// continuation lines joined.
+func parseDockerfile(t *testing.T, name string) []stage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", name))
 	if err != nil {
 		t.Fatal(err)
-	}
-	type stage struct {
-		from string
-		ins  [][2]string // instruction, arguments
 	}
 	var stages []stage
 	sc := bufio.NewScanner(strings.NewReader(string(b)))
@@ -40,19 +41,28 @@ func TestDockerfile(t *testing.T) {
 		ins, args, _ := strings.Cut(line, " ")
 		line = ""
 		ins, args = strings.ToUpper(ins), strings.TrimSpace(args)
-		if ins == "FROM" {
+		switch {
+		case ins == "FROM":
 			stages = append(stages, stage{from: args})
-		} else if len(stages) == 0 {
-			t.Fatalf("%s before FROM", ins)
-		} else {
+		case len(stages) == 0 && ins != "ARG":
+			t.Fatalf("%s: %s before FROM", name, ins)
+		case len(stages) > 0:
 			stages[len(stages)-1].ins = append(stages[len(stages)-1].ins, [2]string{ins, args})
 		}
 	}
+	return stages
+}
+
+// TestDockerfile checks what the Dockerfile promises, since CI has no Docker
+// to build it: a Go build stage at go.mod's Go version, static binaries,
+// a distroless nonroot run stage, the same entrypoint, user and version
+// variables as the image this command builds, and both binaries copied.
+func TestDockerfile(t *testing.T) {
+	stages := parseDockerfile(t, "Dockerfile")
 	if len(stages) != 2 {
 		t.Fatalf("%d stages, want build and run", len(stages))
 	}
-	build, runStage := stages[0], stages[1]
-
+	build := stages[0]
 	gomod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +75,7 @@ func TestDockerfile(t *testing.T) {
 	for _, in := range build.ins {
 		if in[0] == "RUN" && strings.Contains(in[1], "go build") {
 			compiled = true
-			for _, want := range append([]string{"CGO_ENABLED=0", "-trimpath"}, binaries...) {
+			for _, want := range append([]string{"CGO_ENABLED=0", "-trimpath", "-o /out/ "}, binaries...) {
 				if !strings.Contains(in[1], want) {
 					t.Errorf("go build step lacks %q: %s", want, in[1])
 				}
@@ -80,22 +90,43 @@ func TestDockerfile(t *testing.T) {
 	if !compiled {
 		t.Error("the build stage runs no go build")
 	}
+	checkRunStage(t, stages[1], "/out/")
+	for _, in := range stages[1].ins {
+		if in[0] == "COPY" && !strings.HasPrefix(in[1], "--from=build ") {
+			t.Errorf("COPY %s: want --from=build", in[1])
+		}
+	}
+}
 
-	if !strings.HasPrefix(runStage.from, "gcr.io/distroless/static") || !strings.HasSuffix(runStage.from, ":nonroot") {
-		t.Errorf("run stage FROM %q, want a distroless static nonroot base", runStage.from)
+// TestDockerfileRelease checks the Dockerfile GoReleaser builds the release
+// image with, from the binaries it built (.goreleaser.yaml, dockers_v2).
+func TestDockerfileRelease(t *testing.T) {
+	stages := parseDockerfile(t, "Dockerfile.release")
+	if len(stages) != 1 {
+		t.Fatalf("%d stages, want one", len(stages))
+	}
+	checkRunStage(t, stages[0], "$TARGETPLATFORM/")
+}
+
+// checkRunStage checks a run stage: distroless static nonroot, both
+// binaries copied from source (a prefix of each) into BinDir, the user and
+// the entrypoint of the daemonless image.
+func checkRunStage(t *testing.T, s stage, source string) {
+	t.Helper()
+	if !strings.HasPrefix(s.from, "gcr.io/distroless/static") || !strings.HasSuffix(s.from, ":nonroot") {
+		t.Errorf("run stage FROM %q, want a distroless static nonroot base", s.from)
 	}
 	got := map[string]string{}
-	for _, in := range runStage.ins {
+	for _, in := range s.ins {
 		got[in[0]] = in[1]
-		if in[0] == "COPY" {
-			for _, pkg := range binaries {
-				if !strings.Contains(in[1], "/out/"+filepath.Base(pkg)+" ") {
-					t.Errorf("COPY %s does not take %s from the build stage", in[1], filepath.Base(pkg))
-				}
-			}
-			if !strings.HasPrefix(in[1], "--from=build ") || !strings.HasSuffix(in[1], " "+BinDir+"/") {
-				t.Errorf("COPY %s: want --from=build ... %s/", in[1], BinDir)
-			}
+	}
+	fields := strings.Fields(got["COPY"])
+	if len(fields) == 0 || fields[len(fields)-1] != BinDir+"/" {
+		t.Errorf("COPY %s: want the binaries copied into %s/", got["COPY"], BinDir)
+	}
+	for _, pkg := range binaries {
+		if !strings.Contains(" "+got["COPY"]+" ", source+filepath.Base(pkg)+" ") {
+			t.Errorf("COPY %s does not take %s from %s", got["COPY"], filepath.Base(pkg), source)
 		}
 	}
 	if got["USER"] != User {
@@ -104,8 +135,5 @@ func TestDockerfile(t *testing.T) {
 	var entry []string
 	if err := json.Unmarshal([]byte(got["ENTRYPOINT"]), &entry); err != nil || !slices.Equal(entry, []string{BinDir + "/ingest"}) {
 		t.Errorf("ENTRYPOINT %s, want the exec form [%q]", got["ENTRYPOINT"], BinDir+"/ingest")
-	}
-	if got["COPY"] == "" {
-		t.Error("the run stage copies no binaries")
 	}
 }
