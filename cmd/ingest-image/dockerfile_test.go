@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // stage is one FROM of a Dockerfile and its instructions.
@@ -135,5 +137,26 @@ func checkRunStage(t *testing.T, s stage, source string) {
 	var entry []string
 	if err := json.Unmarshal([]byte(got["ENTRYPOINT"]), &entry); err != nil || !slices.Equal(entry, []string{BinDir + "/ingest"}) {
 		t.Errorf("ENTRYPOINT %s, want the exec form [%q]", got["ENTRYPOINT"], BinDir+"/ingest")
+	}
+}
+
+// TestRepositoryIsTheReleased checks that this command names the image the
+// way the release config publishes it.
+func TestRepositoryIsTheReleased(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".goreleaser.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel struct {
+		DockersV2 []struct {
+			Images    []string `yaml:"images"`
+			Platforms []string `yaml:"platforms"`
+		} `yaml:"dockers_v2"`
+	}
+	if err := yaml.Unmarshal(b, &rel); err != nil {
+		t.Fatal(err)
+	}
+	if len(rel.DockersV2) != 1 || !slices.Equal(rel.DockersV2[0].Images, []string{Repository}) {
+		t.Errorf(".goreleaser.yaml publishes %+v, this command builds %s", rel.DockersV2, Repository)
 	}
 }
