@@ -7,8 +7,7 @@
 //	go run ./cmd/ingest-image -o out.oci -version v1.2.3 -platforms linux/amd64
 //
 // The layout is a folder that OCI tools read and push as it is, for example
-// `crane push clarifai-ingest.oci ghcr.io/ingestkit/clarifai-ingest:v1.2.3`
-// or `skopeo copy --all oci:clarifai-ingest.oci docker://ghcr.io/ingestkit/clarifai-ingest:v1.2.3`.
+// `skopeo copy --all oci:clarifai-ingest.oci docker://ghcr.io/ingestkit/clarifai-ingest:v1.2.3`.
 // The image runs /usr/local/bin/ingest as user 65532 (nonroot); the emulator
 // is /usr/local/bin/clarifai-emulator beside it.
 package main
