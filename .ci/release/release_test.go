@@ -83,7 +83,7 @@ func TestReleaseConfig(t *testing.T) {
 			t.Errorf("build %s: env %v lacks CGO_ENABLED=0 (static binaries)", b.ID, b.Env)
 		}
 		ld := strings.Join(b.Ldflags, " ")
-		for _, v := range []string{"buildVersion={{ .Version }}", "buildCommit={{ .FullCommit }}", "buildDate={{ .Date }}"} {
+		for _, v := range []string{"buildVersion=v{{ .Version }}", "buildCommit={{ .FullCommit }}", "buildDate={{ .Date }}"} {
 			if !strings.Contains(ld, "-X "+versionPkg+"."+v) {
 				t.Errorf("build %s: ldflags do not stamp %s.%s", b.ID, versionPkg, v)
 			}
