@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,19 +90,31 @@ func build(ctx context.Context, o options) (string, error) {
 	}
 
 	ref := o.Repository + ":" + tag(o.Version)
-	if err := os.RemoveAll(o.Out); err != nil {
+	if err := removeLayout(o.Out); err != nil {
 		return "", err
 	}
 	lp, err := layout.Write(o.Out, empty.Index)
 	if err != nil {
 		return "", err
 	}
-	// The index.json names the image the way skopeo and crane expect
-	// (oci:DIR:TAG reads the tag from this annotation).
+	// The index.json names the image (skopeo's oci:DIR:REF looks REF up in
+	// this annotation; with one image, oci:DIR finds it without).
 	err = lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{
 		"org.opencontainers.image.ref.name": ref,
 	}))
 	return ref, err
+}
+
+// removeLayout removes dir if it is an OCI image layout, so that a new one
+// can be written there, and refuses to remove any other folder.
+func removeLayout(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+		return fmt.Errorf("-o %s: exists and is not an OCI image layout; not replacing it", dir)
+	}
+	return os.RemoveAll(dir)
 }
 
 // tag turns a version into a valid image tag (git describe may say

@@ -194,3 +194,32 @@ func TestTag(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveLayoutOnlyRemovesLayouts checks that -o never removes a folder
+// that is not an image layout.
+func TestRemoveLayoutOnlyRemovesLayouts(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "keep")
+	if err := os.MkdirAll(keep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeLayout(keep); err == nil {
+		t.Error("removeLayout removed a folder that is not a layout")
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the folder is gone: %v", err)
+	}
+	old := filepath.Join(dir, "old.oci")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeLayout(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeLayout(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("a missing folder: %v", err)
+	}
+}

@@ -34,7 +34,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("ingest-image", flag.ContinueOnError)
 	var o options
 	var platforms string
-	fs.StringVar(&o.Out, "o", "clarifai-ingest.oci", "the OCI image layout folder to write (replaced if it exists)")
+	fs.StringVar(&o.Out, "o", "clarifai-ingest.oci", "the OCI image layout folder to write (an earlier layout there is replaced)")
 	fs.StringVar(&o.Repository, "repository", Repository, "the image name, recorded as the layout's ref name with the version as tag")
 	fs.StringVar(&platforms, "platforms", "linux/amd64,linux/arm64", "comma-separated os/arch list")
 	fs.StringVar(&o.Version, "version", "", "version stamped into `ingest version` and the tag (default: git describe, or \"dev\")")
