@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // Go benchmarks of the per-item costs that no package benchmarks yet (the

@@ -18,15 +18,16 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // The raw ceiling: the same inputs as the ingest run, as PostInputs
 // requests built before the clock starts, sent with the same batch size and
 // concurrency to an identical emulator, with nothing else in the way. It
-// uses the generated gRPC client directly (not sinks/clarifai), so it has no
+// uses the generated gRPC client directly (not sinks/clarifai/client), so it has no
 // rate budget, retries or bookkeeping: what it reaches is what the emulator
 // and the gRPC stack allow on this machine.
 
@@ -123,7 +124,7 @@ func buildInput(ctx context.Context, it *pipeline.Item) (*pb.Input, int64, error
 	}
 	id := it.ID
 	if id == "" {
-		id = pipeline.DeriveID(it, content)
+		id = ids.DeriveID(it, content)
 	}
 	return &pb.Input{Id: id, Data: data, DatasetIds: it.DatasetIDs}, int64(len(content)) + int64(len(it.Text)), nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
 )
 
@@ -111,7 +112,7 @@ func TestDatasetsReadByTheProjectSources(t *testing.T) {
 	if _, err := genManifest(ctx, filepath.Join(root, "m"), 300); err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := dir.New(dir.Config{Root: filepath.Join(root, "img"), LabelsFromFolders: true, Exclude: []string{stampName}})
+	imgs, err := dir.New(dir.Config{Path: filepath.Join(root, "img"), LabelsFromFolders: true, Exclude: []string{stampName}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,16 +133,16 @@ func TestDatasetsReadByTheProjectSources(t *testing.T) {
 			if want := (tc.n + tc.batch - 1) / tc.batch; len(reqs) != want {
 				t.Fatalf("%d requests, want %d", len(reqs), want)
 			}
-			ids := make(map[string]bool)
+			seen := make(map[string]bool)
 			for _, r := range reqs {
 				if len(r.Inputs) > tc.batch || r.InputsAddJobId == "" || r.UserAppId.GetAppId() != "app" {
 					t.Fatalf("bad request: %d inputs, job %q, app %v", len(r.Inputs), r.InputsAddJobId, r.UserAppId)
 				}
 				for _, in := range r.Inputs {
-					if pipeline.ValidID(in.Id) != nil || ids[in.Id] {
+					if ids.ValidID(in.Id) != nil || seen[in.Id] {
 						t.Fatalf("input ID %q invalid or repeated", in.Id)
 					}
-					ids[in.Id] = true
+					seen[in.Id] = true
 					if len(in.Data.GetConcepts()) == 0 {
 						t.Fatalf("input %s has no concepts", in.Id)
 					}
@@ -153,8 +154,8 @@ func TestDatasetsReadByTheProjectSources(t *testing.T) {
 					}
 				}
 			}
-			if len(ids) != tc.n {
-				t.Fatalf("%d inputs, want %d", len(ids), tc.n)
+			if len(seen) != tc.n {
+				t.Fatalf("%d inputs, want %d", len(seen), tc.n)
 			}
 		})
 	}

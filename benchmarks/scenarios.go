@@ -368,7 +368,7 @@ func (h *harness) s1(ctx context.Context) error {
 	h.logf("S1: dataset ready in %.1fs: %.1f MB", time.Since(t).Seconds(), float64(stamp.Bytes)/1e6)
 	job := fmt.Sprintf("name: s1\nsources:\n  - dir:\n      path: %q\n      labels_from_folders: true\n      exclude: [%q]\n",
 		dataDir, stampName)
-	return h.folderScenario(ctx, "S1", dir.Config{Root: dataDir, LabelsFromFolders: true, Exclude: []string{stampName}},
+	return h.folderScenario(ctx, "S1", dir.Config{Path: dataDir, LabelsFromFolders: true, Exclude: []string{stampName}},
 		job, n, stamp.Bytes, targetS1Ratio)
 }
 
@@ -384,7 +384,7 @@ func (h *harness) s1Text(ctx context.Context) error {
 		return err
 	}
 	job := fmt.Sprintf("name: s1text\nsources:\n  - dir:\n      path: %q\n      exclude: [%q]\n", dataDir, stampName)
-	return h.folderScenario(ctx, "S1-text", dir.Config{Root: dataDir, Exclude: []string{stampName}}, job, n, stamp.Bytes, 0)
+	return h.folderScenario(ctx, "S1-text", dir.Config{Path: dataDir, Exclude: []string{stampName}}, job, n, stamp.Bytes, 0)
 }
 
 // folderScenario runs repeated pairs of (ceiling, ingest) on a folder and

@@ -387,7 +387,7 @@ func (c *Checkpoint) LoadReport() LoadReport {
 // to the recorded input ID (the one on the server), so the sink can verify
 // the item without loading its bytes. An item is found by its Key, or, if
 // the Key is empty, by its ID as a source would have keyed it (see
-// pipeline.IDKey); an item with neither is StateNew. A Failed entry is
+// ids.IDKey); an item with neither is StateNew. A Failed entry is
 // StateAccepted if the input had been accepted before it failed (it exists
 // on the server, so it is verified, not re-sent), and StateNew otherwise
 // (the rerun tries it again).

@@ -14,10 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 func TestRoundTripIDForms(t *testing.T) {
-	ids := []struct{ name, id string }{
+	idForms := []struct{ name, id string }{
 		{"derived hex", "0123456789abcdef0123456789abcdef"},
 		{"lower-case UUID", "123e4567-e89b-12d3-a456-426614174000"},
 		{"short", "img_42"},
@@ -27,13 +28,13 @@ func TestRoundTripIDForms(t *testing.T) {
 		{"upper-case UUID, arena", "123E4567-E89B-12D3-A456-426614174000"},
 		{"33 hex characters", "0123456789abcdef0123456789abcdef0"},
 		{"hex with a dash in UUID places but wrong length", "123e4567-e89b-12d3-a456-42661417400"},
-		{"longest valid ID", strings.Repeat("x", pipeline.MaxIDLength)},
+		{"longest valid ID", strings.Repeat("x", ids.MaxIDLength)},
 	}
 	dir := t.TempDir()
 	c := mustOpen(t, dir, Options{Fingerprint: "fp"})
-	items := make([]*pipeline.Item, len(ids))
+	items := make([]*pipeline.Item, len(idForms))
 	var want []Entry
-	for i, tc := range ids {
+	for i, tc := range idForms {
 		items[i] = testItem(i)
 		items[i].ID = tc.id
 		ev, st := pipeline.EventDone, Done
@@ -44,7 +45,7 @@ func TestRoundTripIDForms(t *testing.T) {
 		want = append(want, Entry{KeyHash: HashKey(items[i].Key), ID: tc.id, State: st, Accepted: true})
 	}
 	check := func(t *testing.T, c *Checkpoint) {
-		for i, tc := range ids {
+		for i, tc := range idForms {
 			p := probe(items[i])
 			p.ID = "stale-id-from-the-source"
 			got := c.Lookup(p)
@@ -60,7 +61,7 @@ func TestRoundTripIDForms(t *testing.T) {
 			t.Errorf("Entries (-want +got):\n%s", diff)
 		}
 		st := c.Stats()
-		if st.Entries != int64(len(ids)) || st.Done != int64((len(ids)+1)/2) || st.Accepted != int64(len(ids)/2) {
+		if st.Entries != int64(len(idForms)) || st.Done != int64((len(idForms)+1)/2) || st.Accepted != int64(len(idForms)/2) {
 			t.Errorf("Stats = %+v", st)
 		}
 	}
@@ -69,14 +70,14 @@ func TestRoundTripIDForms(t *testing.T) {
 	if got := c.Lookup(probe(items[0])); got != pipeline.StateNew {
 		t.Errorf("Lookup of an item this process recorded = %v, want new", got)
 	}
-	if st := c.Stats(); st.Recorded != int64(len(ids)) || st.Entries != 0 {
-		t.Errorf("Stats = %+v, want %d recorded and nothing in memory", st, len(ids))
+	if st := c.Stats(); st.Recorded != int64(len(idForms)) || st.Entries != 0 {
+		t.Errorf("Stats = %+v, want %d recorded and nothing in memory", st, len(idForms))
 	}
 	mustClose(t, c)
 	c = mustOpen(t, dir, Options{Fingerprint: "fp"})
 	defer mustClose(t, c)
 	t.Run("after reopen", func(t *testing.T) { check(t, c) })
-	if r := c.LoadReport(); r.Entries != len(ids) || r.Records != int64(len(ids)) || len(r.Corruptions) != 0 {
+	if r := c.LoadReport(); r.Entries != len(idForms) || r.Records != int64(len(idForms)) || len(r.Corruptions) != 0 {
 		t.Errorf("LoadReport = %+v", r)
 	}
 }
@@ -260,8 +261,8 @@ func TestKeyFallsBackToID(t *testing.T) {
 		want pipeline.ResumeState
 	}{
 		{"same ID, no key", &pipeline.Item{ID: "user-1"}, pipeline.StateDone},
-		{"keyed as a source keys a given ID", &pipeline.Item{Key: pipeline.IDKey("user-1")}, pipeline.StateDone},
-		{"scoped by datasets", &pipeline.Item{Key: pipeline.ScopeKey(pipeline.IDKey("user-2"), []string{"a", "b"})}, pipeline.StateDone},
+		{"keyed as a source keys a given ID", &pipeline.Item{Key: ids.IDKey("user-1")}, pipeline.StateDone},
+		{"scoped by datasets", &pipeline.Item{Key: ids.ScopeKey(ids.IDKey("user-2"), []string{"a", "b"})}, pipeline.StateDone},
 		{"other datasets are another input", &pipeline.Item{ID: "user-2", DatasetIDs: []string{"a"}}, pipeline.StateNew},
 		{"neither key nor ID", &pipeline.Item{}, pipeline.StateNew},
 		{"another ID", &pipeline.Item{ID: "user-3"}, pipeline.StateNew},

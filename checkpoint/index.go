@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // KeyHash identifies an item in the checkpoint: the first 16 bytes of the
@@ -30,7 +31,7 @@ func HashKey(key string) KeyHash {
 
 // itemKey returns the key the checkpoint files it under: Item.Key, or, when
 // it is empty, the key a source would have given an item with that ID
-// (pipeline.IDKey scoped by its datasets). Items with neither cannot be
+// (ids.IDKey scoped by its datasets). Items with neither cannot be
 // recorded or found.
 func itemKey(it *pipeline.Item) (string, bool) {
 	switch {
@@ -39,7 +40,7 @@ func itemKey(it *pipeline.Item) (string, bool) {
 	case it.Key != "":
 		return it.Key, true
 	case it.ID != "":
-		return pipeline.ScopeKey(pipeline.IDKey(it.ID), it.DatasetIDs), true
+		return ids.ScopeKey(ids.IDKey(it.ID), it.DatasetIDs), true
 	}
 	return "", false
 }
@@ -153,7 +154,7 @@ func (x *index) put(s *shard, h KeyHash, e, old entry, had bool) {
 }
 
 // maxIDLen is the longest input ID the checkpoint stores. Clarifai and
-// pipeline.ValidID allow far less (pipeline.MaxIDLength).
+// ids.ValidID allow far less (ids.MaxIDLength).
 const maxIDLen = 1024
 
 // byteString is a string or a byte slice: IDs come as strings from items

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
 )
@@ -58,7 +59,7 @@ func jobItems(badRow int) []*pipeline.Item {
 	for i := range 10 {
 		it := &pipeline.Item{Kind: pipeline.KindImage, URL: fmt.Sprintf("https://example.com/%d.jpg", i),
 			Prov: pipeline.Provenance{Source: "urls.txt", Line: i + 1}}
-		it.Key = pipeline.URLKey(it.Kind, it.URL)
+		it.Key = ids.URLKey(it.Kind, it.URL)
 		if i == badRow {
 			it.Fail("source", errors.New("bad line"))
 		}

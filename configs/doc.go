@@ -1,5 +1,12 @@
-// Package configs is the job file: one YAML document that describes the
-// sources, transforms, target, upload settings and state paths of a run.
+// Package configs is the job file, one YAML document that describes the
+// sources, transforms, target, upload settings and state paths of a run,
+// and Job.Run, the one call that runs a job (loaded from YAML or built in
+// Go) with your own transforms and sources and returns its Report.
+//
+// A Job composes the configs of the packages that do the work (the sources'
+// Configs, the sink's and the client's settings, the emulator's options):
+// each setting has its default and its range where it is used, and the job
+// file only names it.
 //
 // Settings come from four places; a later one overrides an earlier one:
 //
@@ -11,7 +18,8 @@
 //  4. command-line flags.
 //
 // Unknown keys and bad values are errors that name the key, for example
-// `upload.batch_size: 200 is over the API limit of 128`. Secrets (the PAT,
+// `upload.batch_size: 200: want 1 to 128` or
+// `line 5: upload.concurrency: want an integer, got "four"`. Secrets (the PAT,
 // cloud credentials) are masked by Masked and never enter the Fingerprint.
 //
 // The folder also holds commented example job files (examples/), the sample

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // ApplyEnv overrides the job with environment variables, read through
@@ -38,20 +39,25 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 	str("INGEST_LOG_FORMAT", &j.Log.Format)
 
 	var errs []error
-	num := func(name string, set func(float64)) {
-		v := getenv(name)
-		if v == "" {
-			return
+	integer := func(name, key string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s (%s): want an integer, got %q", name, key, v))
+				return
+			}
+			*dst = n
 		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: want a number, got %q", name, v))
-			return
-		}
-		set(f)
 	}
-	num("INGEST_BATCH_SIZE", func(f float64) { j.Upload.BatchSize = int(f) })
-	num("INGEST_CONCURRENCY", func(f float64) { j.Upload.Concurrency = int(f) })
-	num("INGEST_RATE_LIMIT", func(f float64) { j.Upload.RateLimit = f })
+	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.BatchSize)
+	integer("INGEST_CONCURRENCY", "upload.concurrency", &j.Upload.Concurrency)
+	if v := getenv("INGEST_RATE_LIMIT"); v != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("INGEST_RATE_LIMIT (upload.rate_limit): want a number, got %q", v))
+		} else {
+			j.Upload.RateLimit = f // NaN and infinities are refused by Validate
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -52,9 +56,20 @@ type Job struct {
 	State      State             `yaml:"state"`
 	Log        Log               `yaml:"log"`
 
+	// ConceptIDs says how labels become concept IDs: "derive" (default:
+	// "cell phone" is sent as ID "cell-phone" named "cell phone", as
+	// Clarifai's own loaders do; explicit IDs are checked) or "verbatim"
+	// (labels sent as given, unchecked, as earlier versions of this tool
+	// did, for an app that already holds such IDs). See package
+	// pipeline/ids. Not part of the Fingerprint: it changes no input ID, so
+	// switching it resumes the same checkpoint.
+	ConceptIDs string `yaml:"concept_ids,omitempty"`
+
 	// dir is the folder of the job file; relative paths in the file are
 	// relative to it.
 	dir string
+	// defaulted is set by WithDefaults.
+	defaulted bool
 }
 
 // Clarifai holds the connection to the API.
@@ -72,6 +87,10 @@ type Clarifai struct {
 	// RootCertificatesPath is a PEM file of extra CA roots (env
 	// CLARIFAI_ROOT_CERTIFICATES_PATH), for TLS-intercepting proxies.
 	RootCertificatesPath string `yaml:"root_certificates_path"`
+	// Insecure allows a plaintext base ("http://") to a host that is not
+	// this machine, although the PAT then travels in clear text. Default
+	// false: such a base is an error. Flag --insecure.
+	Insecure bool `yaml:"insecure"`
 }
 
 // Embedded configures the in-process emulator of target "embedded".
@@ -79,7 +98,8 @@ type Embedded struct {
 	// StateDir keeps the emulator's inputs between runs. Default
 	// .ingest/emulator (relative to the working directory).
 	StateDir string `yaml:"state_dir"`
-	// ProcessingDelay is how long an input stays pending. Default 200ms.
+	// ProcessingDelay is how long an input stays pending. Default
+	// emulator.DefaultProcessingDelay (100ms).
 	ProcessingDelay Duration `yaml:"processing_delay"`
 	// RateLimit is the emulator's requests/s per app. Default 0: the
 	// documented 15 req/s of the real API is not imposed on local runs
@@ -91,33 +111,45 @@ type Embedded struct {
 	Buckets map[string]string `yaml:"buckets"`
 }
 
-// Upload tunes the sink.
+// Upload tunes the sink and the client. Each setting belongs to the package
+// that uses it, which declares its default and its range (one Validate
+// decides, see settingProblems); the job file only names it.
 type Upload struct {
-	// BatchSize is the number of inputs per PostInputs call. Default and
-	// maximum 128 (the API limit).
+	// BatchSize is the number of inputs per PostInputs call:
+	// sinks.BatchPolicy.MaxItems. Default and maximum 128 (the API limit).
 	BatchSize int `yaml:"batch_size"`
-	// MaxRequestBytes caps the media bytes of one request. Default 64MiB;
-	// the API rejects requests of 128MB or more.
+	// MaxRequestBytes caps the media bytes of one request:
+	// sinks.BatchPolicy.MaxBytes. Default 64MiB, at most sinks.MaxBatchBytes
+	// (120000000: the API rejects requests of 128MB or more).
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
-	// Concurrency is the number of requests in flight. Default 4.
+	// Concurrency is the number of requests in flight:
+	// clarifai.SinkConfig.Concurrency. Default 4, at most 64.
 	Concurrency int `yaml:"concurrency"`
 	// RateLimit is the client-side budget in requests/s shared by every
-	// call of the run (uploads, annotations, status checks). Default 15,
-	// the API's default limit. A negative value disables it.
+	// call of the run (uploads, annotations, status checks):
+	// client.Config.RateLimit. Default 15, the API's default limit. A
+	// negative value disables it; NaN and infinities are errors.
 	RateLimit float64 `yaml:"rate_limit"`
-	// MaxAttempts caps the attempts of one call. Default 10.
+	// MaxAttempts caps the attempts of one call: client.Config.MaxAttempts.
+	// Default 10.
 	MaxAttempts int `yaml:"max_attempts"`
-	// MaxElapsed caps the time spent retrying one call. Default 10m.
+	// MaxElapsed caps the time spent retrying one call:
+	// client.Config.MaxElapsed. Default 10m.
 	MaxElapsed Duration `yaml:"max_elapsed"`
 	// DatasetIDs are added to every input.
 	DatasetIDs []string `yaml:"dataset_ids"`
 	// Verify waits for every input to be processed (INPUT_SUCCESS) and
-	// reports the ones that failed. Default true.
+	// reports the ones that failed: clarifai.SinkConfig.Verify. Default
+	// true for a job (a job promises processed inputs); the sink's own
+	// zero value, for library callers that check processing themselves,
+	// is false.
 	Verify *bool `yaml:"verify"`
 	// RetryFailedProcessing re-sends inputs whose processing failed with a
-	// transient cause. Default false.
+	// transient cause: clarifai.SinkConfig.RetryFailedProcessing. Default
+	// false.
 	RetryFailedProcessing bool `yaml:"retry_failed_processing"`
-	// Workers is the number of transform workers. Default: number of CPUs.
+	// Workers is the number of transform workers (pipeline.Job.Workers).
+	// Default: number of CPUs.
 	Workers int `yaml:"workers"`
 }
 
@@ -158,25 +190,14 @@ func Load(path string) (*Job, error) {
 	return j, nil
 }
 
-// Parse decodes a job document strictly: unknown keys are errors.
+// Parse decodes a job document strictly: unknown keys are errors, and
+// every error names the key it is about and what is expected.
 func Parse(b []byte) (*Job, error) {
 	var j Job
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	// An empty document is an empty job (io.EOF), not an error.
-	if err := dec.Decode(&j); err != nil && !errors.Is(err, io.EOF) {
-		return nil, cleanYAMLError(err)
+	if err := decodeStrict(b, &j); err != nil {
+		return nil, err
 	}
 	return &j, nil
-}
-
-// cleanYAMLError rewrites yaml.v3's Go type names into the user's terms.
-func cleanYAMLError(err error) error {
-	msg := err.Error()
-	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
-	msg = strings.ReplaceAll(msg, "configs.", "")
-	msg = strings.ReplaceAll(msg, "transforms.", "")
-	return errors.New(msg)
 }
 
 // Path resolves p against the job file's folder when it is relative.
@@ -187,8 +208,15 @@ func (j *Job) Path(p string) string {
 	return filepath.Join(j.dir, p)
 }
 
-// WithDefaults fills every unset field with its documented default.
+// WithDefaults fills every unset field with its documented default: the
+// job's own (name, target, state paths, log level), and for the settings
+// of the client, the sink and the emulator the defaults those packages
+// declare. Calling it again changes nothing.
 func (j *Job) WithDefaults() {
+	if j.defaulted {
+		return
+	}
+	j.defaulted = true
 	if j.Name == "" {
 		j.Name = "ingest"
 	}
@@ -196,36 +224,35 @@ func (j *Job) WithDefaults() {
 		j.Target = TargetClarifai
 	}
 	if j.Clarifai.Base == "" {
-		j.Clarifai.Base = "https://api.clarifai.com"
+		j.Clarifai.Base = client.DefaultBase
 	}
 	if j.Embedded.StateDir == "" {
 		j.Embedded.StateDir = filepath.Join(".ingest", "emulator")
 	}
 	if j.Embedded.ProcessingDelay == 0 {
-		j.Embedded.ProcessingDelay = Duration(200 * time.Millisecond)
+		j.Embedded.ProcessingDelay = Duration(emulator.DefaultProcessingDelay)
 	}
 	u := &j.Upload
 	if u.BatchSize == 0 {
-		u.BatchSize = 128
+		u.BatchSize = sinks.DefaultMaxItems
 	}
 	if u.MaxRequestBytes == 0 {
-		u.MaxRequestBytes = 64 << 20
+		u.MaxRequestBytes = ByteSize(sinks.DefaultMaxBytes)
 	}
 	if u.Concurrency == 0 {
-		u.Concurrency = 4
+		u.Concurrency = clarifai.DefaultConcurrency
 	}
 	if u.RateLimit == 0 {
-		u.RateLimit = 15
+		u.RateLimit = client.DefaultRateLimit
 	}
 	if u.MaxAttempts == 0 {
-		u.MaxAttempts = 10
+		u.MaxAttempts = client.DefaultMaxAttempts
 	}
 	if u.MaxElapsed == 0 {
-		u.MaxElapsed = Duration(10 * time.Minute)
+		u.MaxElapsed = Duration(client.DefaultMaxElapsed)
 	}
 	if u.Verify == nil {
-		t := true
-		u.Verify = &t
+		u.Verify = new(true)
 	}
 	if j.State.Dir == "" {
 		j.State.Dir = filepath.Join(".ingest", j.Name)
@@ -246,16 +273,18 @@ func (j *Job) WithDefaults() {
 
 // Validate checks the job after defaults, environment and flags have been
 // applied. Every error names the key it is about.
-func (j *Job) Validate() error { return j.validate(true) }
+func (j *Job) Validate() error { return j.validate(true, 0) }
 
 // ValidateOffline is Validate without the checks of what only sending
 // needs (the PAT, user and app): for `ingest validate`, which sends nothing.
-func (j *Job) ValidateOffline() error { return j.validate(false) }
+func (j *Job) ValidateOffline() error { return j.validate(false, 0) }
 
-// ValidateTarget checks only what connecting needs: a known target and,
-// for target clarifai, the PAT, user and app. Validate includes it; the
+// ValidateTarget checks only what connecting needs: a known target, the
+// settings, and for target clarifai the PAT, user and app. Validate includes it; the
 // cloud commands, whose jobs need no sources, call it alone.
-func (j *Job) ValidateTarget() error { return errors.Join(j.targetProblems(true)...) }
+func (j *Job) ValidateTarget() error {
+	return errors.Join(append(j.targetProblems(true), j.settingProblems()...)...)
+}
 
 // targetProblems lists what is wrong with the target settings; without
 // sending, only the target's name is checked.
@@ -277,6 +306,11 @@ func (j *Job) targetProblems(sending bool) []error {
 		if j.Clarifai.AppID == "" {
 			bad("clarifai.app_id", "required with target clarifai: set CLARIFAI_APP_ID or clarifai.app_id")
 		}
+		// The base's syntax is checked with the other settings
+		// (settingProblems); the plaintext rule matters only when sending.
+		if _, err := client.CheckBase(j.Clarifai.Base, j.Clarifai.Insecure); errors.Is(err, client.ErrPlaintext) {
+			bad("clarifai.base", fmt.Sprintf("%v: pass --insecure or set insecure: true under clarifai: in the job file", err))
+		}
 	case TargetEmbedded:
 	default:
 		bad("target", fmt.Sprintf("%q is not a target; use clarifai or embedded", j.Target))
@@ -284,7 +318,9 @@ func (j *Job) targetProblems(sending bool) []error {
 	return errs
 }
 
-func (j *Job) validate(sending bool) error {
+// validate checks the job; extraSources are the sources given to Run
+// beside the job's.
+func (j *Job) validate(sending bool, extraSources int) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -295,7 +331,10 @@ func (j *Job) validate(sending bool) error {
 			bad("shard", "%v", err)
 		}
 	}
-	if len(j.Sources) == 0 {
+	if err := transforms.ValidateConceptIDs(j.ConceptIDs); err != nil {
+		bad("concept_ids", "%v", err)
+	}
+	if len(j.Sources)+extraSources == 0 {
 		bad("sources", "at least one source is required")
 	}
 	for i := range j.Sources {
@@ -303,24 +342,9 @@ func (j *Job) validate(sending bool) error {
 			bad(fmt.Sprintf("sources[%d]", i), "%v", err)
 		}
 	}
-	u := j.Upload
-	if u.BatchSize < 1 || u.BatchSize > 128 {
-		bad("upload.batch_size", "%d is outside 1..128 (128 is the API limit)", u.BatchSize)
-	}
-	if u.MaxRequestBytes < 1<<20 || u.MaxRequestBytes >= 128*1000*1000 {
-		bad("upload.max_request_bytes", "%v is outside 1MiB..<128MB (the API rejects requests of 128MB)", u.MaxRequestBytes)
-	}
-	if u.Concurrency < 1 || u.Concurrency > 64 {
-		bad("upload.concurrency", "%d is outside 1..64", u.Concurrency)
-	}
-	if u.MaxAttempts < 1 {
-		bad("upload.max_attempts", "%d must be at least 1", u.MaxAttempts)
-	}
-	if u.MaxElapsed < Duration(time.Second) {
-		bad("upload.max_elapsed", "%v is too short", time.Duration(u.MaxElapsed))
-	}
-	if u.Workers < 0 {
-		bad("upload.workers", "%d must not be negative", u.Workers)
+	errs = append(errs, j.settingProblems()...)
+	if j.Upload.Workers < 0 {
+		bad("upload.workers", "%d must not be negative", j.Upload.Workers)
 	}
 	switch j.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -333,6 +357,62 @@ func (j *Job) validate(sending bool) error {
 		bad("log.format", "%q is not one of console, json", j.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// ownerField matches the Go field name that starts an owner's message.
+var ownerField = regexp.MustCompile(`^(?:batch |sink |emulator: )?(?:MaxItems|MaxBytes|Concurrency|RateLimit|MaxAttempts|MaxElapsed|rate limit) `)
+
+// settingProblems checks each setting of the clarifai, embedded and upload
+// sections with the Validate of the package that owns it (the client, the
+// sink and its batch policy, the emulator), one setting at a time so that
+// each error names its key. The configs that Run builds from the job
+// (clientConfig, sinkConfig, emulatorOptions) carry the same values, so a
+// job that validates is a job whose run can be built.
+func (j *Job) settingProblems() []error {
+	u := j.Upload
+	// The connection is checked as the target needs it (targetProblems);
+	// placeholders stand in for it here.
+	conn := func(c client.Config) client.Config {
+		c.PAT, c.UserID, c.AppID = "x", "x", "x"
+		return c
+	}
+	checks := []struct {
+		key string
+		err error
+	}{
+		// Its syntax only: the plaintext rule is the target's (targetProblems).
+		{"clarifai.base", conn(client.Config{Base: j.Clarifai.Base, Insecure: true}).Validate()},
+		{"upload.batch_size", sinks.BatchPolicy{MaxItems: u.BatchSize}.Validate()},
+		{"upload.max_request_bytes", sinks.BatchPolicy{MaxBytes: int64(u.MaxRequestBytes)}.Validate()},
+		{"upload.concurrency", clarifai.SinkConfig{Concurrency: u.Concurrency}.Validate()},
+		{"upload.rate_limit", conn(client.Config{RateLimit: u.RateLimit}).Validate()},
+		{"upload.max_attempts", conn(client.Config{MaxAttempts: u.MaxAttempts}).Validate()},
+		{"upload.max_elapsed", conn(client.Config{MaxElapsed: time.Duration(u.MaxElapsed)}).Validate()},
+	}
+	if j.Target == TargetEmbedded {
+		// The embedded section is used, and checked, only with its target.
+		checks = append(checks, []struct {
+			key string
+			err error
+		}{
+			{"embedded.processing_delay", emulator.Options{ProcessingDelay: time.Duration(j.Embedded.ProcessingDelay)}.Validate()},
+			{"embedded.rate_limit", emulator.Options{RateLimit: j.Embedded.RateLimit}.Validate()},
+		}...)
+	}
+	var errs []error
+	for _, c := range checks {
+		if c.err != nil {
+			// The owner names the field in Go ("batch MaxItems 200: want 1
+			// to 128"); the job file calls it by its key.
+			errs = append(errs, fmt.Errorf("%s: %s", c.key, ownerField.ReplaceAllString(c.err.Error(), "")))
+		}
+	}
+	if j.Target == TargetEmbedded {
+		if err := j.emulatorOptions("x").Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("embedded: %w", err))
+		}
+	}
+	return errs
 }
 
 // Masked returns a copy whose secrets are replaced by "****" (and empty

@@ -37,11 +37,14 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"target: mars\nsources: [{dir: {path: d}}]\n", []string{`target: "mars"`}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nupload: {batch_size: 200}\n", []string{"upload.batch_size: 200"}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nupload: {max_request_bytes: 200MB}\n", []string{"upload.max_request_bytes"}},
-		{"target: embedded\nsources: [{dir: {path: d}, csv: {path: m.csv}}]\n", []string{"sources[0]: one source per list entry"}},
+		{"target: embedded\nsources: [{dir: {path: d}, csv: {path: m.csv}}]\n", []string{"sources[0]: source sets dir and csv: set exactly one per list entry"}},
 		{"target: embedded\nsources: [{}]\n", []string{"sources[0]: empty source"}},
-		{"target: embedded\nsources: [{csv: {format: xml, path: m}}]\n", []string{"csv.format"}},
-		{"target: embedded\nsources: [{urls: {}}]\n", []string{"urls.path: required"}},
+		{"target: embedded\nsources: [{csv: {format: xml, path: m}}]\n", []string{`sources[0]: csv: format "xml"`}},
+		{"target: embedded\nsources: [{urls: {}}]\n", []string{"sources[0]: urls: path is required"}},
 		{"target: embedded\nsources: [{dir: {path: d}}]\nlog: {level: loud}\n", []string{"log.level"}},
+		{"clarifai: {base: \"http://192.0.2.1:8080\", pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n",
+			[]string{"clarifai.base", "clear text", "--insecure", "insecure: true"}},
+		{"clarifai: {base: \"grpc://x\", pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n", []string{"clarifai.base", "unknown scheme"}},
 		{"sources: [{dir: {path: d}}]\n", []string{"clarifai.pat", "CLARIFAI_PAT", "--target embedded", "clarifai.user_id", "clarifai.app_id"}},
 	} {
 		j, err := configs.Parse([]byte(tc.doc))
@@ -54,6 +57,22 @@ func TestValidateNamesTheKey(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%q: err = %v, want %q", tc.doc, err, w)
 			}
+		}
+	}
+}
+
+func TestInsecureAllowsPlaintextOffLoopback(t *testing.T) {
+	for _, doc := range []string{
+		"clarifai: {base: \"http://192.0.2.1:8080\", insecure: true, pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n",
+		"clarifai: {base: \"http://127.0.0.1:8080\", pat: p, user_id: u, app_id: a}\nsources: [{dir: {path: d}}]\n",
+	} {
+		j, err := configs.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.WithDefaults()
+		if err := j.Validate(); err != nil {
+			t.Errorf("%q: %v", doc, err)
 		}
 	}
 }

@@ -15,8 +15,8 @@ type Duration time.Duration
 // UnmarshalYAML parses a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
-	if err != nil {
-		return fmt.Errorf("want a duration like 500ms, 2s or 10m, got %q", n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return valueError(n, "want a duration like 500ms, 2s or 10m, got %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -47,7 +47,8 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
+	// The largest size is well below 2^63 bytes (a float64 keeps 53 bits).
+	if err != nil || !(f >= 0 && f*float64(mult) < 1<<62) {
 		return 0, fmt.Errorf("want a size like 64MiB, 20MB or 1048576, got %q", s)
 	}
 	return ByteSize(f * float64(mult)), nil
@@ -56,8 +57,8 @@ func ParseByteSize(s string) (ByteSize, error) {
 // UnmarshalYAML parses a size.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return err
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return valueError(n, "want a size like 64MiB, 20MB or 1048576, got %q", n.Value)
 	}
 	*b = v
 	return nil

@@ -79,7 +79,7 @@ type SourceCheckpoint interface {
 
 // FileFingerprint returns a fingerprint for a source reading the local file
 // at path: "<kind>:<absolute path>|<size>|<mtime ns>|cfg=<hash>", where the
-// file is identified as FileKey identifies an item's file, and hash is a
+// file is identified as ids.FileKey identifies an item's file, and hash is a
 // short SHA-256 of config, the source's settings in any stable encoding
 // (JSON of a struct, say). It stats the file and reads nothing; it fails
 // if the file cannot be stat'ed or is not a regular file.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 )
 
@@ -19,7 +20,7 @@ func keyed(name string, n int) []*pipeline.Item {
 	out := make([]*pipeline.Item, n)
 	for i := range out {
 		id := fmt.Sprintf("%s-%03d", name, i)
-		out[i] = &pipeline.Item{ID: id, Key: pipeline.IDKey(id), Kind: pipeline.KindText, Text: "t",
+		out[i] = &pipeline.Item{ID: id, Key: ids.IDKey(id), Kind: pipeline.KindText, Text: "t",
 			Prov: pipeline.Provenance{Source: name, Line: i + 1}}
 	}
 	return out
@@ -172,7 +173,7 @@ func TestSoftStoppedSourceIsNotComplete(t *testing.T) {
 				close(stop)
 			}
 			id := fmt.Sprint("e", i)
-			if err := pipeline.Send(ctx, out, &pipeline.Item{ID: id, Key: pipeline.IDKey(id)}); err != nil {
+			if err := pipeline.Send(ctx, out, &pipeline.Item{ID: id, Key: ids.IDKey(id)}); err != nil {
 				return err
 			}
 		}

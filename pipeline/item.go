@@ -185,7 +185,9 @@ type Concept struct {
 	Value float32 `json:"value"`
 }
 
-// Positive returns a positive concept whose ID and name are label.
+// Positive returns a positive concept whose ID and name are label. A
+// concept whose ID equals its name is a label: the concept-ID transform
+// (transforms.ConceptIDs) sends it with the ID derived from it.
 func Positive(label string) Concept { return Concept{ID: label, Name: label, Value: 1} }
 
 // Negative returns a negative concept whose ID and name are label.
@@ -238,10 +240,10 @@ type Region struct {
 // modify it until it sends it on, and must not touch it afterwards.
 type Item struct {
 	// ID is the Clarifai input ID. Empty means "assign a deterministic one"
-	// from the content when the request is built.
+	// from the content when the request is built (pipeline/ids.DeriveID).
 	ID string
 	// Kind is the media kind. KindUnknown with a Blob means "detect it from
-	// the content": the media detector transform (sources/media.Detector)
+	// the content": the media detector transform (pipeline/media.Detector)
 	// does so after the resume filter, so a rerun never reads the bytes of
 	// items an earlier run finished.
 	Kind Kind
@@ -271,8 +273,8 @@ type Item struct {
 	// "file:<abs path>|<size>|<mtime ns>" for local files, "id:<ID>" when
 	// the source gives an ID, "url:<kind>|<normalized URL>" for URLs and
 	// "text:<sha256 of the text>" for raw text; the dataset IDs are appended
-	// as "|ds=<sorted,ids>" when set. Empty means the checkpoint falls back
-	// to the ID.
+	// as "|ds=<sorted,ids>" when set (pipeline/ids builds them all). Empty
+	// means the checkpoint falls back to the ID.
 	Key string
 
 	// Err, when set, means the item already failed (or was skipped, if it

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline/internal/identity"
 )
 
 // Shard names one part of a job split across several processes: shard
@@ -56,7 +58,7 @@ func (s Shard) Owns(it *Item) bool {
 	case it.ID != "":
 		basis = "id:" + it.ID
 	case it.Blob == nil:
-		basis = "id:" + DeriveID(it, nil)
+		basis = "id:" + identity.Derive(identity.Input{DatasetIDs: it.DatasetIDs, Kind: it.Kind.String(), URL: it.URL, Text: it.Text})
 	case it.Key != "":
 		basis = "key:" + it.Key
 	default:

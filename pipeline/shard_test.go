@@ -85,3 +85,26 @@ func TestShardedSourceStopsOnCancel(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestShardOwnersGolden pins which shard owns an item without an ID (by the
+// hash of its derived ID): a change would move items between the shards of
+// a job that is already running, each shard with its own checkpoint.
+func TestShardOwnersGolden(t *testing.T) {
+	want := []int{2, 4, 6, 6, 0, 1, 4, 5, 6, 3, 2, 4, 4, 0, 5, 5, 0, 5, 4, 5, 4, 3, 4, 4}
+	for i := range 12 {
+		for j, it := range []*pipeline.Item{
+			{Kind: pipeline.KindImage, URL: fmt.Sprintf("HTTPS://Example.com:443/%d.jpg#x", i), DatasetIDs: []string{"b", "a"}},
+			{Kind: pipeline.KindText, Text: fmt.Sprintf("text %d", i)},
+		} {
+			var owners []int
+			for s := range 7 {
+				if (pipeline.Shard{Index: s, Count: 7}).Owns(it) {
+					owners = append(owners, s)
+				}
+			}
+			if w := want[2*i+j]; len(owners) != 1 || owners[0] != w {
+				t.Errorf("item %+v: owned by shards %v, want %d", it, owners, w)
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@
 // documented per-item size limits that are checked before an item is
 // batched.
 //
-// Destination-specific code (wire formats, clients, retry rules) lives in the
-// sub-packages, for example sinks/clarifai.
+// Each destination is a sub-package: sinks/clarifai is the Clarifai sink,
+// sinks/clarifai/client its API client, sinks/clarifai/cloudjob the
+// server-side ingestion jobs, sinks/clarifai/api the wire code, and
+// sinks/clarifai/emulator an in-process Clarifai server.
 package sinks

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/annotations"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // KeyDroppedRegions is the metadata key under which the annotations
@@ -472,7 +472,7 @@ func regionLabel(r pipeline.Region) string {
 // from the item's metadata and returns it. Metadata left empty becomes nil,
 // so that the input carries no empty metadata object.
 func takeAnnotatedSize(it *pipeline.Item) (w, h int, ok bool) {
-	w, h, ok = annotations.TakeSize(it.Metadata)
+	w, h, ok = media.TakeAnnotatedSize(it.Metadata)
 	if len(it.Metadata) == 0 {
 		it.Metadata = nil
 	}

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/annotations"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -390,14 +390,14 @@ func TestAnnotationsUseTheAnnotationFileSize(t *testing.T) {
 	img := func(w, h int) *pipeline.Item {
 		it := &pipeline.Item{Kind: pipeline.KindImage, Blob: fileBlob(t, filepath.Join("testdata", "img.png"))}
 		it.Regions = append([]pipeline.Region(nil), box...)
-		it.Metadata = annotations.SetSize(map[string]any{"keep": "me"}, w, h)
+		it.Metadata = media.SetAnnotatedSize(map[string]any{"keep": "me"}, w, h)
 		return it
 	}
 	it := img(32, 24)
 	if err := tr.Apply(context.Background(), it); err != nil {
 		t.Fatal(err)
 	}
-	if _, left := it.Metadata[annotations.SizeKey]; left || it.Metadata["keep"] != "me" {
+	if _, left := it.Metadata[media.AnnotatedSizeKey]; left || it.Metadata["keep"] != "me" {
 		t.Errorf("metadata after the transform: %v", it.Metadata)
 	}
 	if b := it.Regions[0].Box; b.Left != 0.25 || b.Top != 0.25 || it.Regions[0].Pixels {
@@ -407,7 +407,7 @@ func TestAnnotationsUseTheAnnotationFileSize(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "but the annotation file says 64x48") {
 		t.Errorf("mismatch: err = %v", err)
 	}
-	noRegions := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg", Metadata: annotations.SetSize(nil, 3, 4)}
+	noRegions := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg", Metadata: media.SetAnnotatedSize(nil, 3, 4)}
 	if err := tr.Apply(context.Background(), noRegions); err != nil || noRegions.Metadata != nil {
 		t.Errorf("size key not removed from an item without regions: %v %v", err, noRegions.Metadata)
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 

@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // The metadata keys the metadata transform writes, before MetadataConfig's

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/ingestkit/clarifai-ingest/internal/oneof"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
 
@@ -29,7 +30,7 @@ type Spec struct {
 }
 
 // specKeys are the keys of a Spec, in the order error messages list them.
-var specKeys = []string{"unicode", "metadata", "annotations", "geo", "custom"}
+var specKeys = oneof.Keys(reflect.TypeFor[Spec]())
 
 // UnmarshalYAML decodes a Spec from YAML (go.yaml.in/yaml/v3 and
 // gopkg.in/yaml.v2/v3 call it). It takes the decoder's callback rather than
@@ -167,31 +168,7 @@ func (s Spec) Validate() error {
 }
 
 // key returns the name of the one field set.
-func (s Spec) key() (string, error) {
-	var set []string
-	if s.Unicode != nil {
-		set = append(set, "unicode")
-	}
-	if s.Metadata != nil {
-		set = append(set, "metadata")
-	}
-	if s.Annotations != nil {
-		set = append(set, "annotations")
-	}
-	if s.Geo != nil {
-		set = append(set, "geo")
-	}
-	if s.Custom != "" {
-		set = append(set, "custom")
-	}
-	switch len(set) {
-	case 1:
-		return set[0], nil
-	case 0:
-		return "", fmt.Errorf("empty transform spec: set one of %s", strings.Join(specKeys, ", "))
-	}
-	return "", fmt.Errorf("transform spec sets %s: set exactly one", strings.Join(set, " and "))
-}
+func (s Spec) key() (string, error) { return oneof.Key(s, "transform spec") }
 
 // Build returns the transforms that specs describe, in order. Custom names
 // are looked up in reg, or in DefaultRegistry() when reg is nil. opts go to

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,32 +26,15 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var listening = regexp.MustCompile(`^listening on (127\.0\.0\.1:\d+)\n`)
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitListening polls out for the first line, for at most 30 seconds.
-func waitListening(t *testing.T, out *syncBuffer, stderr fmt.Stringer) string {
+func waitListening(t *testing.T, out *emutest.LogBuffer, stderr fmt.Stringer) string {
 	t.Helper()
 	for i := 0; i < 3000; i++ {
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
@@ -98,7 +80,7 @@ func TestRunFlagErrors(t *testing.T) {
 func TestRunInProcess(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr emutest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-pat", "p1", "-processing-delay", "0", "-rate-limit", "0"}, &stdout, &stderr)
@@ -154,12 +136,12 @@ func TestBinary(t *testing.T) {
 
 	type proc struct {
 		cmd            *exec.Cmd
-		stdout, stderr *syncBuffer
+		stdout, stderr *emutest.LogBuffer
 		addr           string
 	}
 	startProc := func(args ...string) *proc {
 		t.Helper()
-		p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+		p := &proc{stdout: &emutest.LogBuffer{}, stderr: &emutest.LogBuffer{}}
 		p.cmd = exec.CommandContext(ctx, bin, args...)
 		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 		if err := p.cmd.Start(); err != nil {

@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // TestKillAndRerunLosesAndDuplicatesNothing runs the ingest binary as a
@@ -41,16 +42,49 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%05d.txt", i)), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		id := pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
+		id := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))
 		sum := sha256.Sum256([]byte(body))
 		want[id] = hex.EncodeToString(sum[:])
 	}
 	state := t.TempDir()
-	ingest := func() *exec.Cmd {
-		return ingestCmd(bin, addr, "run", "--dir", data, "--state-dir", state,
-			"--concurrency", "2", "--batch-size", "16", "--rate-limit", "-1", "--log-level", "warn")
-	}
+	killAndRerun(t, bin, addr, want, "run", "--dir", data, "--state-dir", state,
+		"--concurrency", "2", "--batch-size", "16", "--rate-limit", "-1", "--log-level", "warn")
+}
 
+// TestKillAndRerunWithGivenIDs is the kill test with a manifest whose rows
+// give their input IDs: a rerun after SIGKILL meets inputs the killed run
+// sent but did not record, reads them back and adopts them.
+func TestKillAndRerunWithGivenIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries and runs them several times")
+	}
+	const items = 2000
+	bin := binaries(t)
+	addr := startEmulator(t, bin, "-latency", "40ms", "-processing-delay", "40ms")
+	manifest := filepath.Join(t.TempDir(), "m.csv")
+	var b strings.Builder
+	b.WriteString("id,text,concepts,metadata\n")
+	want := make(map[string]string, items)
+	for i := range items {
+		id := fmt.Sprintf("m-%05d", i)
+		fmt.Fprintf(&b, "%s,item %05d of the kill test,c%d,\"{\"\"row\"\": %d}\"\n", id, i, i%7, i)
+		want[id] = ""
+	}
+	if err := os.WriteFile(manifest, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	killAndRerun(t, bin, addr, want, "run", "--csv", manifest, "--state-dir", t.TempDir(),
+		"--concurrency", "2", "--batch-size", "16", "--rate-limit", "-1", "--log-level", "warn")
+}
+
+// killAndRerun runs the ingest binary with args against the emulator at
+// addr, kills it with SIGKILL at random points, reruns until a run
+// finishes with exit 0, and then checks the emulator holds exactly the
+// inputs of want: none missing, none twice, nothing else.
+func killAndRerun(t *testing.T, bin, addr string, want map[string]string, args ...string) {
+	t.Helper()
+	items := len(want)
+	ingest := func() *exec.Cmd { return ingestCmd(bin, addr, args...) }
 	rng := rand.New(rand.NewPCG(1, 2))
 	kills := 0
 	for attempt := 0; ; attempt++ {
@@ -91,7 +125,7 @@ func TestKillAndRerunLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatalf("only %d runs were killed: the test proved too little", kills)
 	}
 
-	c, err := clarifai.New(clarifai.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
+	c, err := client.New(client.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // annotateStage names the annotation stage in results.
@@ -25,10 +26,16 @@ const annotateStage = "annotate"
 // short-lived goroutine, at most AnnotationConcurrency at once, whose answer
 // comes back on a channel with room for all of them, so a poster never
 // blocks. The stage holds at most AnnotationQueue items; when full it stops
-// receiving, which holds back the upload workers (back-pressure).
+// receiving, which holds back the upload workers (back-pressure). Items
+// whose annotations are all in, or that failed, go to the finish stage.
 type annotator struct {
-	r   *run
-	api AnnotationPoster
+	api       AnnotationPoster
+	cfg       SinkConfig
+	stats     *sinkStats
+	rep       reporter
+	in        <-chan *track   // accepted items with regions, from the upload stage
+	inputDone <-chan struct{} // closed when the sink's input is closed
+	finished  <-chan struct{} // closed when every item has its final result
 
 	items   int          // items held: received, not yet annotated or failed
 	fresh   []*annRef    // annotations never sent, in arrival order
@@ -65,10 +72,6 @@ type annDone struct {
 	attempts int
 }
 
-func newAnnotator(r *run) *annotator {
-	return &annotator{r: r, api: r.s.api, answers: make(chan annDone, r.cfg.AnnotationConcurrency)}
-}
-
 // run is the annotator's loop. It returns nil once the run is finished,
 // ctx.Err() when ctx is done, or a fatal error; in every case after its
 // posters have returned.
@@ -79,11 +82,11 @@ func (a *annotator) run(ctx context.Context) error {
 	defer func() { cancel(); a.wg.Wait() }()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	drain := a.r.inputDone // closed when the input ends: stop waiting for fuller requests
+	drain := a.inputDone // closed when the input ends: stop waiting for fuller requests
 	draining := false
 	for {
 		now := time.Now()
-		for a.posting < a.r.cfg.AnnotationConcurrency {
+		for a.posting < a.cfg.AnnotationConcurrency {
 			refs := a.next(now, draining)
 			if len(refs) == 0 {
 				break
@@ -91,11 +94,11 @@ func (a *annotator) run(ctx context.Context) error {
 			a.post(pctx, refs)
 		}
 		var in <-chan *track
-		if a.items < a.r.cfg.AnnotationQueue {
-			in = a.r.annIn
+		if a.items < a.cfg.AnnotationQueue {
+			in = a.in
 		}
 		var due <-chan time.Time
-		if d, ok := a.untilNext(now, draining); ok && a.posting < a.r.cfg.AnnotationConcurrency {
+		if d, ok := a.untilNext(now, draining); ok && a.posting < a.cfg.AnnotationConcurrency {
 			timer.Reset(d)
 			due = timer.C
 		}
@@ -112,7 +115,7 @@ func (a *annotator) run(ctx context.Context) error {
 		case <-due:
 		case <-drain:
 			draining, drain = true, nil
-		case <-a.r.finished:
+		case <-a.finished:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -124,7 +127,7 @@ func (a *annotator) run(ctx context.Context) error {
 func (a *annotator) add(ctx context.Context, t *track, now time.Time) error {
 	anns, err := buildAnnotations(t.it)
 	if err != nil { // checked before upload; kept so that garbage is never sent
-		return a.r.fail(ctx, t, annotateStage, 0, err)
+		return a.rep.fail(ctx, t, annotateStage, 0, err)
 	}
 	ai := &annItem{t: t, left: len(anns)}
 	a.items++
@@ -139,8 +142,8 @@ func (a *annotator) add(ctx context.Context, t *track, now time.Time) error {
 func (a *annotator) untilNext(now time.Time, draining bool) (time.Duration, bool) {
 	var at time.Time
 	if len(a.fresh) > 0 {
-		at = a.fresh[0].queued.Add(a.r.cfg.AnnotationWait)
-		if draining || len(a.fresh) >= a.r.cfg.MaxAnnotations {
+		at = a.fresh[0].queued.Add(a.cfg.AnnotationWait)
+		if draining || len(a.fresh) >= a.cfg.MaxAnnotations {
 			at = now
 		}
 	}
@@ -168,8 +171,8 @@ func (a *annotator) next(now time.Time, draining bool) []*annRef {
 			dueRetries++
 		}
 	}
-	freshDue := len(a.fresh) > 0 && (draining || len(a.fresh) >= a.r.cfg.MaxAnnotations ||
-		!a.fresh[0].queued.Add(a.r.cfg.AnnotationWait).After(now))
+	freshDue := len(a.fresh) > 0 && (draining || len(a.fresh) >= a.cfg.MaxAnnotations ||
+		!a.fresh[0].queued.Add(a.cfg.AnnotationWait).After(now))
 	if dueRetries == 0 && !freshDue {
 		return nil
 	}
@@ -186,7 +189,7 @@ func (a *annotator) next(now time.Time, draining bool) []*annRef {
 			switch {
 			case ref.item.failed:
 				// dropped: its item was reported failed
-			case len(refs) < a.r.cfg.MaxAnnotations && ok(ref) && !ids[ref.an.Id]:
+			case len(refs) < a.cfg.MaxAnnotations && ok(ref) && !ids[ref.an.Id]:
 				ids[ref.an.Id] = true
 				refs = append(refs, ref)
 			default:
@@ -213,14 +216,14 @@ func (a *annotator) post(ctx context.Context, refs []*annRef) {
 	go func() {
 		defer a.wg.Done()
 		var n int
-		resp, err := a.api.PostAnnotations(ctx, req, Attempts(&n))
+		resp, err := a.api.PostAnnotations(ctx, req, client.Attempts(&n))
 		a.answers <- annDone{refs: refs, resp: resp, err: err, attempts: n} // never blocks: capacity is the concurrency
 	}()
 }
 
 // settle maps one answer back to the annotations and their items.
 func (a *annotator) settle(ctx context.Context, ans annDone) error {
-	a.r.s.stats.annotationRequests.Add(int64(max(ans.attempts, 1)))
+	a.stats.annotationRequests.Add(int64(max(ans.attempts, 1)))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -244,7 +247,7 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 				retryWhy = "the response carried no status for this annotation"
 				break
 			}
-			if apiErr.Class == Retryable {
+			if apiErr.Class == client.Retryable {
 				ref.lastCode, retryWhy = apiErr.Code, apiErr.Error()
 				break
 			}
@@ -255,11 +258,11 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 		case annotationOK(code) || code == st.StatusCode_ZERO || isDuplicateAnnotation(s):
 			// A duplicate ID is this very annotation, posted by an earlier
 			// attempt or run: the IDs are derived from the content.
-			a.r.s.stats.annotations.Add(1)
+			a.stats.annotations.Add(1)
 			ai.left--
 			if ai.left == 0 {
 				a.items--
-				if err := a.r.annotated(ctx, ai.t); err != nil {
+				if err := a.rep.report(ctx, event{kind: evAnnotated, t: ai.t}); err != nil {
 					return err
 				}
 			}
@@ -267,32 +270,32 @@ func (a *annotator) settle(ctx context.Context, ans annDone) error {
 		case code == st.StatusCode_INPUT_DOES_NOT_EXIST:
 			// The input was acknowledged moments ago: read as a lag
 			// between the two services, retried (bounded).
-			ref.lastCode, retryWhy = code, describe(s)
+			ref.lastCode, retryWhy = code, client.Describe(s)
 		default:
-			switch ClassifyCode(code) {
-			case Retryable:
-				ref.lastCode, retryWhy = code, describe(s)
-			case Fatal:
+			switch client.ClassifyCode(code) {
+			case client.Retryable:
+				ref.lastCode, retryWhy = code, client.Describe(s)
+			case client.Fatal:
 				return fmt.Errorf("annotate: annotation %s of input %s: %w", ref.an.Id, ref.an.InputId,
-					statusError("PostAnnotations", s, Fatal, ref.tries))
+					client.StatusError("PostAnnotations", s, client.Fatal, ref.tries))
 			default:
-				if err := a.failItem(ctx, ref, int32(code), "Clarifai rejected it: "+describe(s)); err != nil {
+				if err := a.failItem(ctx, ref, int32(code), "Clarifai rejected it: "+client.Describe(s)); err != nil {
 					return err
 				}
 				continue
 			}
 		}
 		ref.lastWhy = retryWhy
-		if ref.tries > a.r.cfg.MaxResends {
+		if ref.tries > a.cfg.MaxResends {
 			if err := a.failItem(ctx, ref, int32(ref.lastCode),
 				fmt.Sprintf("still failing after %d requests: %s", ref.tries, ref.lastWhy)); err != nil {
 				return err
 			}
 			continue
 		}
-		ref.notBefore = now.Add(backoffDelay(a.r.cfg.ResendBackoff, ref.tries))
+		ref.notBefore = now.Add(backoffDelay(a.cfg.ResendBackoff, ref.tries))
 		a.retry = append(a.retry, ref)
-		a.r.cfg.Logger.Debug("re-sending annotation", zap.String("annotation", ref.an.Id),
+		a.cfg.Logger.Debug("re-sending annotation", zap.String("annotation", ref.an.Id),
 			zap.String("input", ref.an.InputId), zap.String("reason", retryWhy))
 	}
 	return nil
@@ -307,7 +310,7 @@ func (a *annotator) failItem(ctx context.Context, ref *annRef, code int32, why s
 	r := &ai.t.it.Regions[ref.region]
 	err := pipeline.Errorf(ai.t.it.Prov, "regions", "annotation %s (%s) of input %s: %s; the input itself was uploaded "+
 		"and stays on the server without this annotation (a rerun posts it again)", ref.an.Id, regionName(ref.region, r), ref.an.InputId, why)
-	return a.r.fail(ctx, ai.t, annotateStage, code, err)
+	return a.rep.fail(ctx, ai.t, annotateStage, code, err)
 }
 
 // matchAnnotations returns, for each sent annotation, the response
@@ -347,7 +350,7 @@ func isDuplicateAnnotation(s *st.Status) bool {
 	if s.GetCode() == st.StatusCode_DATABASE_DUPLICATE_KEY {
 		return true
 	}
-	if ClassifyCode(s.GetCode()) != Permanent {
+	if client.ClassifyCode(s.GetCode()) != client.Permanent {
 		return false
 	}
 	text := strings.ToLower(s.GetDescription() + " " + s.GetDetails())

@@ -13,13 +13,14 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // instantAPI accepts every input at once and reports every job finished:
 // what is left is the sink's own cost per item.
 type instantAPI struct{ uploadOnly }
 
-func (instantAPI) PostInputs(_ context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
+func (instantAPI) PostInputs(_ context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	attempted(opts)
 	resp := &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}, Inputs: make([]*pb.Input, len(req.Inputs))}
 	for i, in := range req.Inputs {
@@ -28,7 +29,7 @@ func (instantAPI) PostInputs(_ context.Context, req *pb.PostInputsRequest, opts 
 	return resp, nil
 }
 
-func (instantAPI) GetInputsAddJob(_ context.Context, req *pb.GetInputsAddJobRequest, opts ...CallOption) (*pb.SingleInputsAddJobResponse, error) {
+func (instantAPI) GetInputsAddJob(_ context.Context, req *pb.GetInputsAddJobRequest, opts ...client.CallOption) (*pb.SingleInputsAddJobResponse, error) {
 	attempted(opts)
 	return &pb.SingleInputsAddJobResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS},
 		InputsAddJob: &pb.InputsAddJob{Id: req.Id, Progress: &pb.InputsAddJobProgress{SuccessCount: 1 << 40}}}, nil

@@ -6,10 +6,13 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // builder builds the inputs of one batch (see buildEntry). A nil builder
@@ -32,7 +35,7 @@ type builder struct {
 }
 
 // contentBuffers holds the content buffers of wire builders.
-var contentBuffers = &bufferPool{}
+var contentBuffers = &client.BufferPool{}
 
 // load returns the whole content of b, as b.ReadAll(ctx, limit) does, with
 // the same errors. For a wire builder the bytes are valid until release.
@@ -87,6 +90,11 @@ func (bd *builder) metadata(data *pb.Data, m map[string]any) (wire []byte, err e
 	}
 	data.Metadata = md
 	return nil, nil
+}
+
+// fieldNumber is the number of m's field name.
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	return protowire.Number(m.ProtoReflect().Descriptor().Fields().ByName(name).Number())
 }
 
 // Field numbers written by appendFlatMetadata, from the descriptors.

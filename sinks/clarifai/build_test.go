@@ -16,6 +16,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 // TestBuilderLoadIsReadAll: a wire builder loads what Blob.ReadAll gives,
@@ -75,7 +76,7 @@ func (iotestErr) Read([]byte) (int, error) { return 0, fmt.Errorf("disk on fire"
 func TestSinkRecyclesContent(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][]byte{}
-	f := startFake(t, func(method string, _ int, req proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, _ int, req proto.Message) (proto.Message, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		resp := &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 // fakeAPI is an in-memory Clarifai app for the sink, on the clock of the
@@ -91,14 +95,14 @@ func newFakeAPI() *fakeAPI {
 
 // enter counts a call of method, applies latency and fail, and reports one
 // attempt.
-func (f *fakeAPI) enter(ctx context.Context, method string, opts []CallOption) error {
+func (f *fakeAPI) enter(ctx context.Context, method string, opts []client.CallOption) error {
 	attempted(opts)
 	f.mu.Lock()
 	f.calls[method]++
 	n := f.calls[method]
 	f.mu.Unlock()
 	if f.latency > 0 {
-		if err := sleep(ctx, f.latency); err != nil {
+		if err := client.Sleep(ctx, f.latency); err != nil {
 			return err
 		}
 	}
@@ -108,15 +112,7 @@ func (f *fakeAPI) enter(ctx context.Context, method string, opts []CallOption) e
 	return nil
 }
 
-func attempted(opts []CallOption) {
-	var set callSettings
-	for _, o := range opts {
-		o(&set)
-	}
-	if set.attempts != nil {
-		*set.attempts = 1
-	}
-}
+func attempted(opts []client.CallOption) { client.RecordAttempts(opts, 1) }
 
 // store creates an input as if an earlier run had posted it, at time now.
 func (f *fakeAPI) store(id string, delay time.Duration, fail *st.Status) {
@@ -127,7 +123,7 @@ func (f *fakeAPI) store(id string, delay time.Duration, fail *st.Status) {
 	f.inputs[id] = &fakeInput{id: id, created: now, doneAt: now.Add(delay), fail: fail}
 }
 
-func (f *fakeAPI) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
+func (f *fakeAPI) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	if err := f.enter(ctx, "PostInputs", opts); err != nil {
 		return nil, err
 	}
@@ -160,7 +156,7 @@ func (f *fakeAPI) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opt
 	return resp, nil
 }
 
-func (f *fakeAPI) GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...CallOption) (*pb.SingleInputsAddJobResponse, error) {
+func (f *fakeAPI) GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...client.CallOption) (*pb.SingleInputsAddJobResponse, error) {
 	if err := f.enter(ctx, "GetInputsAddJob", opts); err != nil {
 		return nil, err
 	}
@@ -170,7 +166,7 @@ func (f *fakeAPI) GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRe
 	if !ok || f.noJobs {
 		s := &st.Status{Code: st.StatusCode_CONN_DOES_NOT_EXIST, Description: "Resource does not exist"}
 		return &pb.SingleInputsAddJobResponse{Status: s},
-			&APIError{Method: "GetInputsAddJob", Code: s.Code, Description: s.Description, Class: Fatal}
+			&client.APIError{Method: "GetInputsAddJob", Code: s.Code, Description: s.Description, Class: client.Fatal}
 	}
 	now := time.Now()
 	p := &pb.InputsAddJobProgress{}
@@ -190,7 +186,7 @@ func (f *fakeAPI) GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRe
 		InputsAddJob: &pb.InputsAddJob{Id: req.Id, Progress: p}}, nil
 }
 
-func (f *fakeAPI) ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
+func (f *fakeAPI) ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	if err := f.enter(ctx, "ListInputs", opts); err != nil {
 		return nil, err
 	}
@@ -220,7 +216,7 @@ func (f *fakeAPI) ListInputs(ctx context.Context, req *pb.ListInputsRequest, opt
 	return resp, nil
 }
 
-func (f *fakeAPI) DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...CallOption) (*st.BaseResponse, error) {
+func (f *fakeAPI) DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...client.CallOption) (*st.BaseResponse, error) {
 	if err := f.enter(ctx, "DeleteInputs", opts); err != nil {
 		return nil, err
 	}
@@ -238,7 +234,7 @@ func (f *fakeAPI) DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest,
 	return &st.BaseResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}, nil
 }
 
-func (f *fakeAPI) PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRequest, opts ...CallOption) (*pb.MultiAnnotationResponse, error) {
+func (f *fakeAPI) PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRequest, opts ...client.CallOption) (*pb.MultiAnnotationResponse, error) {
 	if err := f.enter(ctx, "PostAnnotations", opts); err != nil {
 		return nil, err
 	}
@@ -289,7 +285,7 @@ func (f *fakeAPI) PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRe
 		resp.Status.Code = st.StatusCode_MIXED_STATUS
 	default:
 		resp.Status.Code = st.StatusCode_FAILURE
-		return resp, &APIError{Method: "PostAnnotations", Code: st.StatusCode_FAILURE, Class: Permanent}
+		return resp, &client.APIError{Method: "PostAnnotations", Code: st.StatusCode_FAILURE, Class: client.Permanent}
 	}
 	return resp, nil
 }
@@ -313,23 +309,45 @@ type uploadOnly struct{}
 
 var errUnexpected = errors.New("unexpected verification call")
 
-func (uploadOnly) GetInputsAddJob(context.Context, *pb.GetInputsAddJobRequest, ...CallOption) (*pb.SingleInputsAddJobResponse, error) {
+func (uploadOnly) GetInputsAddJob(context.Context, *pb.GetInputsAddJobRequest, ...client.CallOption) (*pb.SingleInputsAddJobResponse, error) {
 	return nil, errUnexpected
 }
 
-func (uploadOnly) ListInputs(context.Context, *pb.ListInputsRequest, ...CallOption) (*pb.MultiInputResponse, error) {
+func (uploadOnly) ListInputs(context.Context, *pb.ListInputsRequest, ...client.CallOption) (*pb.MultiInputResponse, error) {
 	return nil, errUnexpected
 }
 
-func (uploadOnly) DeleteInputs(context.Context, *pb.DeleteInputsRequest, ...CallOption) (*st.BaseResponse, error) {
+func (uploadOnly) DeleteInputs(context.Context, *pb.DeleteInputsRequest, ...client.CallOption) (*st.BaseResponse, error) {
 	return nil, errUnexpected
 }
 
-func (uploadOnly) PostAnnotations(_ context.Context, req *pb.PostAnnotationsRequest, opts ...CallOption) (*pb.MultiAnnotationResponse, error) {
+func (uploadOnly) PostAnnotations(_ context.Context, req *pb.PostAnnotationsRequest, opts ...client.CallOption) (*pb.MultiAnnotationResponse, error) {
 	attempted(opts)
 	resp := &pb.MultiAnnotationResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}
 	for _, an := range req.Annotations {
 		resp.Annotations = append(resp.Annotations, &pb.Annotation{Id: an.Id, Status: &st.Status{Code: st.StatusCode_ANNOTATION_SUCCESS}})
 	}
 	return resp, nil
+}
+
+const testPAT = "test-PAT-0123456789abcdef"
+
+// testClient returns a real client of the fake server f, with fast retries
+// and no rate limit, changed by mod.
+func testClient(t testing.TB, f *clienttest.Server, mod func(*client.Config)) *client.Client {
+	t.Helper()
+	cfg := client.Config{
+		Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app",
+		RateLimit: -1, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Counters: pipeline.NewCounters(),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 // fuzzItem builds an item with labels and metadata from fuzzer bytes: each
@@ -194,7 +196,7 @@ type recordingAPI struct {
 	sent []*pb.Input
 }
 
-func (r *recordingAPI) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
+func (r *recordingAPI) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	r.mu.Lock()
 	for _, in := range req.Inputs {
 		r.sent = append(r.sent, proto.Clone(in).(*pb.Input))
@@ -223,7 +225,7 @@ func BenchmarkPack(b *testing.B) {
 // kept in the wire form the request was built with; a failure result
 // carries it back as it was.
 func TestVerifyWithClientUnpacksFailures(t *testing.T) {
-	f := startFake(t, func(method string, _ int, req proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, _ int, req proto.Message) (proto.Message, error) {
 		ok := &st.Status{Code: st.StatusCode_SUCCESS}
 		switch method {
 		case "PostInputs":
@@ -248,7 +250,7 @@ func TestVerifyWithClientUnpacksFailures(t *testing.T) {
 			}
 			return resp, nil
 		}
-		return withStatus(method, st.StatusCode_FAILURE), nil
+		return clienttest.WithStatus(method, st.StatusCode_FAILURE), nil
 	})
 	s := newTestSink(t, testClient(t, f, nil), SinkConfig{Verify: true, VerifyDelay: time.Millisecond})
 	labels := []pipeline.Concept{pipeline.Positive("boat"), pipeline.Negative("tree")}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
@@ -74,7 +75,7 @@ func precheck(it *pipeline.Item) error {
 		return err
 	}
 	if it.ID != "" {
-		if err := pipeline.ValidID(it.ID); err != nil {
+		if err := ids.ValidID(it.ID); err != nil {
 			return fail("id", "%v", err)
 		}
 	}
@@ -90,7 +91,7 @@ func precheck(it *pipeline.Item) error {
 		}
 	}
 	for _, d := range it.DatasetIDs {
-		if err := pipeline.ValidID(d); err != nil {
+		if err := ids.ValidID(d); err != nil {
 			return fail("dataset", "dataset %v", err)
 		}
 	}
@@ -111,7 +112,7 @@ func b2i(b bool) int {
 }
 
 // buildEntry loads the item's content (only now, at batch build) and builds
-// its input. An item without ID gets pipeline.DeriveID, assigned to it.ID.
+// its input. An item without ID gets ids.DeriveID, assigned to it.ID.
 // Regions are not put on the input: they are posted with PostAnnotations
 // once the input is accepted. The error names the item; when ctx is done the
 // error wraps ctx.Err().
@@ -177,7 +178,7 @@ func (bd *builder) build(ctx context.Context, it *pipeline.Item) (*entry, error)
 		data.Geo = &pb.Geo{GeoPoint: &pb.GeoPoint{Longitude: float32(g.Longitude), Latitude: float32(g.Latitude)}}
 	}
 	if it.ID == "" {
-		it.ID, e.derived = pipeline.DeriveID(it, content), true
+		it.ID, e.derived = ids.DeriveID(it, content), true
 	}
 	e.in = &pb.Input{Id: it.ID, Data: data, DatasetIds: it.DatasetIDs}
 	return e, nil

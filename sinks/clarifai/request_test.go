@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 )
 
@@ -75,7 +76,7 @@ func TestBuildEntry(t *testing.T) {
 			&pb.Input{Id: "mu", Data: &pb.Data{Image: &pb.Image{Url: "https://x/c.jpg"}, Text: &pb.Text{Raw: "a cat"}}}, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			derived := pipeline.DeriveID(tc.it, png)
+			derived := ids.DeriveID(tc.it, png)
 			userID := tc.it.ID
 			e, err := buildEntry(t.Context(), tc.it)
 			if err != nil {
@@ -199,7 +200,7 @@ func BenchmarkMatch(b *testing.B) {
 	sent := make([]*entry, 128)
 	got := make([]*pb.Input, 128)
 	for i := range sent {
-		id := pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Text: strings.Repeat("x", i+1)}, nil)
+		id := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Text: strings.Repeat("x", i+1)}, nil)
 		sent[i] = &entry{in: &pb.Input{Id: id}}
 		got[len(got)-1-i] = &pb.Input{Id: id} // reversed: the slow path
 	}

@@ -2,15 +2,11 @@ package clarifai
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // InputPoster is the upload part of the sink's seam to the network: it takes
@@ -26,21 +23,21 @@ import (
 // an *APIError otherwise, and report the requests sent through Attempts
 // when given.
 type InputPoster interface {
-	PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error)
+	PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
 }
 
 // AnnotationPoster posts region annotations, with the contract of
 // Client.PostAnnotations.
 type AnnotationPoster interface {
-	PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRequest, opts ...CallOption) (*pb.MultiAnnotationResponse, error)
+	PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRequest, opts ...client.CallOption) (*pb.MultiAnnotationResponse, error)
 }
 
 // InputChecker reads and deletes inputs for processing verification, with
 // the contracts of the Client methods of the same names.
 type InputChecker interface {
-	GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...CallOption) (*pb.SingleInputsAddJobResponse, error)
-	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error)
-	DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...CallOption) (*st.BaseResponse, error)
+	GetInputsAddJob(ctx context.Context, req *pb.GetInputsAddJobRequest, opts ...client.CallOption) (*pb.SingleInputsAddJobResponse, error)
+	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
+	DeleteInputs(ctx context.Context, req *pb.DeleteInputsRequest, opts ...client.CallOption) (*st.BaseResponse, error)
 }
 
 // API is everything the Sink calls. *Client implements it; tests use fakes.
@@ -51,12 +48,13 @@ type API interface {
 	InputChecker
 }
 
-var _ API = (*Client)(nil)
+var _ API = (*client.Client)(nil)
 
 // SinkConfig configures a Sink. The zero value of every field means its
 // default; for the booleans that is false.
 type SinkConfig struct {
-	// Concurrency is the number of PostInputs calls in flight. Default 4.
+	// Concurrency is the number of PostInputs calls in flight. Default 4,
+	// at most MaxConcurrency (64).
 	// At most Concurrency batches have their content loaded at any time.
 	Concurrency int
 	// Batch is the batch policy (default: 128 items, 64 MiB, 1s).
@@ -159,6 +157,7 @@ type SinkConfig struct {
 // Defaults of SinkConfig.
 const (
 	DefaultConcurrency           = 4
+	MaxConcurrency               = 64
 	DefaultMaxResends            = 4
 	DefaultResendBackoff         = time.Second
 	DefaultMaxAnnotations        = 128
@@ -235,7 +234,9 @@ func (c SinkConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("sink %s %v: must not be negative", name, d))
 		}
 	}
-	atLeast1("Concurrency", c.Concurrency)
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		errs = append(errs, fmt.Errorf("sink Concurrency %d: want 1 to %d", c.Concurrency, MaxConcurrency))
+	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -258,10 +259,18 @@ func (c SinkConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// SinkStats counts what the sink did beyond uploading. Request counts
-// include the client's retries (they come from Attempts), so they compare
-// with pipeline.Counters.Requests, which counts every call of the client.
+// SinkStats counts what the sink did. Request counts include the client's
+// retries (they come from Attempts), so they compare with
+// pipeline.Counters.Requests, which counts every call of the client.
 type SinkStats struct {
+	// Batches is the number of PostInputs requests answered (SUCCESS or
+	// MIXED_STATUS). The sink also adds it to SinkConfig.Counters.Batches.
+	Batches int64
+	// InputRetries is the number of inputs sent again after a retryable
+	// per-input failure, or by verification (see Resent). The sink also
+	// adds it to SinkConfig.Counters.Retries, which counts the client's
+	// retried calls too.
+	InputRetries int64
 	// AnnotationRequests is the number of PostAnnotations requests.
 	AnnotationRequests int64
 	// Annotations is the number of annotations accepted (including those
@@ -280,9 +289,11 @@ type SinkStats struct {
 	Resent int64
 }
 
+// sinkStats are the counters behind SinkStats: each stage adds to its own.
 type sinkStats struct {
-	annotationRequests, annotations, annotatedItems atomic.Int64
-	verifyRequests, verified, resent                atomic.Int64
+	batches, inputRetries                           atomic.Int64 // upload
+	annotationRequests, annotations, annotatedItems atomic.Int64 // annotate, finish
+	verifyRequests, verified, resent                atomic.Int64 // verify, finish
 }
 
 // Sink is the pipeline.Sink that uploads items with PostInputs, posts
@@ -302,12 +313,17 @@ type sinkStats struct {
 //   - a duplicate ID ("Input has a duplicate ID." or DATABASE_DUPLICATE_KEY):
 //     accepted when the ID was derived from the content (the same content
 //     is already there) or this run already sent the input (our own earlier
-//     attempt); failed with "already exists on the server" otherwise.
+//     attempt); otherwise (a given ID) the input is read back and adopted
+//     when it matches the item (adopt.go: an earlier run sent it and was
+//     killed before recording it), and failed with "already exists on the
+//     server" and what differs when it does not.
 //   - any other failure: EventFailed with the code and the server's words.
 //   - a fatal status (credentials, unknown app): Run returns the error.
 //
 // A whole request that fails after the client's retries fails every item
-// in it, unless the failure is fatal. Items that arrive failed are reported
+// in it, unless the failure is fatal or the API did not answer at all
+// (client.IsOutage): then Run returns the error and the items stay
+// pending. Items that arrive failed are reported
 // as they are. Items marked Resumed are never sent again: their annotations
 // are posted again (idempotent) and they are verified by ID.
 //
@@ -358,6 +374,8 @@ func NewSink(api API, cfg SinkConfig) (*Sink, error) {
 // It is safe to call at any time.
 func (s *Sink) Stats() SinkStats {
 	return SinkStats{
+		Batches:            s.stats.batches.Load(),
+		InputRetries:       s.stats.inputRetries.Load() + s.stats.resent.Load(),
 		AnnotationRequests: s.stats.annotationRequests.Load(),
 		Annotations:        s.stats.annotations.Load(),
 		AnnotatedItems:     s.stats.annotatedItems.Load(),
@@ -367,489 +385,86 @@ func (s *Sink) Stats() SinkStats {
 	}
 }
 
-// stage names the upload stage in results.
-const stage = "upload"
-
-// dispatch is a batch on its way to an upload worker.
-type dispatch struct {
-	items []*pipeline.Item
-	g     *group
-}
-
 // Run implements pipeline.Sink. It blocks until in is closed and every item
 // has its final result (annotations posted and, with Verify, processing
 // confirmed), a fatal error occurs, or ctx is done; every goroutine it
 // starts has returned when it returns.
+//
+// The sink is five stages joined by channels, run under one errgroup:
+//
+//	in ─► batcher ─► upload workers ─┬─► annotator ─┐
+//	         ▲                       ├─► verifier ──┤
+//	         └──── re-sends ─────────┼──────┘       │
+//	                                 └─► finish ◄───┘ ─► results
+//
+// An item goes through them top-down:
+//
+//  1. The batcher (uploader.batch) takes an item when a MaxPending slot is
+//     free, fails or skips what cannot be sent, and batches the rest.
+//  2. An upload worker (uploader.deliver) builds a batch's request, posts
+//     it, re-sends inputs that failed retryably, and hands each accepted
+//     input on (uploader.handOn): to the finish stage (EventAccepted), to
+//     the verifier's mailbox, and with regions to the annotator.
+//  3. The annotator posts the regions, batched across items, and reports
+//     each item whose annotations are all in.
+//  4. The verifier confirms processing (one GetInputsAddJob per group of
+//     batches; ListInputs by ID otherwise), reports successes and
+//     failures, and hands inputs to send again back to the batcher.
+//  5. The finish stage (finisher) joins an item's parts, sends its results
+//     in order, frees its slot with the final one, and closes finished when
+//     the input is closed and every item has its final result; the other
+//     stages then return.
+//
+// Only the channel into the annotator blocks its senders on purpose
+// (back-pressure); the mailboxes into the verifier and the batcher never
+// block (each entry holds items that hold a slot, so MaxPending bounds
+// them), which keeps the stages free of cycles that could deadlock.
 func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<- pipeline.Result) error {
-	r := newRun(s, results)
 	g, ctx := errgroup.WithContext(ctx)
-	// Unbuffered: a closed batch waits in the batcher goroutine until a
-	// worker is free, so at most Concurrency batches are built (loaded) at
-	// once and reading stops while all workers are busy.
-	batches := make(chan dispatch)
+	var (
+		// One token per item in the sink; capacity MaxPending (empty
+		// structs: the buffer costs nothing).
+		slots = make(chan struct{}, s.cfg.MaxPending)
+		// Unbuffered: a closed batch waits in the batcher until a worker
+		// is free, so at most Concurrency batches are built (loaded) at
+		// once and reading stops while all workers are busy.
+		batches = make(chan dispatch)
+		// Unbuffered: a full annotator holds back the upload workers.
+		toAnnotate = make(chan *track)
+		toVerify   = newMailbox[verifyWork]()
+		resends    = newMailbox[*track]()
+		events     = make(chan event)
+		inputDone  = make(chan struct{}) // closed by the batcher
+		finished   = make(chan struct{}) // closed by the finish stage
+	)
+	rep := reporter{events: events, finished: finished}
+	up := &uploader{api: s.api, lister: s.api, cfg: s.cfg, stats: &s.stats, rep: rep,
+		slots: slots, inputDone: inputDone, finished: finished, resends: resends, annotate: toAnnotate, verifyQ: toVerify}
+	_, up.wire = s.api.(*client.Client)
+
 	g.Go(func() error {
 		defer close(batches)
-		return r.batch(ctx, in, batches)
+		return up.batch(ctx, in, batches)
 	})
 	for range s.cfg.Concurrency {
 		g.Go(func() error {
 			for d := range batches {
-				if err := r.deliver(ctx, d); err != nil {
+				if err := up.deliver(ctx, d); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 	}
-	g.Go(func() error { return newAnnotator(r).run(ctx) })
-	if r.ver != nil {
-		g.Go(func() error { return r.ver.run(ctx) })
+	ann := &annotator{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, in: toAnnotate, inputDone: inputDone,
+		finished: finished, answers: make(chan annDone, s.cfg.AnnotationConcurrency)}
+	g.Go(func() error { return ann.run(ctx) })
+	if s.cfg.Verify {
+		ver := &verifier{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, in: toVerify, resends: resends,
+			inputDone: inputDone, finished: finished, delay: s.cfg.VerifyDelay}
+		g.Go(func() error { return ver.run(ctx) })
 	}
+	fin := &finisher{results: results, slots: slots, stats: &s.stats, finished: finished}
+	g.Go(func() error { return fin.run(ctx, events) })
 	return g.Wait()
-}
-
-// batch is the batching stage: it takes items while the sink has room
-// (MaxPending), reports items that cannot be sent, groups the others into
-// batches and the batches into verification groups, and takes back inputs
-// verification wants sent again. It returns once the input is closed and
-// every item has its final result.
-func (r *run) batch(ctx context.Context, in <-chan *pipeline.Item, out chan<- dispatch) error {
-	b := sinks.NewBatcher(r.cfg.Batch, nil)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	var open *group // the group the next batch joins; nil until a batch opens one
-	sealOpen := func() {
-		if open != nil {
-			r.seal(open)
-			open = nil
-		}
-	}
-	// flush dispatches the closed batches, and the open one too when it is
-	// due or all is set (the input has ended).
-	flush := func(all bool) error {
-		for b.Full() || (b.Len() > 0 && (all || b.UntilNext() == 0)) {
-			if open == nil {
-				open = newGroup()
-			}
-			g := open
-			if g.dispatched() >= r.cfg.VerifyGroupBatches {
-				sealOpen()
-			}
-			if err := pipeline.Send(ctx, out, dispatch{items: b.Flush(), g: g}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	holding := false // a slot is held for the next item
-	for {
-		ended := in == nil
-		if err := flush(ended); err != nil {
-			return err
-		}
-		if ended {
-			sealOpen()
-		}
-		var inCh <-chan *pipeline.Item
-		var slotCh chan<- struct{}
-		if !ended {
-			if !holding {
-				select {
-				case r.slots <- struct{}{}:
-					holding = true
-				default:
-					// The sink is full: close the open group now, so that
-					// its inputs get verified and free their slots, rather
-					// than after VerifyGroupWait.
-					sealOpen()
-				}
-			}
-			if holding {
-				inCh = in
-			} else {
-				slotCh = r.slots
-			}
-		}
-		wait := b.UntilNext()
-		if open != nil {
-			if gw := max(time.Until(open.opened.Add(r.cfg.VerifyGroupWait)), 0); wait < 0 || gw < wait {
-				wait = gw
-			}
-		}
-		var due <-chan time.Time
-		if wait >= 0 {
-			timer.Reset(wait)
-			due = timer.C
-		} else {
-			timer.Stop()
-		}
-		select {
-		case slotCh <- struct{}{}:
-			holding = true
-		case it, ok := <-inCh:
-			holding = false
-			if !ok {
-				<-r.slots // the slot held for an item that never came
-				in = nil
-				r.closeInput()
-				continue
-			}
-			r.took()
-			send, err := r.admit(ctx, it)
-			if err != nil {
-				return err
-			}
-			if send {
-				b.Add(it)
-			}
-		case <-due:
-			if open != nil && !time.Now().Before(open.opened.Add(r.cfg.VerifyGroupWait)) {
-				sealOpen()
-			}
-		case <-r.resendWake:
-			for _, t := range r.takeResends() {
-				b.Add(t.it) // passed CheckLimits (precheck) before it was queued
-			}
-		case <-r.finished:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// admit reports whether it should be batched; if not, it has been handled:
-// reported (failed, skipped), or, for a resumed item, handed to the
-// annotation and verification stages without being sent again.
-func (r *run) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
-	switch {
-	case it.Err != nil:
-		ev := pipeline.EventFailed
-		if errors.Is(it.Err, pipeline.ErrSkip) {
-			ev = pipeline.EventSkipped
-		}
-		return false, r.finish(ctx, pipeline.Result{Item: it, Event: ev, Stage: it.Stage, Err: it.Err})
-	case it.Resumed && it.ID != "":
-		// Delivered by an earlier run: never send it again (its ID is the
-		// one the server has). Without an ID it is sent like a new item;
-		// a duplicate answer for its derived ID is then our own copy.
-		if err := checkRegions(it); err != nil {
-			return false, r.failItem(ctx, it, annotateStage, 0, 0, 0, err)
-		}
-		t := &track{it: it}
-		if r.ver != nil {
-			t.pack(nil)
-		}
-		return false, r.accepted(ctx, nil, []acceptance{{t: t}})
-	}
-	if err := precheck(it); err != nil {
-		return false, r.failItem(ctx, it, stage, 0, 0, 0, err)
-	}
-	// Regions are checked before the upload: an item whose annotations
-	// could never be sent is not uploaded half.
-	if err := checkRegions(it); err != nil {
-		return false, r.failItem(ctx, it, annotateStage, 0, 0, 0, err)
-	}
-	return true, nil
-}
-
-// deliver builds one batch and posts it, re-sending inputs that failed
-// retryably, until every item has its result or has been handed on. It
-// returns an error only for a fatal failure or when ctx is done.
-func (r *run) deliver(ctx context.Context, d dispatch) error {
-	// The group may be verified only once every batch in it is answered
-	// and its accepted inputs are registered (in sortOut, below).
-	defer r.batchDone(d.g)
-	bd := &builder{wire: r.wire}
-	defer bd.release() // after the last request of the batch
-	pending := make([]*entry, 0, len(d.items))
-	for _, it := range d.items {
-		t := r.resentTrack(it)
-		e, err := bd.build(ctx, it)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err := r.failEntry(ctx, &entry{it: it, t: t}, 0, err); err != nil {
-				return err
-			}
-			continue
-		}
-		if t != nil {
-			e.t, e.attempts = t, t.attempts
-		}
-		pending = append(pending, e)
-	}
-	if len(pending) == 0 {
-		return nil
-	}
-	jobID := d.g.id
-	var bo *backoff.ExponentialBackOff
-	for resends := 0; ; resends++ {
-		req := &pb.PostInputsRequest{
-			Inputs:                    make([]*pb.Input, len(pending)),
-			InputsAddJobId:            jobID,
-			InputIdConflictResolution: r.cfg.ConflictResolution,
-		}
-		for i, e := range pending {
-			req.Inputs[i] = e.in
-		}
-		var n int
-		resp, err := r.s.api.PostInputs(ctx, req, Attempts(&n), inputStatuses())
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		for _, e := range pending {
-			e.attempts += max(n, 1)
-		}
-		retry, err := r.sortOut(ctx, d.g, pending, resp, err)
-		if err != nil || len(retry) == 0 {
-			return err
-		}
-		if bo == nil {
-			bo = newBackoff(r.cfg.ResendBackoff, maxResendBackoff, maxResendElapsed) // MaxResends bounds it first
-		}
-		delay := bo.NextBackOff()
-		if resends >= r.cfg.MaxResends || delay == backoff.Stop {
-			for _, e := range retry {
-				err := pipeline.Errorf(e.it.Prov, "", "input %s still failing after %d requests: %s", e.in.Id, e.attempts, e.lastWhy)
-				if err := r.failEntry(ctx, e, e.lastCode, err); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		r.cfg.Counters.Retries.Add(int64(len(retry)))
-		r.cfg.Logger.Debug("re-sending inputs", zap.Int("inputs", len(retry)), zap.String("job", jobID),
-			zap.Duration("delay", delay), zap.String("reason", retry[0].lastWhy))
-		if err := sleep(ctx, delay); err != nil {
-			return err
-		}
-		pending = retry
-	}
-}
-
-// failEntry reports an input failed by the upload stage.
-func (r *run) failEntry(ctx context.Context, e *entry, code int32, err error) error {
-	if e.t != nil { // re-sent by verification: known to no other goroutine now
-		e.t.attempts, e.t.bytes = max(e.attempts, e.t.attempts), e.bytes
-		return r.fail(ctx, e.t, stage, code, err)
-	}
-	return r.failItem(ctx, e.it, stage, code, e.attempts, e.bytes, err)
-}
-
-// sortOut decides each sent input's outcome from one PostInputs answer. It
-// reports accepted and failed items, and returns the inputs to send again.
-// The error is non-nil for a fatal failure or when ctx is done.
-func (r *run) sortOut(ctx context.Context, grp *group, sent []*entry, resp *pb.MultiInputResponse, callErr error) (retry []*entry, err error) {
-	apiErr, stop := callFailure("upload", callErr)
-	if stop != nil {
-		return nil, stop
-	}
-	if callErr == nil {
-		r.cfg.Counters.Batches.Add(1)
-	}
-	got := match(sent, resp.GetInputs(), r.cfg.ConflictResolution == pb.InputIDConflictResolution_SUFFIX)
-	var accepted []*entry
-	for i, e := range sent {
-		g := got[i]
-		status := g.GetStatus()
-		code := status.GetCode()
-		switch {
-		case g == nil || (code == st.StatusCode_ZERO && apiErr != nil):
-			if apiErr != nil { // the whole request failed
-				err = r.failEntry(ctx, e, int32(apiErr.Code), pipeline.Errorf(e.it.Prov, "", "upload request failed: %v", apiErr))
-				break
-			}
-			e.lastCode, e.lastWhy = 0, "the response carried no status for this input"
-			retry = append(retry, e)
-		case isDuplicateID(status):
-			// Ours when the ID was derived from the content (the same
-			// content is there), when this run sent it before (an earlier
-			// attempt landed), or when verification is sending it again.
-			if e.derived || e.attempts > 1 || e.t != nil {
-				e.dup = true
-				accepted = append(accepted, e)
-				break
-			}
-			err = r.failEntry(ctx, e, int32(code), pipeline.Errorf(e.it.Prov, "",
-				"input ID %s already exists on the server and was not sent by this run: %s", e.in.Id, describe(status)))
-		case isAccepted(code) || code == st.StatusCode_ZERO:
-			if id := g.GetId(); id != e.in.Id { // renamed by SUFFIX conflict resolution
-				e.it.ID, e.in.Id = id, id
-			}
-			e.code = code
-			accepted = append(accepted, e)
-		default:
-			switch ClassifyCode(code) {
-			case Retryable:
-				e.lastCode, e.lastWhy = int32(code), describe(status)
-				retry = append(retry, e)
-			case Fatal:
-				return nil, fmt.Errorf("upload: input %s: %w", e.in.Id, statusError("PostInputs", status, Fatal, e.attempts))
-			default:
-				err = r.failEntry(ctx, e, int32(code),
-					pipeline.Errorf(e.it.Prov, "", "Clarifai rejected input %s: %s", e.in.Id, describe(status)))
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return retry, r.acceptEntries(ctx, grp, accepted)
-}
-
-// acceptEntries reports EventAccepted for inputs the server acknowledged
-// in a request of group g, and hands them on (see accepted).
-func (r *run) acceptEntries(ctx context.Context, g *group, es []*entry) error {
-	as := make([]acceptance, len(es))
-	for i, e := range es {
-		t := e.t
-		if t == nil {
-			t = &track{it: e.it, stage: stage}
-		}
-		t.attempts, t.bytes = e.attempts, e.bytes
-		processed := e.code == st.StatusCode_INPUT_SUCCESS
-		if r.ver != nil && !processed {
-			t.pack(e.metadata) // before the item is shared
-		}
-		if err := pipeline.Send(ctx, r.results, pipeline.Result{Item: e.it, Event: pipeline.EventAccepted, Stage: stage,
-			Attempts: e.attempts, Bytes: e.bytes}); err != nil {
-			return err
-		}
-		// Only an input this request created is counted by the group's
-		// job; a duplicate (an earlier attempt or run) or a re-send is
-		// verified by ID.
-		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, processed: processed}
-	}
-	return r.accepted(ctx, g, as)
-}
-
-// acceptance is an input the server acknowledged, in this run or an earlier
-// one.
-type acceptance struct {
-	t         *track
-	fresh     bool // created by a request of the group: its job counts it
-	processed bool // already INPUT_SUCCESS: nothing to verify
-}
-
-// accepted is the single place every accepted input passes through (and
-// every resumed one, with g nil). It sets what is left to do for each
-// input, registers those to verify (with the group, or by ID) and sends
-// those with regions to the annotator, which blocks while the annotator is
-// full (back-pressure). An input with nothing left to do is done at once.
-func (r *run) accepted(ctx context.Context, g *group, as []acceptance) error {
-	now := time.Now()
-	var members, byID []*track
-	for _, a := range as {
-		t := a.t
-		ver := r.ver != nil && !a.processed
-		if t.since.IsZero() {
-			t.since = now
-		}
-		// Set before the track is handed to either stage, which may then
-		// finish their parts in any order.
-		t.begin(len(t.it.Regions) > 0, ver)
-		switch {
-		case !ver:
-		case a.fresh && g != nil:
-			members = append(members, t)
-		default:
-			byID = append(byID, t)
-		}
-	}
-	if len(members) > 0 {
-		g.add(members)
-	}
-	if len(byID) > 0 {
-		r.ver.addIDs(byID, false)
-	}
-	for _, a := range as {
-		if len(a.t.it.Regions) > 0 {
-			if err := pipeline.Send(ctx, r.annIn, a.t); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := r.idle(ctx, a.t); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// idle reports t done if no part is outstanding.
-func (r *run) idle(ctx context.Context, t *track) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return r.doneLocked(ctx, t)
-}
-
-// match returns, for each sent input, the response input that reports on
-// it, or nil. A response input matches by position when its ID agrees, else
-// by ID; each is used once. With SUFFIX conflict resolution a renamed input
-// ("<id>-1", ...) matches by position when its ID extends the sent one.
-func match(sent []*entry, got []*pb.Input, suffix bool) []*pb.Input {
-	out := make([]*pb.Input, len(sent))
-	used := make([]bool, len(got))
-	missing := false
-	for i, e := range sent {
-		if i < len(got) && got[i].GetId() == e.in.Id {
-			out[i], used[i] = got[i], true
-		} else {
-			missing = true
-		}
-	}
-	if !missing {
-		return out
-	}
-	byID := make(map[string][]int, len(got))
-	for j, g := range got {
-		if !used[j] {
-			byID[g.GetId()] = append(byID[g.GetId()], j)
-		}
-	}
-	for i, e := range sent {
-		if out[i] != nil {
-			continue
-		}
-		if js := byID[e.in.Id]; len(js) > 0 {
-			out[i], used[js[0]] = got[js[0]], true
-			byID[e.in.Id] = js[1:]
-		} else if suffix && i < len(got) && !used[i] && strings.HasPrefix(got[i].GetId(), e.in.Id) {
-			out[i], used[i] = got[i], true
-		}
-	}
-	return out
-}
-
-// isAccepted reports whether a per-input code acknowledges the input.
-func isAccepted(code st.StatusCode) bool {
-	switch code {
-	case st.StatusCode_SUCCESS, st.StatusCode_INPUT_SUCCESS, st.StatusCode_INPUT_PENDING,
-		st.StatusCode_INPUT_IN_PROGRESS, st.StatusCode_ACCEPTED:
-		return true
-	}
-	return false
-}
-
-// isDuplicateID reports whether a per-input status says the input ID is
-// taken. The SDK matches the details text "Input has a duplicate ID.".
-func isDuplicateID(s *st.Status) bool {
-	if s.GetCode() == st.StatusCode_DATABASE_DUPLICATE_KEY {
-		return true
-	}
-	if ClassifyCode(s.GetCode()) == OK {
-		return false
-	}
-	return strings.Contains(strings.ToLower(s.GetDetails()), "duplicate id") ||
-		strings.Contains(strings.ToLower(s.GetDescription()), "duplicate id")
-}
-
-// newJobID returns a random inputs_add_job_id: 32 hex characters.
-func newJobID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
 }

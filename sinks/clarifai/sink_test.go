@@ -15,12 +15,18 @@ import (
 	"testing/synctest"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 // fakePoster is a recording, scriptable InputPoster. answer decides the
@@ -31,6 +37,9 @@ type fakePoster struct {
 	uploadOnly
 	answer func(n int, req *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error)
 	block  chan struct{}
+	// held are the inputs ListInputs reads back (given IDs the server
+	// already holds); any other ID reads back as someone else's text.
+	held map[string]*pb.Input
 
 	mu          sync.Mutex
 	reqs        []*pb.PostInputsRequest
@@ -38,11 +47,21 @@ type fakePoster struct {
 	maxInflight int
 }
 
-func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...CallOption) (*pb.MultiInputResponse, error) {
-	var set callSettings
-	for _, o := range opts {
-		o(&set)
+// ListInputs reads back inputs whose given ID the server already holds.
+func (f *fakePoster) ListInputs(_ context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
+	attempted(opts)
+	resp := &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}
+	for _, id := range req.Ids {
+		in := f.held[id]
+		if in == nil {
+			in = &pb.Input{Id: id, Data: &pb.Data{Text: &pb.Text{Raw: "someone else's input"}}}
+		}
+		resp.Inputs = append(resp.Inputs, in)
 	}
+	return resp, nil
+}
+
+func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, proto.Clone(req).(*pb.PostInputsRequest))
 	n := len(f.reqs)
@@ -62,9 +81,7 @@ func (f *fakePoster) PostInputs(ctx context.Context, req *pb.PostInputsRequest, 
 		answer = perInput(func(*pb.Input, int) *st.Status { return &st.Status{Code: st.StatusCode_INPUT_PENDING} })
 	}
 	resp, attempts, err := answer(n, req)
-	if set.attempts != nil {
-		*set.attempts = attempts
-	}
+	client.RecordAttempts(opts, attempts)
 	return resp, err
 }
 
@@ -216,7 +233,7 @@ func TestSinkRequestContent(t *testing.T) {
 			Geo:      &pipeline.Geo{Latitude: 1.5, Longitude: -2.25},
 			Regions:  []pipeline.Region{{Box: &pipeline.BoundingBox{Bottom: 1, Right: 1}}}}
 		txt := &pipeline.Item{ID: "t1", Kind: pipeline.KindText, Text: "hello"}
-		wantID := pipeline.DeriveID(img, png)
+		wantID := ids.DeriveID(img, png)
 		out, err := runSink(t, t.Context(), s, []*pipeline.Item{img, txt})
 		if err != nil {
 			t.Fatal(err)
@@ -266,8 +283,8 @@ func TestSinkRequestContent(t *testing.T) {
 		if r := out[img].final; r.Event != pipeline.EventDone || r.Bytes != int64(len(png)) || r.Attempts != 1 {
 			t.Errorf("image result %+v", r)
 		}
-		if got := counters.Batches.Load(); got != 1 {
-			t.Errorf("Batches = %d, want 1", got)
+		if got := counters.Batches.Load(); got != 1 || s.Stats().Batches != 1 {
+			t.Errorf("Batches = %d, SinkStats.Batches = %d, want 1", got, s.Stats().Batches)
 		}
 	})
 }
@@ -362,6 +379,51 @@ func TestSinkOutcomes(t *testing.T) {
 	})
 }
 
+// TestSinkAdoptsGivenIDsAfterACrash: a duplicate-ID answer for a given ID
+// this run did not send (an earlier run sent it and was killed before
+// recording it) is read back: adopted when it matches the item, failed
+// naming the difference when it does not.
+func TestSinkAdoptsGivenIDsAfterACrash(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		item := func(id string) *pipeline.Item {
+			return &pipeline.Item{ID: id, Kind: pipeline.KindImage, URL: "https://x/" + id + ".jpg",
+				Concepts: []pipeline.Concept{pipeline.Positive("cat")}, Metadata: map[string]any{"k": "v"}}
+		}
+		stored := func(id, concept string) *pb.Input {
+			md, _ := structpb.NewStruct(map[string]any{"k": "v"})
+			return &pb.Input{Id: id, Data: &pb.Data{Image: &pb.Image{Url: "https://x/" + id + ".jpg"},
+				Concepts: []*pb.Concept{{Id: concept, Name: concept, Value: 1}}, Metadata: md}}
+		}
+		f := &fakePoster{
+			answer: perInput(func(in *pb.Input, _ int) *st.Status {
+				if in.Id == "new" {
+					return &st.Status{Code: st.StatusCode_INPUT_PENDING}
+				}
+				return &st.Status{Code: st.StatusCode_INPUT_INVALID_ARGUMENT, Details: "Input has a duplicate ID."}
+			}),
+			held: map[string]*pb.Input{"m-1": stored("m-1", "cat"), "m-2": stored("m-2", "dog")},
+		}
+		items := []*pipeline.Item{item("m-1"), item("m-2"), item("new")}
+		out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := out[items[0]].final; r.Event != pipeline.EventDone {
+			t.Errorf("m-1 (matches): %v %v, want adopted", r.Event, r.Err)
+		}
+		if r := out[items[1]].final; r.Event != pipeline.EventFailed ||
+			!strings.Contains(fmt.Sprint(r.Err), "concepts: server has [dog:1], the item [cat:1]") {
+			t.Errorf("m-2 (other concepts): %v %v, want failed naming the concepts", r.Event, r.Err)
+		}
+		if r := out[items[2]].final; r.Event != pipeline.EventDone {
+			t.Errorf("new: %v %v", r.Event, r.Err)
+		}
+		if n := len(f.requests()); n != 1 {
+			t.Errorf("%d PostInputs requests, want 1 (adopting sends nothing again)", n)
+		}
+	})
+}
+
 func TestSinkDuplicateAfterClientRetry(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -401,17 +463,17 @@ func TestSinkRequestFailures(t *testing.T) {
 		wantMsg  string
 	}{
 		{"whole request fails after retries", func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
-			return nil, 10, &APIError{Method: "PostInputs", Code: st.StatusCode_RPC_SERVER_UNAVAILABLE, Class: Retryable, Attempts: 10}
+			return nil, 10, &client.APIError{Method: "PostInputs", Code: st.StatusCode_RPC_SERVER_UNAVAILABLE, Class: client.Retryable, Attempts: 10}
 		}, false, 40031, "upload request failed: PostInputs: RPC_SERVER_UNAVAILABLE"},
 		{"FAILURE with per-input statuses", func(n int, req *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
 			resp, _, _ := perInput(func(*pb.Input, int) *st.Status {
 				return &st.Status{Code: st.StatusCode_INPUT_UNSUPPORTED_FORMAT, Description: "Unsupported format"}
 			})(n, req)
 			resp.Status.Code = st.StatusCode_FAILURE
-			return resp, 1, &APIError{Method: "PostInputs", Code: st.StatusCode_FAILURE, Class: Permanent}
+			return resp, 1, &client.APIError{Method: "PostInputs", Code: st.StatusCode_FAILURE, Class: client.Permanent}
 		}, false, 30101, "Unsupported format"},
 		{"fatal request", func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
-			return nil, 1, &APIError{Method: "PostInputs", Code: st.StatusCode_CONN_KEY_INVALID, Class: Fatal}
+			return nil, 1, &client.APIError{Method: "PostInputs", Code: st.StatusCode_CONN_KEY_INVALID, Class: client.Fatal}
 		}, true, 0, "CONN_KEY_INVALID"},
 		{"fatal per-input status", perInput(func(*pb.Input, int) *st.Status {
 			return &st.Status{Code: st.StatusCode_CONN_INSUFFICIENT_SCOPES}
@@ -423,7 +485,7 @@ func TestSinkRequestFailures(t *testing.T) {
 				items := images(3, 10)
 				out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
 				if tc.fatal {
-					if Classify(err) != Fatal || !strings.Contains(err.Error(), tc.wantMsg) {
+					if client.Classify(err) != client.Fatal || !strings.Contains(err.Error(), tc.wantMsg) {
 						t.Fatalf("Run = %v, want a fatal error mentioning %s", err, tc.wantMsg)
 					}
 					if len(f.requests()) != 1 {
@@ -443,6 +505,28 @@ func TestSinkRequestFailures(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSinkOutageLeavesItemsPending: a request that got no answer from the
+// API to the end of its retries ends the run and fails none of its items:
+// they stay pending, and a rerun sends them.
+func TestSinkOutageLeavesItemsPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakePoster{answer: func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
+			return nil, 10, &client.APIError{Method: "PostInputs", GRPCCode: codes.Unavailable, Class: client.Retryable,
+				Attempts: 10, Err: status.Error(codes.Unavailable, "connection refused")}
+		}}
+		items := images(3, 10)
+		out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
+		if !client.IsOutage(err) {
+			t.Fatalf("Run = %v, want the outage", err)
+		}
+		for _, it := range items {
+			if r, ok := out[it]; ok && r.final.Event == pipeline.EventFailed {
+				t.Errorf("%s failed: %v", it.ID, r.final.Err)
+			}
+		}
+	})
 }
 
 func TestSinkItemsNotSent(t *testing.T) {
@@ -495,9 +579,13 @@ func TestSinkResendsBounded(t *testing.T) {
 		})}
 		it := &pipeline.Item{ID: "x", Kind: pipeline.KindText, Text: "t"}
 		start := time.Now()
-		out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{MaxResends: 2}), []*pipeline.Item{it})
+		s := newTestSink(t, f, SinkConfig{MaxResends: 2})
+		out, err := runSink(t, t.Context(), s, []*pipeline.Item{it})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if st := s.Stats(); st.Batches != 3 || st.InputRetries != 2 {
+			t.Errorf("stats %+v: want 3 batches answered, 2 inputs sent again", st)
 		}
 		r := out[it].final
 		if len(f.requests()) != 3 || r.Event != pipeline.EventFailed || r.Code != 40032 ||
@@ -625,7 +713,7 @@ func TestNewSinkValidates(t *testing.T) {
 func TestSinkWithClient(t *testing.T) {
 	var mu sync.Mutex
 	stored := map[string]bool{}
-	f := startFake(t, func(method string, n int, req proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, n int, req proto.Message) (proto.Message, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		resp := &pb.MultiInputResponse{Status: &st.Status{Code: st.StatusCode_SUCCESS}}
@@ -639,12 +727,12 @@ func TestSinkWithClient(t *testing.T) {
 			resp.Inputs = append(resp.Inputs, &pb.Input{Id: in.Id, Status: s})
 		}
 		if n == 1 {
-			return nil, errUnavailable
+			return nil, clienttest.ErrUnavailable
 		}
 		return resp, nil
 	})
 	counters := pipeline.NewCounters()
-	c := testClient(t, f, func(c *Config) { c.Counters = counters })
+	c := testClient(t, f, func(c *client.Config) { c.Counters = counters })
 	s := newTestSink(t, c, SinkConfig{Counters: counters})
 	items := images(5, 100)
 	out, err := runSink(t, t.Context(), s, items)
@@ -659,7 +747,7 @@ func TestSinkWithClient(t *testing.T) {
 	if s := counters.Snapshot(); s.Requests != 2 || s.Retries != 1 || s.Batches != 1 {
 		t.Errorf("counters %+v", s)
 	}
-	if md := f.Calls()[1].md.Get("authorization"); len(md) != 1 || md[0] != "Key "+testPAT {
+	if md := f.Calls()[1].MD.Get("authorization"); len(md) != 1 || md[0] != "Key "+testPAT {
 		t.Errorf("authorization %q", md)
 	}
 }

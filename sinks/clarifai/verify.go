@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,6 +13,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // verifyStage names the verification stage in results.
@@ -41,10 +41,11 @@ const (
 	idBatchWait = 2 * time.Second
 )
 
-// verifier is the processing verification stage. Its goroutine (run) makes
-// every verification call; registration (addGroup, addIDs) takes only a
-// mutex that is never held during a call or while sending a result, so
-// uploads never wait for verification.
+// verifier is the processing verification stage. One goroutine (run) owns
+// its state and makes every verification call. Work comes in through a
+// mailbox that never blocks (uploads never wait for verification);
+// confirmations and failures go to the finish stage, and inputs to send
+// again to the batcher's mailbox.
 //
 // Two ways to confirm INPUT_SUCCESS:
 //
@@ -69,14 +70,26 @@ const (
 // which a group was found finished otherwise. Later polls wait half the
 // age so far (so each poll is 1.5 times later), at most VerifyMaxInterval.
 type verifier struct {
-	r    *run
-	api  InputChecker
-	wake chan struct{} // capacity 1
+	api       InputChecker
+	cfg       SinkConfig
+	stats     *sinkStats
+	rep       reporter
+	in        *mailbox[verifyWork] // from the upload stage
+	resends   *mailbox[*track]     // to the batcher
+	inputDone <-chan struct{}      // closed when the sink's input is closed
+	finished  <-chan struct{}      // closed when every item has its final result
 
-	mu      sync.Mutex
 	groups  []*group
 	cohorts []*cohort
 	delay   time.Duration
+}
+
+// verifyWork is what the upload stage hands the verifier: a group whose
+// requests are all answered, or inputs to verify by ID, at the time at.
+type verifyWork struct {
+	g  *group
+	ts []*track
+	at time.Time
 }
 
 // cohort is a set of inputs verified by ID on one schedule.
@@ -86,18 +99,18 @@ type cohort struct {
 	interval time.Duration
 }
 
-func newVerifier(r *run) *verifier {
-	return &verifier{r: r, api: r.s.api, wake: make(chan struct{}, 1), delay: r.cfg.VerifyDelay}
-}
-
-// addGroup schedules a group whose requests have all been answered.
-func (v *verifier) addGroup(g *group) {
-	now := time.Now()
-	v.mu.Lock()
-	g.readyAt, g.due = now, now.Add(v.delay)
-	v.groups = append(v.groups, g)
-	v.mu.Unlock()
-	v.poke()
+// receive schedules the work in the mailbox: a group for its first poll,
+// inputs for their first check by ID, each after the expected processing
+// delay from when it was handed over.
+func (v *verifier) receive() {
+	for _, w := range v.in.Take() {
+		if w.g != nil {
+			w.g.readyAt, w.g.due = w.at, w.at.Add(v.delay)
+			v.groups = append(v.groups, w.g)
+		} else {
+			v.cohorts = append(v.cohorts, &cohort{ts: w.ts, due: w.at.Add(v.delay), interval: v.delay})
+		}
+	}
 }
 
 // addIDs schedules inputs to verify by ID, first after the expected
@@ -107,21 +120,11 @@ func (v *verifier) addIDs(ts []*track, now bool) {
 		return
 	}
 	at := time.Now()
-	v.mu.Lock()
 	c := &cohort{ts: ts, due: at, interval: v.delay}
 	if !now {
 		c.due = at.Add(v.delay)
 	}
 	v.cohorts = append(v.cohorts, c)
-	v.mu.Unlock()
-	v.poke()
-}
-
-func (v *verifier) poke() {
-	select {
-	case v.wake <- struct{}{}:
-	default:
-	}
 }
 
 // run is the verifier's loop. It returns nil once the run is finished,
@@ -131,6 +134,7 @@ func (v *verifier) run(ctx context.Context) error {
 	timer.Stop()
 	defer timer.Stop()
 	for {
+		v.receive()
 		gs, cs, next := v.take(time.Now())
 		for _, g := range gs {
 			if err := v.pollGroup(ctx, g); err != nil {
@@ -152,8 +156,8 @@ func (v *verifier) run(ctx context.Context) error {
 		}
 		select {
 		case <-due:
-		case <-v.wake:
-		case <-v.r.finished:
+		case <-v.in.Wake():
+		case <-v.finished:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -166,8 +170,6 @@ func (v *verifier) run(ctx context.Context) error {
 // IDs are due, the oldest due one has waited idBatchWait, or the input has
 // ended; those due within half the expected delay then come along too.
 func (v *verifier) take(now time.Time) (gs []*group, cs []*cohort, next time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	earliest := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
@@ -236,7 +238,7 @@ func (v *verifier) take(now time.Time) (gs []*group, cs []*cohort, next time.Tim
 // will share a call, so checks need not wait for them.
 func (v *verifier) inputEnded() bool {
 	select {
-	case <-v.r.inputDone:
+	case <-v.inputDone:
 		return true
 	default:
 		return false
@@ -244,7 +246,7 @@ func (v *verifier) inputEnded() bool {
 }
 
 // count adds the requests of one call to the stats.
-func (v *verifier) count(n int) { v.r.s.stats.verifyRequests.Add(int64(max(n, 1))) }
+func (v *verifier) count(n int) { v.stats.verifyRequests.Add(int64(max(n, 1))) }
 
 // callError sorts out a failed verification call: nil when the caller
 // should carry on (check again later), an error ending the run otherwise.
@@ -263,20 +265,20 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 		return nil // every member already has its final result
 	}
 	var n int
-	resp, err := v.api.GetInputsAddJob(ctx, &pb.GetInputsAddJobRequest{Id: g.id}, Attempts(&n))
+	resp, err := v.api.GetInputsAddJob(ctx, &pb.GetInputsAddJobRequest{Id: g.id}, client.Attempts(&n))
 	v.count(n)
 	if err != nil {
 		// "Does not exist" names the job here, not the app (the app answered
 		// PostInputs): the inputs themselves are checked, as after any
 		// failure that is not fatal.
-		var ae *APIError
+		var ae *client.APIError
 		jobUnknown := errors.As(err, &ae) && ae.Code == st.StatusCode_CONN_DOES_NOT_EXIST
 		if !jobUnknown || ctx.Err() != nil {
 			if err := callError(ctx, "GetInputsAddJob "+g.id, err); err != nil {
 				return err
 			}
 		}
-		v.r.cfg.Logger.Debug("cannot read the inputs-add job; checking its inputs by ID",
+		v.cfg.Logger.Debug("cannot read the inputs-add job; checking its inputs by ID",
 			zap.String("job", g.id), zap.Error(err))
 		return v.listSucceeded(ctx, live)
 	}
@@ -287,14 +289,12 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 	if busy := p.GetPendingCount() + p.GetInProgressCount(); busy > 0 {
 		settled := p.GetSuccessCount() + p.GetFailedCount()
 		stalled := g.polls >= stragglerPolls && settled >= 3*busy && busy == g.lastBusy
-		if age >= v.r.cfg.VerifyTimeout || stalled {
+		if age >= v.cfg.VerifyTimeout || stalled {
 			return v.listSucceeded(ctx, live)
 		}
 		g.lastBusy = busy
 		g.due = now.Add(v.nextWait(age))
-		v.mu.Lock()
 		v.groups = append(v.groups, g)
-		v.mu.Unlock()
 		return nil
 	}
 	v.learn(g.polls, age)
@@ -302,12 +302,7 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 	// requests created (and, at most, earlier copies of ours): with no
 	// failure and at least as many successes as members, all succeeded.
 	if p.GetFailedCount() == 0 && p.GetSuccessCount() >= uint64(len(g.members)) {
-		for _, t := range live {
-			if err := v.r.verified(ctx, t); err != nil {
-				return err
-			}
-		}
-		return nil
+		return v.rep.report(ctx, event{kind: evVerified, ts: live})
 	}
 	return v.listSucceeded(ctx, live)
 }
@@ -315,18 +310,16 @@ func (v *verifier) pollGroup(ctx context.Context, g *group) error {
 // nextWait is the wait before the next poll of something first polled age
 // ago: each poll comes 1.5 times later than the previous one, capped.
 func (v *verifier) nextWait(age time.Duration) time.Duration {
-	return min(max(age/2, minPollDelay), v.r.cfg.VerifyMaxInterval)
+	return min(max(age/2, minPollDelay), v.cfg.VerifyMaxInterval)
 }
 
 // learn adapts the expected processing delay from a group found finished
 // at its polls-th poll, age after it was ready.
 func (v *verifier) learn(polls int, age time.Duration) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	if polls == 1 {
 		v.delay = max(minPollDelay, v.delay*3/4)
 	} else {
-		v.delay = min(max(age*5/4, minPollDelay), v.r.cfg.VerifyMaxInterval)
+		v.delay = min(max(age*5/4, minPollDelay), v.cfg.VerifyMaxInterval)
 	}
 }
 
@@ -335,11 +328,11 @@ func (v *verifier) learn(polls int, age time.Duration) {
 // check by ID at once, which reads their status.
 func (v *verifier) listSucceeded(ctx context.Context, ts []*track) error {
 	byID, ids := index(ts)
-	var rest, later []*track
+	var ok, rest, later []*track
 	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
 		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage,
-			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, Attempts(&n), inputStatuses())
+			Status: &st.Status{Code: st.StatusCode_INPUT_SUCCESS}}, client.Attempts(&n), client.InputStatuses())
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "ListInputs", err); err != nil {
@@ -350,27 +343,26 @@ func (v *verifier) listSucceeded(ctx context.Context, ts []*track) error {
 			}
 			continue
 		}
-		ok := make(map[string]bool, len(resp.GetInputs()))
+		succeeded := make(map[string]bool, len(resp.GetInputs()))
 		for _, in := range resp.GetInputs() {
 			// The status is read too: a server that ignored the filter
 			// must not make a pending input look done.
-			ok[in.GetId()] = in.GetStatus().GetCode() == st.StatusCode_INPUT_SUCCESS
+			succeeded[in.GetId()] = in.GetStatus().GetCode() == st.StatusCode_INPUT_SUCCESS
 		}
 		for _, id := range chunk {
-			for _, t := range byID[id] {
-				if ok[id] {
-					if err := v.r.verified(ctx, t); err != nil {
-						return err
-					}
-				} else {
-					rest = append(rest, t)
-				}
+			if succeeded[id] {
+				ok = append(ok, byID[id]...)
+			} else {
+				rest = append(rest, byID[id]...)
 			}
 		}
 	}
 	v.addIDs(rest, true)
 	v.addIDs(later, false)
-	return nil
+	if len(ok) == 0 {
+		return nil
+	}
+	return v.rep.report(ctx, event{kind: evVerified, ts: ok})
 }
 
 // pollIDs reads the status of every input of cs with ListInputs(ids), up to
@@ -386,7 +378,7 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 	failed := make(map[string]error)
 	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
-		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, Attempts(&n), inputStatuses())
+		resp, err := v.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, Page: 1, PerPage: maxPerPage}, client.Attempts(&n), client.InputStatuses())
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "ListInputs", err); err != nil {
@@ -405,11 +397,11 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 	}
 
 	now := time.Now()
-	var retry []*track
+	var retry, verified []*track
 	for _, c := range cs {
 		keep := c.ts[:0]
 		for _, t := range c.ts {
-			pending, del, err := v.decide(ctx, t, status, failed, now)
+			pending, del, err := v.decide(ctx, t, status, failed, now, &verified)
 			if err != nil {
 				return err
 			}
@@ -425,29 +417,33 @@ func (v *verifier) pollIDs(ctx context.Context, cs []*cohort) error {
 			continue
 		}
 		c.ts = keep
-		c.interval = min(max(c.interval*2, minPollDelay), v.r.cfg.VerifyMaxInterval)
+		c.interval = min(max(c.interval*2, minPollDelay), v.cfg.VerifyMaxInterval)
 		c.due = now.Add(c.interval)
-		v.mu.Lock()
 		v.cohorts = append(v.cohorts, c)
-		v.mu.Unlock()
+	}
+	if len(verified) > 0 {
+		if err := v.rep.report(ctx, event{kind: evVerified, ts: verified}); err != nil {
+			return err
+		}
 	}
 	return v.deleteAndResend(ctx, retry)
 }
 
 // decide acts on one input's status read by pollIDs. It reports whether t
-// stays pending (polled again) or must be deleted and re-sent.
+// stays pending (polled again) or must be deleted and re-sent, and adds it
+// to verified when it reached INPUT_SUCCESS.
 func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.Status, failed map[string]error,
-	now time.Time) (pending, del bool, err error) {
+	now time.Time, verified *[]*track) (pending, del bool, err error) {
 	if t.isFinal() {
 		return false, false, nil
 	}
 	id := t.it.ID
-	timedOut := now.Sub(t.since) >= v.r.cfg.VerifyTimeout
+	timedOut := now.Sub(t.since) >= v.cfg.VerifyTimeout
 	if callErr := failed[id]; callErr != nil {
 		if timedOut {
-			return false, false, v.r.fail(ctx, t, verifyStage, t.lastCode, pipeline.Errorf(t.it.Prov, "",
+			return false, false, v.rep.fail(ctx, t, verifyStage, t.lastCode, pipeline.Errorf(t.it.Prov, "",
 				"could not confirm that input %s was processed within %v: %v; it stays on the server; rerun to check again",
-				id, v.r.cfg.VerifyTimeout, callErr))
+				id, v.cfg.VerifyTimeout, callErr))
 		}
 		return true, false, nil
 	}
@@ -457,37 +453,38 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 		switch {
 		case t.annotating():
 			return true, false, nil // re-send only once its annotations settled
-		case t.resends < v.r.cfg.MaxResends:
+		case t.resends < v.cfg.MaxResends:
 			// Not on the server: sending it again cannot make a second copy.
 			t.resends++
-			v.r.cfg.Logger.Debug("input missing on the server; re-sending", zap.String("input", id))
+			v.cfg.Logger.Debug("input missing on the server; re-sending", zap.String("input", id))
 			return false, false, v.requeue(ctx, t)
 		}
-		return false, false, v.r.fail(ctx, t, verifyStage, 0, pipeline.Errorf(t.it.Prov, "",
+		return false, false, v.rep.fail(ctx, t, verifyStage, 0, pipeline.Errorf(t.it.Prov, "",
 			"input %s was accepted but is not on the server, even after %d re-sends", id, t.resends))
 	case code == st.StatusCode_INPUT_SUCCESS:
-		return false, false, v.r.verified(ctx, t)
-	case ClassifyCode(code) == OK: // INPUT_PENDING, INPUT_IN_PROGRESS
+		*verified = append(*verified, t)
+		return false, false, nil
+	case client.ClassifyCode(code) == client.OK: // INPUT_PENDING, INPUT_IN_PROGRESS
 		t.lastCode = int32(code)
 		if timedOut {
-			return false, false, v.r.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "",
+			return false, false, v.rep.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "",
 				"input %s still processing (%s) after %v; it stays on the server; rerun to check again",
-				id, code, v.r.cfg.VerifyTimeout))
+				id, code, v.cfg.VerifyTimeout))
 		}
 		return true, false, nil
 	default:
 		t.lastCode = int32(code)
-		if v.r.cfg.RetryFailedProcessing && transientFailure(s) && t.reprocess < v.r.cfg.MaxProcessingRetries {
+		if v.cfg.RetryFailedProcessing && transientFailure(s) && t.reprocess < v.cfg.MaxProcessingRetries {
 			if t.annotating() {
 				return true, false, nil // delete only once its annotations settled
 			}
 			return false, true, nil
 		}
-		msg := fmt.Sprintf("Clarifai could not process input %s: %s", id, describe(s))
+		msg := fmt.Sprintf("Clarifai could not process input %s: %s", id, client.Describe(s))
 		if t.reprocess > 0 {
 			msg += fmt.Sprintf(" (after %d deletions and re-sends)", t.reprocess)
 		}
-		return false, false, v.r.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "", "%s", msg))
+		return false, false, v.rep.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "", "%s", msg))
 	}
 }
 
@@ -497,7 +494,7 @@ func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 	byID, ids := index(ts)
 	for chunk := range slices.Chunk(ids, maxPerPage) {
 		var n int
-		_, err := v.api.DeleteInputs(ctx, &pb.DeleteInputsRequest{Ids: chunk}, Attempts(&n))
+		_, err := v.api.DeleteInputs(ctx, &pb.DeleteInputsRequest{Ids: chunk}, client.Attempts(&n))
 		v.count(n)
 		if err != nil {
 			if err := callError(ctx, "DeleteInputs", err); err != nil {
@@ -509,7 +506,7 @@ func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 				if err != nil {
 					ferr := pipeline.Errorf(t.it.Prov, "", "processing of input %s failed (status %d) and deleting it for a retry failed: %v",
 						id, t.lastCode, err)
-					if err := v.r.fail(ctx, t, verifyStage, t.lastCode, ferr); err != nil {
+					if err := v.rep.fail(ctx, t, verifyStage, t.lastCode, ferr); err != nil {
 						return err
 					}
 					continue
@@ -524,13 +521,18 @@ func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 	return nil
 }
 
-// requeue hands t back to the upload stage to be sent again.
+// requeue hands t back to the upload stage to be sent again. Its
+// annotations have settled and it is not final, so no other stage holds it.
+// The batcher's mailbox never blocks: the item already holds its slot, so
+// the queue is bounded by MaxPending.
 func (v *verifier) requeue(ctx context.Context, t *track) error {
 	t.unpack()
 	if err := precheck(t.it); err != nil { // a resumed item was never checked
-		return v.r.fail(ctx, t, stage, 0, err)
+		return v.rep.fail(ctx, t, stage, 0, err)
 	}
-	v.r.resend(t)
+	v.cfg.Counters.Retries.Add(1)
+	v.stats.resent.Add(1)
+	v.resends.Put(t)
 	return nil
 }
 
@@ -583,7 +585,7 @@ func transientFailure(s *st.Status) bool {
 			return false
 		}
 	}
-	if ClassifyCode(s.GetCode()) == Retryable {
+	if client.ClassifyCode(s.GetCode()) == client.Retryable {
 		return true
 	}
 	for _, w := range transientWords {

@@ -14,8 +14,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 )
 
 func texts(n int) []*pipeline.Item {
@@ -198,8 +201,8 @@ func TestVerifyRetryFailedProcessing(t *testing.T) {
 				t.Errorf("%s created %d times, want %d", id, f.creates[id], n)
 			}
 		}
-		if got := counters.Retries.Load(); got != 5 || s.Stats().Resent != 5 {
-			t.Errorf("Retries %d, Resent %d; want 5", got, s.Stats().Resent)
+		if got := counters.Retries.Load(); got != 5 || s.Stats().Resent != 5 || s.Stats().InputRetries != 5 {
+			t.Errorf("Retries %d, stats %+v; want 5 re-sent", got, s.Stats())
 		}
 	})
 }
@@ -290,7 +293,7 @@ func TestVerifyByID(t *testing.T) {
 		// Content-derived IDs already on the server: an earlier run's.
 		for i := range 5 {
 			it := &pipeline.Item{Kind: pipeline.KindText, Text: fmt.Sprintf("text %d", i)}
-			f.store(pipeline.DeriveID(it, nil), 3*time.Second, nil)
+			f.store(ids.DeriveID(it, nil), 3*time.Second, nil)
 			items = append(items, it)
 		}
 		pending := &pipeline.Item{ID: "resumed-pending", Kind: pipeline.KindText, Text: "a", Resumed: true}
@@ -429,7 +432,7 @@ func TestVerifyCallErrors(t *testing.T) {
 			f := newFakeAPI()
 			f.fail = func(method string, n int) error {
 				if method != "PostInputs" && n <= 3 {
-					return &APIError{Method: method, Code: st.StatusCode_RPC_SERVER_UNAVAILABLE, Class: Retryable, Attempts: 10}
+					return &client.APIError{Method: method, Code: st.StatusCode_RPC_SERVER_UNAVAILABLE, Class: client.Retryable, Attempts: 10}
 				}
 				return nil
 			}
@@ -450,12 +453,12 @@ func TestVerifyCallErrors(t *testing.T) {
 			f := newFakeAPI()
 			f.fail = func(method string, n int) error {
 				if method == "GetInputsAddJob" {
-					return &APIError{Method: method, Code: st.StatusCode_CONN_KEY_INVALID, Class: Fatal}
+					return &client.APIError{Method: method, Code: st.StatusCode_CONN_KEY_INVALID, Class: client.Fatal}
 				}
 				return nil
 			}
 			_, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{Verify: true}), texts(10))
-			if Classify(err) != Fatal || !strings.Contains(err.Error(), "verify: GetInputsAddJob") {
+			if client.Classify(err) != client.Fatal || !strings.Contains(err.Error(), "verify: GetInputsAddJob") {
 				t.Errorf("Run = %v, want the fatal verification error", err)
 			}
 		})
@@ -484,7 +487,7 @@ func TestVerifyCancel(t *testing.T) {
 func TestVerifyWithClient(t *testing.T) {
 	var mu sync.Mutex
 	polls := 0
-	f := startFake(t, func(method string, n int, req proto.Message) (proto.Message, error) {
+	f := clienttest.Start(t, func(method string, n int, req proto.Message) (proto.Message, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		ok := &st.Status{Code: st.StatusCode_SUCCESS}
@@ -503,10 +506,10 @@ func TestVerifyWithClient(t *testing.T) {
 			}
 			return &pb.SingleInputsAddJobResponse{Status: ok, InputsAddJob: &pb.InputsAddJob{Id: req.(*pb.GetInputsAddJobRequest).Id, Progress: p}}, nil
 		}
-		return withStatus(method, st.StatusCode_FAILURE), nil
+		return clienttest.WithStatus(method, st.StatusCode_FAILURE), nil
 	})
 	counters := pipeline.NewCounters()
-	c := testClient(t, f, func(c *Config) { c.Counters = counters })
+	c := testClient(t, f, func(c *client.Config) { c.Counters = counters })
 	s := newTestSink(t, c, SinkConfig{Verify: true, VerifyDelay: time.Millisecond, Counters: counters})
 	items := images(5, 10)
 	out, err := runSink(t, t.Context(), s, items)
@@ -533,7 +536,7 @@ func TestVerifyDuplicatesShareCalls(t *testing.T) {
 		items := make([]*pipeline.Item, 20_000)
 		for i := range items {
 			items[i] = &pipeline.Item{Kind: pipeline.KindText, Text: fmt.Sprintf("text %d", i)}
-			f.store(pipeline.DeriveID(items[i], nil), 0, nil)
+			f.store(ids.DeriveID(items[i], nil), 0, nil)
 		}
 		s := newTestSink(t, f, SinkConfig{Verify: true})
 		out, err := runSink(t, t.Context(), s, items)

@@ -1,15 +1,3 @@
-// Package annotations reads object annotations in the COCO, YOLO and Pascal
-// VOC formats and joins them to the image files a source walks.
-//
-// The readers never convert pixel coordinates: COCO and VOC regions come out
-// with Region.Pixels set, in pixels of the image (x → Col, y → Row), and the
-// annotations transform normalizes them with the image size it reads from the
-// file header. YOLO coordinates are already normalized and come out with
-// Pixels unset.
-//
-// An Index is opened once per walk (Open), asked for the annotation of each
-// image the walk emits (Lookup), and at the end lists the annotation images
-// no Lookup matched (Unmatched). The join rules are documented on Lookup.
 package annotations
 
 import (
@@ -44,32 +32,34 @@ const (
 // Config says which annotation files to join to a walk's images.
 type Config struct {
 	// Format is "coco", "yolo" or "voc" (required).
-	Format Format
+	Format Format `yaml:"format" json:"format"`
 	// Path is the COCO JSON file, the YOLO labels directory or the VOC XML
 	// directory (required).
-	Path string
-	// Classes is the YOLO classes file: one class name per line, the line
-	// number (from 0) being the class index. Default <Path>/classes.txt.
-	// Only for YOLO.
-	Classes string
+	Path string `yaml:"path" json:"path"`
+	// Classes is the YOLO classes file: an Ultralytics data.yaml (names as
+	// a list or an index -> name map, see ReadDataYAML), or a file of one
+	// class name per line, the line number (from 0) being the class index
+	// (classes.txt, obj.names). Default: found by FindClasses in Path or
+	// its parent. Only for YOLO.
+	Classes string `yaml:"classes,omitempty" json:"classes,omitempty"`
 	// Polygons, for COCO, makes each segmentation polygon a polygon region
 	// instead of taking the annotation's bbox. An annotation whose
 	// segmentation is RLE (crowd masks) falls back to its bbox; Open
 	// counts these (see Index.RLEFallbacks). Default false: boxes.
-	Polygons bool
+	Polygons bool `yaml:"polygons,omitempty" json:"polygons,omitempty"`
 	// InputConcepts, when set, adds every distinct region label of an
 	// image to the item as a positive input-level concept too, which is
 	// what classifiers train on. Default false: regions only.
-	InputConcepts bool
+	InputConcepts bool `yaml:"input_concepts,omitempty" json:"input_concepts,omitempty"`
 	// IgnoreUnmatched turns off the report of annotation images that no
 	// walked file matched (see Index.Unmatched). Set it when Include or
 	// Exclude patterns upload a subset of an annotated dataset on purpose.
-	IgnoreUnmatched bool
+	IgnoreUnmatched bool `yaml:"ignore_unmatched,omitempty" json:"ignore_unmatched,omitempty"`
 }
 
-// Validate checks the format and that Path (and Classes) exist with the
-// right type. It does not read them.
-func (c Config) Validate() error {
+// Check checks the settings without touching the file system: a known
+// format, a path, and options that fit the format.
+func (c Config) Check() error {
 	switch c.Format {
 	case FormatCOCO, FormatYOLO, FormatVOC:
 	case "":
@@ -80,6 +70,21 @@ func (c Config) Validate() error {
 	if c.Path == "" {
 		return fmt.Errorf("annotations: %s needs a path", c.Format)
 	}
+	if c.Classes != "" && c.Format != FormatYOLO {
+		return fmt.Errorf("annotations: a classes file is only used with yolo, not %s", c.Format)
+	}
+	if c.Polygons && c.Format != FormatCOCO {
+		return fmt.Errorf("annotations: polygons is a coco option; %s files say per line or object", c.Format)
+	}
+	return nil
+}
+
+// Validate is Check, then checks that Path exists with the right type. It
+// does not read it.
+func (c Config) Validate() error {
+	if err := c.Check(); err != nil {
+		return err
+	}
 	fi, err := os.Stat(c.Path)
 	if err != nil {
 		return fmt.Errorf("annotations: %w", err)
@@ -89,12 +94,6 @@ func (c Config) Validate() error {
 	}
 	if c.Format != FormatCOCO && !fi.IsDir() {
 		return fmt.Errorf("annotations: %s path %s is not a directory", c.Format, c.Path)
-	}
-	if c.Classes != "" && c.Format != FormatYOLO {
-		return fmt.Errorf("annotations: a classes file is only used with yolo, not %s", c.Format)
-	}
-	if c.Polygons && c.Format != FormatCOCO {
-		return fmt.Errorf("annotations: polygons is a coco option; %s files say per line or object", c.Format)
 	}
 	return nil
 }
@@ -112,6 +111,10 @@ type Annotation struct {
 	// when it gives none. The annotations transform cross-checks them with
 	// the image header.
 	Width, Height int
+	// Warnings name the annotations of this image that were skipped or are
+	// doubtful (a zero-area box, a repeated COCO annotation ID), with the
+	// file and the IDs or line; the source logs them.
+	Warnings []string
 }
 
 // Fingerprint returns a short hash of what a says, for resume keys: an
@@ -127,39 +130,6 @@ func (a *Annotation) Fingerprint() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
-}
-
-// SizeKey is the Item.Metadata key under which a source records the image
-// size an annotation file states, as map[string]any{"width": w, "height": h}
-// with int values. It is internal to the run: the annotations transform
-// reads and removes it with TakeSize before the item is uploaded.
-const SizeKey = "_annotated_size"
-
-// SetSize records w×h in md under SizeKey and returns md (allocated when
-// nil). It does nothing when either is 0.
-func SetSize(md map[string]any, w, h int) map[string]any {
-	if w <= 0 || h <= 0 {
-		return md
-	}
-	if md == nil {
-		md = make(map[string]any, 1)
-	}
-	md[SizeKey] = map[string]any{"width": w, "height": h}
-	return md
-}
-
-// TakeSize returns the size SetSize recorded in md and deletes it from md.
-// ok is false when there is none.
-func TakeSize(md map[string]any) (w, h int, ok bool) {
-	v, found := md[SizeKey]
-	if !found {
-		return 0, 0, false
-	}
-	delete(md, SizeKey)
-	m, _ := v.(map[string]any)
-	w, okw := m["width"].(int)
-	h, okh := m["height"].(int)
-	return w, h, okw && okh
 }
 
 // concepts returns the distinct labels of regions as positive concepts.

@@ -232,7 +232,7 @@ func TestYOLOLine(t *testing.T) {
 		{"0 0.5 x 0.2 0.2", pipeline.Region{}, `field 3: "x" is not a number`},
 		{"0 0.5 NaN 0.2 0.2", pipeline.Region{}, `field 3: "NaN" is not a number`},
 		{"0 0.5 0.5 1.5 0.2", pipeline.Region{}, "field 4: 1.5 is outside [0, 1]"},
-		{"0 0.5 0.5 0 0.2", pipeline.Region{}, "box width 0 and height 0.2 must be positive"},
+		{"0 0.5 0.5 0 0.2", pipeline.Region{}, "box width 0 and height 0.2: zero-area box"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			got, err := annotations.ParseYOLOLine(tc.line, classes)
@@ -407,7 +407,7 @@ func TestIndexYOLO(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	root := t.TempDir()
-	write(t, root, map[string]string{"labels/a.txt": "", "c.json": "{", "data.yaml": "names: [a]", "empty/x": ""})
+	write(t, root, map[string]string{"labels/a.txt": "", "c.json": "{", "y/data.yaml": "names: [a]", "y/bad.yaml": "nc: 2\nnames: [a]\n", "empty/x": ""})
 	for _, tc := range []struct {
 		name string
 		cfg  annotations.Config
@@ -422,7 +422,8 @@ func TestOpenErrors(t *testing.T) {
 		{"classes for voc", annotations.Config{Format: "voc", Path: root, Classes: "x"}, "only used with yolo"},
 		{"polygons for voc", annotations.Config{Format: "voc", Path: root, Polygons: true}, "polygons is a coco option"},
 		{"no classes", annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels")}, "yolo needs the class names"},
-		{"yaml classes", annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels"), Classes: filepath.Join(root, "data.yaml")}, "YAML class lists are not supported"},
+		{"bad yaml classes", annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels"), Classes: filepath.Join(root, "y", "bad.yaml")}, "bad.yaml: nc is 2 but names has 1 classes"},
+		{"missing classes", annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels"), Classes: filepath.Join(root, "nope.txt")}, "nope.txt does not exist"},
 		{"empty classes", annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels"), Classes: filepath.Join(root, "empty", "x")}, "no class names"},
 		{"bad coco", annotations.Config{Format: "coco", Path: filepath.Join(root, "c.json")}, "c.json line 1 column 2: unexpected end of file"},
 	} {
@@ -432,19 +433,6 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestSize(t *testing.T) {
-	md := annotations.SetSize(nil, 640, 480)
-	if w, h, ok := annotations.TakeSize(md); !ok || w != 640 || h != 480 || len(md) != 0 {
-		t.Errorf("got %d %d %v, md %v", w, h, ok, md)
-	}
-	if md := annotations.SetSize(nil, 0, 480); md != nil {
-		t.Errorf("unknown size recorded: %v", md)
-	}
-	if _, _, ok := annotations.TakeSize(map[string]any{"x": 1}); ok {
-		t.Error("size found in metadata without one")
 	}
 }
 

@@ -3,13 +3,16 @@ package annotations
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
@@ -19,12 +22,17 @@ import (
 // size and a compact list of its regions. Memory grows with the number of
 // images and annotations (about 60 bytes per box, plus 8 bytes per polygon
 // vertex), which COCO's layout makes unavoidable: an image's annotations may
-// be anywhere in the file. Coordinates are kept as float32 (about 1e-4 pixel
-// of precision at 1000 pixels). A COCO is not safe for concurrent use.
+// be anywhere in the file; while the file is parsed, about 40 bytes more
+// per annotation find repeated annotation IDs. Coordinates are kept as
+// float32 (about 1e-4 pixel of precision at 1000 pixels). A COCO is not
+// safe for concurrent use.
 type COCO struct {
 	name       string
 	images     []cocoImage
 	byID       map[int64]int32
+	annIDs     map[int64]annSeen // while parsing: annotation ID -> first use
+	seed       maphash.Seed
+	repeats    Repeats
 	byBase     map[string][]int32
 	categories map[int64]string
 	rle        int
@@ -37,7 +45,25 @@ type cocoImage struct {
 	width, height int32
 	regions       []cocoRegion
 	errs          []string // per-annotation problems, reported on Lookup
+	warns         []string // regions skipped, reported on Lookup as warnings
 	matched       bool
+}
+
+// annSeen is the first annotation with an ID: its image and a hash of
+// what it says.
+type annSeen struct {
+	img  int32
+	hash uint64
+}
+
+// Repeats counts the annotations of a COCO file whose "id" an earlier
+// annotation already has (see ParseCOCO).
+type Repeats struct {
+	// Identical annotations (same image, category, bbox and segmentation
+	// as the first with the ID) were skipped; Different ones were kept.
+	Identical, Different int
+	// FirstIDs are the first few repeated IDs.
+	FirstIDs []int64
 }
 
 type cocoRegion struct {
@@ -57,7 +83,7 @@ type cocoImageJSON struct {
 }
 
 type cocoAnnJSON struct {
-	ID         int64     `json:"id"`
+	ID         *int64    `json:"id"`
 	ImageID    *int64    `json:"image_id"`
 	CategoryID *int64    `json:"category_id"`
 	BBox       []float64 `json:"bbox"`
@@ -66,7 +92,7 @@ type cocoAnnJSON struct {
 // cocoSegAnnJSON is cocoAnnJSON with the segmentation. (Embedding would
 // put the embedded type's name in the decoder's error messages.)
 type cocoSegAnnJSON struct {
-	ID           int64           `json:"id"`
+	ID           *int64          `json:"id"`
 	ImageID      *int64          `json:"image_id"`
 	CategoryID   *int64          `json:"category_id"`
 	BBox         []float64       `json:"bbox"`
@@ -114,13 +140,21 @@ func (e *PosError) Unwrap() error { return e.Err }
 // file_name, an image id listed twice, an annotation without image_id, a
 // category without a name) are returned as a *PosError naming name and the
 // place; when r is an io.Seeker the place is a line and column. Problems of
-// one annotation (bad bbox or polygon, unknown category) are kept and
-// returned by Lookup for that image only. ParseCOCO returns ctx.Err() if
-// ctx ends first.
+// one annotation (bad bbox or polygon, a negative width or height, unknown
+// category) are kept and returned by Lookup for that image only: the item
+// fails. A box of zero width or height is skipped, and Lookup returns it as
+// a warning. An annotation whose "id" an earlier one has is skipped when it
+// says the same (image, category, bbox, segmentation: a copy) and kept
+// otherwise (two annotations that share an ID by mistake); both are
+// counted by Repeats and named in the image's warnings. Annotations
+// without "id" are never repeats. ParseCOCO returns ctx.Err() if ctx ends
+// first.
 func ParseCOCO(ctx context.Context, name string, r io.Reader, polygons bool) (*COCO, error) {
 	c := &COCO{
 		name:       name,
 		byID:       make(map[int64]int32),
+		annIDs:     make(map[int64]annSeen),
+		seed:       maphash.MakeSeed(),
 		categories: make(map[int64]string),
 	}
 	dec := json.NewDecoder(r)
@@ -144,8 +178,8 @@ func ParseCOCO(ctx context.Context, name string, r io.Reader, polygons bool) (*C
 			c.byBase[b] = append(c.byBase[b], int32(i))
 		}
 	}
-	// byID is only needed while annotations may still name an image.
-	c.byID = nil
+	// byID and annIDs are only needed while annotations may still come.
+	c.byID, c.annIDs = nil, nil
 	return c, nil
 }
 
@@ -352,9 +386,16 @@ func (c *COCO) addImage(im cocoImageJSON) error {
 	return nil
 }
 
+// repeatsListed bounds Repeats.FirstIDs.
+const repeatsListed = 5
+
 func (c *COCO) addAnnotation(a cocoSegAnnJSON, polygons bool) error {
+	var annID int64
+	if a.ID != nil {
+		annID = *a.ID
+	}
 	if a.ImageID == nil {
-		return fmt.Errorf("annotation id %d: no image_id", a.ID)
+		return fmt.Errorf("annotation id %d: no image_id", annID)
 	}
 	i, ok := c.byID[*a.ImageID]
 	if !ok {
@@ -364,14 +405,32 @@ func (c *COCO) addAnnotation(a cocoSegAnnJSON, polygons bool) error {
 		c.byID[*a.ImageID] = i
 	}
 	img := &c.images[i]
+	if a.ID != nil {
+		h := c.annHash(a)
+		if first, dup := c.annIDs[annID]; dup {
+			r := &c.repeats
+			if len(r.FirstIDs) < repeatsListed {
+				r.FirstIDs = append(r.FirstIDs, annID)
+			}
+			if first.img == i && first.hash == h {
+				r.Identical++
+				img.warns = append(img.warns, fmt.Sprintf("annotation id %d is repeated with the same content: the copy is skipped", annID))
+				return nil
+			}
+			r.Different++
+			img.warns = append(img.warns, fmt.Sprintf("annotation id %d is repeated with other content: both are kept", annID))
+		} else {
+			c.annIDs[annID] = annSeen{img: i, hash: h}
+		}
+	}
 	bad := func(format string, args ...any) error {
-		img.errs = append(img.errs, fmt.Sprintf("annotation id %d: ", a.ID)+fmt.Sprintf(format, args...))
+		img.errs = append(img.errs, fmt.Sprintf("annotation id %d: ", annID)+fmt.Sprintf(format, args...))
 		return nil
 	}
 	if a.CategoryID == nil {
 		return bad("no category_id")
 	}
-	reg := cocoRegion{ann: a.ID, cat: *a.CategoryID}
+	reg := cocoRegion{ann: annID, cat: *a.CategoryID}
 	hasBox := a.BBox != nil
 	if hasBox {
 		if len(a.BBox) != 4 {
@@ -382,8 +441,12 @@ func (c *COCO) addAnnotation(a cocoSegAnnJSON, polygons bool) error {
 				return bad("bbox %v has a number out of range", a.BBox)
 			}
 		}
-		if a.BBox[2] <= 0 || a.BBox[3] <= 0 {
-			return bad("bbox %v has a width or height that is not positive", a.BBox)
+		if a.BBox[2] < 0 || a.BBox[3] < 0 {
+			return bad("bbox %v has a negative width or height", a.BBox)
+		}
+		if (a.BBox[2] == 0 || a.BBox[3] == 0) && !polygons {
+			img.warns = append(img.warns, fmt.Sprintf("annotation id %d: bbox %v has zero area: skipped", annID, a.BBox))
+			return nil
 		}
 		reg.box = [4]float32{float32(a.BBox[0]), float32(a.BBox[1]), float32(a.BBox[2]), float32(a.BBox[3])}
 	}
@@ -419,7 +482,7 @@ func (c *COCO) addAnnotation(a cocoSegAnnJSON, polygons bool) error {
 			// RLE masks (crowd regions) are not supported: fall back to
 			// the bbox and count it, so the source can warn once.
 			if c.rle == 0 {
-				c.firstRLE = a.ID
+				c.firstRLE = annID
 			}
 			c.rle++
 		}
@@ -430,9 +493,40 @@ func (c *COCO) addAnnotation(a cocoSegAnnJSON, polygons bool) error {
 		}
 		return bad("no bbox")
 	}
+	if a.BBox[2] == 0 || a.BBox[3] == 0 {
+		img.warns = append(img.warns, fmt.Sprintf("annotation id %d: bbox %v has zero area: skipped", annID, a.BBox))
+		return nil
+	}
 	img.regions = append(img.regions, reg)
 	return nil
 }
+
+// annHash hashes what an annotation says, to tell a copy from another
+// annotation that shares its ID.
+func (c *COCO) annHash(a cocoSegAnnJSON) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	var b [8]byte
+	put := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	put(uint64(*a.ImageID))
+	if a.CategoryID != nil {
+		put(1)
+		put(uint64(*a.CategoryID))
+	}
+	put(uint64(len(a.BBox)))
+	for _, v := range a.BBox {
+		put(math.Float64bits(v))
+	}
+	h.Write(a.Segmentation)
+	return h.Sum64()
+}
+
+// Repeats returns the annotations whose ID an earlier one has (see
+// ParseCOCO).
+func (c *COCO) Repeats() Repeats { return c.repeats }
 
 // RLEFallbacks returns how many annotations had an RLE segmentation, which
 // is not supported, and were read as their bbox instead, and the ID of the
@@ -474,6 +568,9 @@ func (c *COCO) Lookup(rel string) (*Annotation, error) {
 	img := &c.images[best]
 	img.matched = true
 	a := &Annotation{File: c.name, Width: int(img.width), Height: int(img.height)}
+	for _, w := range img.warns {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("%s: image %q (id %d): %s", c.name, img.fileName, img.id, w))
+	}
 	errs := img.errs
 	for _, r := range img.regions {
 		name, ok := c.categories[r.cat]
@@ -515,7 +612,7 @@ func (c *COCO) unmatched(ctx context.Context, fn func(UnmatchedImage) error) err
 		switch {
 		case img.fileName == "":
 			u = UnmatchedImage{File: c.name, Image: fmt.Sprintf("image_id %d", img.id),
-				Err: fmt.Errorf("%d annotations name image_id %d, which images does not list", len(img.regions)+len(img.errs), img.id)}
+				Err: fmt.Errorf("%d annotations%s name image_id %d, which images does not list", len(img.regions)+len(img.errs), annIDList(img.regions), img.id)}
 		case !img.matched && len(img.regions)+len(img.errs) > 0:
 			u = UnmatchedImage{File: c.name, Image: img.fileName,
 				Err: fmt.Errorf("image %q (id %d) has %d annotations, but no walked file matches it", img.fileName, img.id, len(img.regions)+len(img.errs))}
@@ -527,6 +624,28 @@ func (c *COCO) unmatched(ctx context.Context, fn func(UnmatchedImage) error) err
 		}
 	}
 	return nil
+}
+
+// annIDList returns " (id 1)" or " (ids 1, 2, 3, ...)" for the first annotation IDs of
+// regions, or "" when there is none.
+func annIDList(regions []cocoRegion) string {
+	var ids []string
+	for _, r := range regions {
+		if len(ids) == repeatsListed {
+			ids = append(ids, "...")
+			break
+		}
+		if n := fmt.Sprint(r.ann); !slices.Contains(ids, n) {
+			ids = append(ids, n)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return ""
+	case 1:
+		return " (id " + ids[0] + ")"
+	}
+	return " (ids " + strings.Join(ids, ", ") + ")"
 }
 
 // normName cleans a COCO file_name for the join: "\" as "/", no "./" or

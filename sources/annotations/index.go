@@ -67,25 +67,11 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 			return nil, fmt.Errorf("annotations: %w", err)
 		}
 	case FormatYOLO:
-		classes := cfg.Classes
-		if classes == "" {
-			classes = filepath.Join(cfg.Path, "classes.txt")
-		}
-		switch strings.ToLower(filepath.Ext(classes)) {
-		case ".yaml", ".yml":
-			return nil, fmt.Errorf("annotations: %s: YAML class lists are not supported; write the names to a classes.txt, one per line in class order", classes)
-		}
-		f, err := os.Open(classes)
+		classes, names, err := FindClasses(cfg)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && cfg.Classes == "" {
-				return nil, fmt.Errorf("annotations: yolo needs the class names: set the classes file or put classes.txt in %s", cfg.Path)
-			}
 			return nil, fmt.Errorf("annotations: %w", err)
 		}
-		defer f.Close()
-		if x.names, err = ReadClasses(classes, f); err != nil {
-			return nil, fmt.Errorf("annotations: %w", err)
-		}
+		x.names = names
 		if x.classes, err = filepath.Abs(classes); err != nil {
 			return nil, fmt.Errorf("annotations: %w", err)
 		}
@@ -103,6 +89,15 @@ func (x *Index) RLEFallbacks() (n int, firstID int64) {
 		return 0, 0
 	}
 	return x.coco.RLEFallbacks()
+}
+
+// Repeats reports COCO annotations whose ID an earlier one has (see
+// ParseCOCO); zero for other formats.
+func (x *Index) Repeats() Repeats {
+	if x.coco == nil {
+		return Repeats{}
+	}
+	return x.coco.Repeats()
 }
 
 // Owns reports whether the file at path (absolute and clean) is one of the

@@ -85,8 +85,11 @@ func ParseYOLOLine(line string, classes []string) (pipeline.Region, error) {
 	reg := pipeline.Region{Concepts: []pipeline.Concept{pipeline.Positive(classes[k])}}
 	if len(nums) == 4 {
 		cx, cy, w, h := nums[0], nums[1], nums[2], nums[3]
-		if w <= 0 || h <= 0 {
+		if w < 0 || h < 0 {
 			return pipeline.Region{}, fmt.Errorf("box width %v and height %v must be positive", w, h)
+		}
+		if w == 0 || h == 0 {
+			return pipeline.Region{}, fmt.Errorf("box width %v and height %v: %w", w, h, ErrZeroArea)
 		}
 		reg.Box = &pipeline.BoundingBox{
 			Left: clamp01(cx - w/2), Top: clamp01(cy - h/2),
@@ -105,7 +108,7 @@ func ParseYOLOLine(line string, classes []string) (pipeline.Region, error) {
 }
 
 // ParseYOLO reads a YOLO label file (see ParseYOLOLine), skipping empty
-// lines. An empty file is an image without objects. The first bad line, a
+// lines and, with a warning, zero-area boxes. An empty file is an image without objects. The first bad line, a
 // line over 1 MiB or a file over 16 MiB is an error naming name and the
 // 1-based line number.
 func ParseYOLO(name string, r io.Reader, classes []string) (*Annotation, error) {
@@ -121,6 +124,10 @@ func ParseYOLO(name string, r io.Reader, classes []string) (*Annotation, error) 
 			continue
 		}
 		reg, err := ParseYOLOLine(line, classes)
+		if errors.Is(err, ErrZeroArea) {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("%s line %d: %v: skipped", name, n, err))
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", name, n, err)
 		}
@@ -138,5 +145,10 @@ func ParseYOLO(name string, r io.Reader, classes []string) (*Annotation, error) 
 	a.Concepts = concepts(a.Regions)
 	return a, nil
 }
+
+// ErrZeroArea is the error of a box of zero width or height. ParseYOLO
+// skips such a line with a warning (Annotation.Warnings) rather than fail
+// the image: converters leave them behind, and they hold nothing to learn.
+var ErrZeroArea = errors.New("zero-area box")
 
 func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }

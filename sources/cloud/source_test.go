@@ -3,284 +3,59 @@ package cloud_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
+	"go.uber.org/goleak"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sources/cloud"
 )
 
-func sourceConfig(e *env, stateDir string, spec cloud.Spec) cloud.SourceConfig {
-	return cloud.SourceConfig{
-		Spec: spec, JobName: "job", StateDir: stateDir,
-		Client: func() cloud.API { return e.client },
-		Wait:   cloud.WaitOptions{MinInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond},
-	}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeIngestion records its runs and returns err.
+type fakeIngestion struct {
+	runs int
+	err  error
 }
 
-func privSpec(secret string) cloud.Spec {
-	return cloud.Spec{URLs: []string{"s3://priv/data/"}, Concepts: []string{"c"},
-		Credentials: cloud.Credentials{AWS: &cloud.AWSCredentials{AccessKeyID: awsID, SecretAccessKey: clarifai.Secret(secret)}}}
-}
+func (f *fakeIngestion) Name() string { return "cloud s3://b/p/" }
 
-func posts(e *env) int64 { return e.emu.Calls()["PostInputsDataSources"] }
+func (f *fakeIngestion) Run(ctx context.Context) error {
+	f.runs++
+	return f.err
+}
 
 // TestSourceInPipeline mixes a local source and a cloud source in one run:
-// the local items are uploaded, the cloud files are ingested by the server,
-// and nothing secret reaches the logs or the state file.
+// the local items are uploaded, the ingestion runs once and adds nothing to
+// the counts.
 func TestSourceInPipeline(t *testing.T) {
-	e := newEnv(t, -1, false)
-	core, logs := observer.New(zap.DebugLevel)
-	state := t.TempDir()
-	cfg := sourceConfig(e, state, privSpec(awsSecret))
-	cfg.Logger = zap.New(core)
-	src, err := cloud.NewSource(cfg)
-	if err != nil {
-		t.Fatal(err)
+	ing := &fakeIngestion{}
+	src := cloud.NewSource(ing)
+	if src.Name() != "cloud s3://b/p/" || src.Ingestion() != cloud.Ingestion(ing) {
+		t.Fatalf("name %q, ingestion %v", src.Name(), src.Ingestion())
 	}
 	local := &pipelinetest.SliceSource{Items: []*pipeline.Item{
 		{ID: "l1", Kind: pipeline.KindText, Text: "one", Prov: pipeline.Provenance{Source: "slice", Line: 1}},
 		{ID: "l2", Kind: pipeline.KindText, Text: "two", Prov: pipeline.Provenance{Source: "slice", Line: 2}},
 	}}
 	sink := &pipelinetest.RecordingSink{}
-	stats, err := pipeline.Run(testCtx(t), pipeline.Job{Sources: []pipeline.Source{local, src}, Sink: sink})
+	stats, err := pipeline.Run(context.Background(), pipeline.Job{Sources: []pipeline.Source{local, src}, Sink: sink})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats.Read != 2 || stats.Done != 2 {
-		t.Fatalf("stats %+v", stats)
-	}
-	if n := len(e.emu.Inputs(testUser, testApp)); n != 6 {
-		t.Fatalf("%d inputs ingested by the server, want 6", n)
-	}
-	last, ok := src.Last()
-	if !ok || last.State() != cloud.StateCompleted || last.ID != src.JobID(1) {
-		t.Fatalf("last %v %v", last.ID, last.State())
-	}
-	var text strings.Builder
-	for _, entry := range logs.All() {
-		text.WriteString(entry.Message)
-		for k, v := range entry.ContextMap() {
-			text.WriteString(" " + k + "=" + fmt.Sprint(v))
-		}
-		text.WriteString("\n")
-	}
-	for _, want := range []string{"cloud ingestion started", "cloud ingestion progress", "cloud ingestion completed"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("logs lack %q:\n%s", want, text.String())
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(state, "*"))
-	if len(files) != 1 {
-		t.Fatalf("state files %v", files)
-	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), src.JobID(1)) {
-		t.Errorf("state file %s", b)
-	}
-	for _, secret := range []string{awsSecret, awsID} {
-		if strings.Contains(text.String(), secret) || strings.Contains(string(b), secret) {
-			t.Fatalf("%q leaked into the logs or the state file", secret)
-		}
+	if stats.Read != 2 || stats.Done != 2 || ing.runs != 1 {
+		t.Fatalf("stats %+v, %d runs", stats, ing.runs)
 	}
 }
 
-func TestSourceResume(t *testing.T) {
-	tests := []struct {
-		name      string
-		run       func(t *testing.T, e *env, state string)
-		wantPosts int64
-		clock     bool // extraction on a fake clock, one step per 10ms
-	}{
-		{"a rerun after completion posts nothing", func(t *testing.T, e *env, state string) {
-			mustStream(t, e, state, privSpec(awsSecret), false)
-			mustStream(t, e, state, privSpec(awsSecret), false)
-		}, 1, false},
-		{"a lost state file: the derived ID finds the job", func(t *testing.T, e *env, state string) {
-			mustStream(t, e, state, privSpec(awsSecret), false)
-			files, _ := filepath.Glob(filepath.Join(state, "cloud-*.json"))
-			for _, f := range files {
-				_ = os.Remove(f)
-			}
-			mustStream(t, e, state, privSpec(awsSecret), false)
-		}, 1, false},
-		{"restart posts a new attempt", func(t *testing.T, e *env, state string) {
-			mustStream(t, e, state, privSpec(awsSecret), false)
-			src := mustStream(t, e, state, privSpec(awsSecret), true)
-			if last, _ := src.Last(); last.ID != src.JobID(2) {
-				t.Fatalf("restart used %s", last.ID)
-			}
-		}, 2, false},
-		{"a failed job: the error, then a new attempt", func(t *testing.T, e *env, state string) {
-			src, err := cloud.NewSource(sourceConfig(e, state, privSpec("wrong")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = pipelinetest.Collect(testCtx(t), src)
-			if err == nil || !strings.Contains(err.Error(), "access denied listing s3://priv/data/") || strings.Contains(err.Error(), "wrong") {
-				t.Fatalf("err %v", err)
-			}
-			src = mustStream(t, e, state, privSpec(awsSecret), false)
-			if last, _ := src.Last(); last.ID != src.JobID(2) || last.Progress().Inputs() != 6 {
-				t.Fatalf("second attempt %s %+v", last.ID, last.Progress())
-			}
-		}, 2, false},
-		{"a crash before posting: the recorded ID is posted", func(t *testing.T, e *env, state string) {
-			src, err := cloud.NewSource(sourceConfig(e, state, privSpec(awsSecret)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The state file as an earlier run wrote it just before dying.
-			writeFile(t, state, "cloud-"+strings.TrimSuffix(strings.TrimPrefix(src.JobID(3), "cloud-"), "-3")+".json",
-				[]byte(`{"version":1,"inputs_add_job_id":"`+src.JobID(3)+`","attempt":3}`))
-			src = mustStream(t, e, state, privSpec(awsSecret), false)
-			if last, _ := src.Last(); last.ID != src.JobID(3) {
-				t.Fatalf("posted %s", last.ID)
-			}
-		}, 1, false},
-		{"a cancelled job: an error, then a new attempt", func(t *testing.T, e *env, state string) {
-			src, err := cloud.NewSource(sourceConfig(e, state, privSpec(awsSecret)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Post attempt 1 the way the source would, and cancel it.
-			spec := privSpec(awsSecret)
-			spec.JobID = src.JobID(1)
-			if _, err := cloud.Start(testCtx(t), e.client, spec); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := cloud.Cancel(testCtx(t), e.client, src.JobID(1)); err != nil {
-				t.Fatal(err)
-			}
-			// A source that finds it cancelled starts attempt 2, which
-			// ends as the clock moves.
-			stop := make(chan struct{})
-			defer close(stop)
-			go func() {
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(time.Millisecond):
-						e.clock.Advance(time.Hour)
-					}
-				}
-			}()
-			src = mustStream(t, e, state, privSpec(awsSecret), false)
-			if last, _ := src.Last(); last.ID != src.JobID(2) || last.Progress().Inputs() != 6 {
-				t.Fatalf("followed %s %+v", last.ID, last.Progress())
-			}
-		}, 2, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, -1, false)
-			if tc.clock {
-				e = newEnv(t, 10*time.Millisecond, true)
-			}
-			tc.run(t, e, t.TempDir())
-			if got := posts(e); got != tc.wantPosts {
-				t.Fatalf("%d PostInputsDataSources calls, want %d", got, tc.wantPosts)
-			}
-		})
-	}
-}
-
-func mustStream(t *testing.T, e *env, state string, spec cloud.Spec, restart bool) *cloud.Source {
-	t.Helper()
-	cfg := sourceConfig(e, state, spec)
-	cfg.Restart = restart
-	src, err := cloud.NewSource(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := pipelinetest.Collect(testCtx(t), src)
-	if err != nil || len(items) != 0 {
-		t.Fatalf("Stream: %d items, %v", len(items), err)
-	}
-	return src
-}
-
-// TestSourceInterruptedRunIsFollowed interrupts a run while the server job
-// is queued, then reruns: the rerun follows the same job to its end.
-func TestSourceInterruptedRunIsFollowed(t *testing.T) {
-	const d = 10 * time.Millisecond
-	e := newEnv(t, d, true)
-	state := t.TempDir()
-	src, err := cloud.NewSource(sourceConfig(e, state, privSpec(awsSecret)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(testCtx(t))
-	done := make(chan error, 1)
-	go func() {
-		_, err := pipelinetest.Collect(ctx, src)
-		done <- err
-	}()
-	for i := 0; ; i++ {
-		if last, ok := src.Last(); ok && last.State() == cloud.StateQueued {
-			break
-		}
-		if i == 3000 {
-			t.Fatal("the job was not started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted Stream: %v", err)
-	}
-	e.clock.Advance(time.Hour)
-	src = mustStream(t, e, state, privSpec(awsSecret), false)
-	if last, _ := src.Last(); last.ID != src.JobID(1) || last.State() != cloud.StateCompleted || posts(e) != 1 {
-		t.Fatalf("rerun: %s %v, %d posts", last.ID, last.State(), posts(e))
-	}
-}
-
-func TestNewSourceErrors(t *testing.T) {
-	client := func() cloud.API { return nil }
-	tests := []struct {
-		name string
-		cfg  cloud.SourceConfig
-		want string
-	}{
-		{"job id set", cloud.SourceConfig{Spec: cloud.Spec{URLs: []string{"s3://b"}, JobID: "x"}, Client: client}, "derived"},
-		{"bad spec", cloud.SourceConfig{Spec: cloud.Spec{}, Client: client}, "no URL"},
-		{"no client", cloud.SourceConfig{Spec: cloud.Spec{URLs: []string{"s3://b"}}}, "no client"},
-	}
-	for _, tc := range tests {
-		if _, err := cloud.NewSource(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		}
-	}
-	src, err := cloud.NewSource(cloud.SourceConfig{Spec: cloud.Spec{URLs: []string{"https://h/a.zip?sig=SECRET"}}, Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(src.Name(), "SECRET") || src.Name() != "cloud https://h/a.zip?[redacted]" {
-		t.Errorf("name %q", src.Name())
-	}
-	if _, err := pipelinetest.Collect(testCtx(t), src); err == nil || !strings.Contains(err.Error(), "no client") {
-		t.Errorf("Stream with a nil API: %v", err)
-	}
-	// The same ingestion in another job, or with other concepts, is another job ID.
-	a, _ := cloud.NewSource(cloud.SourceConfig{JobName: "a", Spec: cloud.Spec{URLs: []string{"s3://b"}}, Client: client})
-	b, _ := cloud.NewSource(cloud.SourceConfig{JobName: "b", Spec: cloud.Spec{URLs: []string{"s3://b"}}, Client: client})
-	c, _ := cloud.NewSource(cloud.SourceConfig{JobName: "a", Spec: cloud.Spec{URLs: []string{"s3://b"}, Concepts: []string{"x"}}, Client: client})
-	a2, _ := cloud.NewSource(cloud.SourceConfig{JobName: "a", Spec: cloud.Spec{URLs: []string{"s3://b"}, Credentials: cloud.Credentials{AWS: &cloud.AWSCredentials{AccessKeyID: "k", SecretAccessKey: "s"}}}, Client: client})
-	if a.JobID(1) == b.JobID(1) || a.JobID(1) == c.JobID(1) || a.JobID(1) != a2.JobID(1) || a.JobID(1) == a.JobID(2) {
-		t.Errorf("job ids %s %s %s %s", a.JobID(1), b.JobID(1), c.JobID(1), a2.JobID(1))
+// TestSourceError: an ingestion that failed ends the run with its error.
+func TestSourceError(t *testing.T) {
+	boom := errors.New("job cloud-x-1 failed")
+	ing := &fakeIngestion{err: boom}
+	_, err := pipeline.Run(context.Background(), pipeline.Job{Sources: []pipeline.Source{cloud.NewSource(ing)}, Sink: &pipelinetest.RecordingSink{}})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run: %v, want %v", err, boom)
 	}
 }

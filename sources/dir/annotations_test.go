@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
@@ -40,7 +41,7 @@ func box(l, t, r, b float64) *pipeline.BoundingBox {
 }
 
 func size(w, h int) map[string]any {
-	return map[string]any{annotations.SizeKey: map[string]any{"width": w, "height": h}}
+	return map[string]any{media.AnnotatedSizeKey: map[string]any{"width": w, "height": h}}
 }
 
 func TestCOCOJoin(t *testing.T) {
@@ -52,7 +53,7 @@ func TestCOCOJoin(t *testing.T) {
 	cocoPath := filepath.Join(root, "ann.json")
 	unmatched := []view{
 		{Rel: "ann.json", Err: `fail: ROOT/ann.json: unmatched annotation: image "missing.jpg" (id 3) has 1 annotations, but no walked file matches it`},
-		{Rel: "ann.json", Err: `fail: ROOT/ann.json: unmatched annotation: 1 annotations name image_id 99, which images does not list`},
+		{Rel: "ann.json", Err: `fail: ROOT/ann.json: unmatched annotation: 1 annotations (id 5) name image_id 99, which images does not list`},
 	}
 	for _, tc := range []struct {
 		name string
@@ -85,7 +86,7 @@ func TestCOCOJoin(t *testing.T) {
 		{"unmatched ignored", annotations.Config{Format: "coco", Path: cocoPath, IgnoreUnmatched: true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := run(t, dir.Config{Root: root, Annotations: &tc.ann})
+			got := run(t, dir.Config{Path: root, Annotations: &tc.ann})
 			if tc.want == nil {
 				if len(got) != 4 {
 					t.Errorf("got %d items, want the 4 files only", len(got))
@@ -98,7 +99,7 @@ func TestCOCOJoin(t *testing.T) {
 		})
 	}
 	t.Run("annotation key", func(t *testing.T) {
-		items := collect(t, dir.Config{Root: root, Annotations: &annotations.Config{Format: "coco", Path: cocoPath}})
+		items := collect(t, dir.Config{Path: root, Annotations: &annotations.Config{Format: "coco", Path: cocoPath}})
 		if !strings.Contains(items[0].Key, "|ann:") || strings.Contains(items[2].Key, "|ann:") {
 			t.Errorf("keys %s, %s", items[0].Key, items[2].Key)
 		}
@@ -120,15 +121,15 @@ func TestCOCOErrors(t *testing.T) {
 		{"string id", `{"images": [{"id": "1", "file_name": "a.jpg"}]}`, "ann.json line 1 column 22: images[0]: id: want an integer, got string", ""},
 		{"unknown category", `{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"id": 5, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}]}`,
 			"", `ROOT/a.jpg: annotations: ROOT/ann.json: image "a.jpg" (id 1): annotation id 5: category_id 3 is not in categories`},
-		{"bad bbox", `{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "c"}], "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 0, 1]}]}`,
-			"", `annotation id 5: bbox [0 0 0 1] has a width or height that is not positive`},
+		{"bad bbox", `{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "c"}], "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1]}]}`,
+			"", `annotation id 5: bbox [0 0 -1 1] has a negative width or height`},
 		{"ambiguous", `{"images": [{"id": 1, "file_name": "x/a.jpg"}, {"id": 2, "file_name": "y/a.jpg"}]}`,
 			"", `ambiguous: images "x/a.jpg" (id 1) and "y/a.jpg" (id 2) both match`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeTree(t, root, map[string]string{"a.jpg": "x", "ann.json": tc.coco})
-			src, err := dir.New(dir.Config{Root: root, Annotations: &annotations.Config{Format: "coco", Path: filepath.Join(root, "ann.json")}})
+			src, err := dir.New(dir.Config{Path: root, Annotations: &annotations.Config{Format: "coco", Path: filepath.Join(root, "ann.json")}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +164,7 @@ func TestYOLOJoin(t *testing.T) {
 		"labels/val/b.txt":          "0 0.5 0.5 0.2 0.2\n2 0.5 0.5 0.1 0.1\n",
 		"labels/train/labels.cache": "not a label",
 	})
-	got := run(t, dir.Config{Root: root, Annotations: &annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels")}})
+	got := run(t, dir.Config{Path: root, Annotations: &annotations.Config{Format: "yolo", Path: filepath.Join(root, "labels")}})
 	want := []view{
 		{Rel: "images/train/a.jpg", Regions: []pipeline.Region{
 			{Concepts: pos("cat"), Box: box(0.4, 0.3, 0.6, 0.7)},
@@ -210,7 +211,7 @@ func TestVOCJoin(t *testing.T) {
 		"c.xml": `<annotation><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>`,
 		"d.png": "x",
 	})
-	got := run(t, dir.Config{Root: root, Annotations: &annotations.Config{Format: "voc", Path: root}})
+	got := run(t, dir.Config{Path: root, Annotations: &annotations.Config{Format: "voc", Path: root}})
 	want := []view{
 		{Rel: "a.jpg", Metadata: size(64, 48), Regions: []pipeline.Region{
 			{Pixels: true, Concepts: pos("cat"), Box: box(0, 0, 64, 48)},
@@ -233,7 +234,7 @@ func TestFailedImageIsNotUnmatched(t *testing.T) {
 		"a.jpg": "x", "a.txt": "", // an empty paired text fails the item
 		"a.xml": `<annotation><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>`,
 	})
-	got := run(t, dir.Config{Root: root, PairText: true, Annotations: &annotations.Config{Format: "voc", Path: root}})
+	got := run(t, dir.Config{Path: root, PairText: true, Annotations: &annotations.Config{Format: "voc", Path: root}})
 	if len(got) != 1 || !strings.Contains(got[0].Err, "a.txt is empty") {
 		t.Errorf("got %+v, want one failed item", got)
 	}
@@ -243,7 +244,7 @@ func TestRLEWarning(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"000001.jpg": "x", "ann.json": cocoFile})
 	core, logs := observer.New(zap.WarnLevel)
-	src, err := dir.New(dir.Config{Root: root, Annotations: &annotations.Config{
+	src, err := dir.New(dir.Config{Path: root, Annotations: &annotations.Config{
 		Format: "coco", Path: filepath.Join(root, "ann.json"), Polygons: true, IgnoreUnmatched: true,
 	}}, dir.WithLogger(zap.New(core)))
 	if err != nil {

@@ -1,101 +1,3 @@
-// Package dir is the local directory source: it walks a folder tree and
-// streams one item per file, with labels from sidecar JSON files, folder
-// names, split folders, paired text files and annotation files (COCO, YOLO,
-// Pascal VOC; see package annotations).
-//
-// The source never reads a media file's content. It emits each file with a
-// lazy FileBlob, its size from stat, and Kind unknown (unless Config.Kind
-// forces one); the media detector transform (sources/media.Detector) reads
-// the head later, after the resume filter, so that a rerun never reads the
-// bytes of items an earlier run finished. The only files it reads are the
-// small companions of a media file: its sidecar, its paired text and its
-// YOLO or VOC annotation file.
-//
-// # Walk
-//
-// The walk is depth-first in lexical (byte) order of the names in each
-// folder, so two runs over the same tree emit the same items in the same
-// order. It streams: it holds the sorted entry names of the current folder
-// and of each folder above it (never the tree), and it finds sidecars and
-// paired texts among the current folder's names only. A folder of a
-// million files thus costs its names, about 50 MB.
-//
-// Names starting with "." are skipped (files and folders) unless
-// IncludeHidden is set. Symbolic links are not followed unless
-// FollowSymlinks is set: a link that passes the Include/Exclude patterns is
-// reported as a skipped item. When following, a link to a folder that is
-// an ancestor of itself is reported as a skipped item (a loop); a folder
-// reachable by two paths is walked twice, and its files get the same
-// content-derived IDs, so the server does not store them twice. Root itself
-// is followed if it is a link. Files that are not regular (pipes, sockets,
-// devices) are reported as skipped items.
-//
-// Include and Exclude are doublestar patterns ("**/*.jpg", "tmp/**")
-// matched against the slash-separated path relative to Root. A file is
-// walked if it matches some Include pattern (or there are none) and no
-// Exclude pattern; a folder that matches an Exclude pattern is not entered.
-// Files they leave out are ignored silently; they are not items.
-//
-// An unreadable folder, or a file or folder whose stat fails, is a failed
-// item naming its path, and the walk goes on. A Root that does not exist or
-// is not a folder is an error from New and from Stream.
-//
-// # Items
-//
-// Every item has Prov{Source: Root as given, Path: filepath.Join(Root,
-// rel)}, Blob = FileBlob(Path, size), Kind = Config.Kind (KindUnknown by
-// default), DatasetIDs = Config.DatasetIDs plus those from the split and
-// the sidecar, and
-//
-//	Key = ScopeKey("file:<abs path>|<size>|<mtime ns>"
-//	               + "|ann:<hash of its annotations>" (when annotated)
-//	               + "|text:<size>:<mtime ns>"        (when it is a pair)
-//	               + "|sidecar:<size>:<mtime ns>"     (when it has a sidecar),
-//	               DatasetIDs)
-//
-// so that editing a sidecar, a paired text or an annotation delivers the
-// item again. Folder labels and the split come from the path, which the
-// key holds; turning those options on for a rerun does not re-deliver
-// finished items.
-//
-// # Labels, in order of precedence
-//
-// Concepts are merged by ID, the first source of an ID winning: the
-// sidecar's concepts, then the annotation labels (Annotations.InputConcepts),
-// then the folder label. Regions are the annotation file's followed by the
-// sidecar's. Metadata holds "split" and, for annotated images, the size the
-// annotation file states (annotations.SizeKey, removed before upload by
-// the annotations transform); the sidecar's metadata keys override these.
-//
-// Folder labels (LabelsFromFolders): the name of the folder holding the
-// file is a positive concept (root/cat/001.jpg → "cat"). With
-// SplitFromPath, split folder names are passed over: root/train/cat/001.jpg
-// and root/cat/train/001.jpg → "cat". Files directly in Root get no folder
-// label.
-//
-// Split (SplitFromPath): the deepest folder below Root named train, val,
-// valid, validate, validation or test (any case) sets metadata "split" to
-// "train", "validate" or "test". A sidecar's metadata "split", if a string,
-// replaces it. SplitDatasets maps the item's split to a dataset ID that is
-// added to its DatasetIDs.
-//
-// Paired text (PairText): an image (by extension: .jpg, .png, ...) and a
-// .txt file with the same stem in the same folder (cat.jpg + cat.txt) are
-// one multimodal item: Kind multimodal (whatever Config.Kind says), Blob
-// the image, Text the .txt content. The .txt file is read here (it is the text part), must be valid
-// UTF-8, non-empty and at most MaxTextSize bytes (default 1 MiB), else the
-// item fails naming the file; a leading UTF-8 byte-order mark is dropped.
-// The .txt is not an item of its own. Two images with one stem (cat.jpg,
-// cat.png) both take cat.txt.
-//
-// Sidecars: see Sidecar for the file names, precedence and schema.
-//
-// Annotations: see package annotations for the join rules. The source
-// looks up annotations for images only (by extension, or all files when
-// Config.Kind is image), never emits the annotation files configured
-// (annotations.Index.Owns), and after the walk emits one failed item per
-// annotation image that no walked file matched, naming the annotation file
-// (unless Annotations.IgnoreUnmatched).
 package dir
 
 import (
@@ -113,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 )
 
@@ -123,53 +26,59 @@ const DefaultMaxTextSize = 1 << 20
 const maxSidecarSize = 16 << 20
 
 // Config configures a directory source. The zero value of every field but
-// Root is a sensible default.
+// Path is a sensible default. The yaml keys are those of a job file's
+// `dir:` source; the json keys enter the job's fingerprint, so they and the
+// order of the fields must not change.
 type Config struct {
-	// Root is the folder to walk (required). Items' Prov.Source is Root as
-	// given and their Prov.Path is Root joined with the relative path.
-	Root string
+	// Path is the folder to walk (required). Items' Prov.Source is Path as
+	// given and their Prov.Path is Path joined with the relative path.
+	Path string `yaml:"path" json:"path"`
 	// Include lists doublestar patterns a file's slash-separated path
-	// relative to Root must match one of, e.g. "**/*.jpg". Default: all.
-	Include []string
+	// relative to Path must match one of, e.g. "**/*.jpg". Default: all.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
 	// Exclude lists patterns of files and folders to leave out, e.g.
 	// "tmp/**" or "**/.cache". Default: none.
-	Exclude []string
-	// IgnoreCase matches Include and Exclude case-insensitively.
-	IgnoreCase bool
-	// FollowSymlinks walks into linked folders and emits linked files
-	// (their size and mtime are the target's; Prov.Path is the link).
-	// Default false: links are reported as skipped items.
-	FollowSymlinks bool
-	// IncludeHidden walks files and folders whose name starts with ".".
-	// Default false: they are ignored.
-	IncludeHidden bool
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	// Kind, if set, is every item's kind (image, video, audio or text);
 	// the detector then only checks it. Default KindUnknown: the detector
 	// decides from the content.
-	Kind pipeline.Kind
-	// DatasetIDs are added to every item.
-	DatasetIDs []string
-	// IgnoreSidecars turns sidecar files off: .json files are then plain
-	// files (the detector skips them as unsupported). Default false:
-	// sidecars are read.
-	IgnoreSidecars bool
+	Kind pipeline.Kind `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// IgnoreCase matches Include and Exclude case-insensitively.
+	IgnoreCase bool `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
+	// FollowSymlinks walks into linked folders and emits linked files
+	// (their size and mtime are the target's; Prov.Path is the link).
+	// Default false: links are reported as skipped items.
+	FollowSymlinks bool `yaml:"follow_symlinks,omitempty" json:"follow_symlinks,omitempty"`
+	// IncludeHidden walks files and folders whose name starts with ".".
+	// Default false: they are ignored.
+	IncludeHidden bool `yaml:"include_hidden,omitempty" json:"include_hidden,omitempty"`
+	// Sidecars reads cat.json or cat.jpg.json beside cat.jpg (see the
+	// package documentation). Default (nil) true; false makes .json files
+	// plain files (the detector skips them as unsupported).
+	Sidecars *bool `yaml:"sidecars,omitempty" json:"sidecars,omitempty"`
 	// LabelsFromFolders makes the folder holding a file a positive concept.
-	LabelsFromFolders bool
+	LabelsFromFolders bool `yaml:"labels_from_folders,omitempty" json:"labels_from_folders,omitempty"`
 	// SplitFromPath sets metadata "split" from train/val/test folders.
-	SplitFromPath bool
+	SplitFromPath bool `yaml:"split_from_path,omitempty" json:"split_from_path,omitempty"`
 	// SplitDatasets maps a split (train, validate, test; val, valid and
 	// validation are accepted for validate) to a dataset ID added to the
 	// items of that split.
-	SplitDatasets map[string]string
+	SplitDatasets map[string]string `yaml:"split_datasets,omitempty" json:"split_datasets,omitempty"`
 	// PairText joins an image and its same-stem .txt into one multimodal
 	// item.
-	PairText bool
-	// MaxTextSize bounds a paired .txt file, in bytes. Default 1 MiB.
-	MaxTextSize int64
+	PairText bool `yaml:"pair_text,omitempty" json:"pair_text,omitempty"`
 	// Annotations, if set, joins COCO, YOLO or VOC annotations to the
 	// images walked.
-	Annotations *annotations.Config
+	Annotations *annotations.Config `yaml:"annotations,omitempty" json:"annotations,omitempty"`
+	// DatasetIDs are added to every item.
+	DatasetIDs []string `yaml:"dataset_ids,omitempty" json:"dataset_ids,omitempty"`
+	// MaxTextSize bounds a paired .txt file, in bytes. Default 1 MiB. Not
+	// a job file setting.
+	MaxTextSize int64 `yaml:"-" json:"-"`
 }
+
+// readSidecars reports whether sidecars are read (Sidecars, default true).
+func (c Config) readSidecars() bool { return c.Sidecars == nil || *c.Sidecars }
 
 // withDefaults returns the validated c with defaults filled in and split
 // names normalized.
@@ -187,11 +96,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks c without touching the file system, except Annotations'
-// paths (which it stats). It returns the first problem found.
+// Validate is Check, then stats the Annotations' path. It returns the
+// first problem found.
 func (c Config) Validate() error {
-	if c.Root == "" {
-		return errors.New("dir: root is required")
+	if err := c.Check(); err != nil {
+		return err
+	}
+	if c.Annotations != nil {
+		if err := c.Annotations.Validate(); err != nil {
+			return fmt.Errorf("dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// Check checks c without touching the file system (a job's validation
+// does not need its data to be there). It returns the first problem found.
+func (c Config) Check() error {
+	if c.Path == "" {
+		return errors.New("dir: path is required")
 	}
 	for _, p := range slices.Concat(c.Include, c.Exclude) {
 		if !doublestar.ValidatePattern(filepath.ToSlash(p)) {
@@ -204,7 +127,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dir: kind %s cannot be forced (multimodal items come from PairText)", c.Kind)
 	}
 	for _, id := range c.DatasetIDs {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			return fmt.Errorf("dir: dataset ID: %w", err)
 		}
 	}
@@ -214,7 +137,7 @@ func (c Config) Validate() error {
 		if split == "" {
 			return fmt.Errorf("dir: split dataset for %q: want train, validate or test", k)
 		}
-		if err := pipeline.ValidID(v); err != nil {
+		if err := ids.ValidID(v); err != nil {
 			return fmt.Errorf("dir: split dataset for %s: %w", k, err)
 		}
 		if old, dup := seen[split]; dup && old != v {
@@ -226,7 +149,7 @@ func (c Config) Validate() error {
 		return errors.New("dir: max text size is negative")
 	}
 	if c.Annotations != nil {
-		if err := c.Annotations.Validate(); err != nil {
+		if err := c.Annotations.Check(); err != nil {
 			return fmt.Errorf("dir: %w", err)
 		}
 	}
@@ -257,11 +180,18 @@ type Source struct {
 
 var _ pipeline.Source = (*Source)(nil)
 
-// New validates cfg and returns the source. It fails if Root does not exist
-// or is not a folder, or if cfg is invalid. It reads no file.
+// New validates cfg and returns the source. It fails if Path does not exist
+// or is not a folder, if cfg is invalid, or if a YOLO classes file cannot
+// be found or read (annotations.FindClasses): these are configuration
+// mistakes, found before anything is sent. It reads no other file.
 func New(cfg Config, opts ...Option) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if a := cfg.Annotations; a != nil && a.Format == annotations.FormatYOLO {
+		if _, _, err := annotations.FindClasses(*a); err != nil {
+			return nil, fmt.Errorf("dir: annotations: %w", err)
+		}
 	}
 	cfg = cfg.withDefaults()
 	s := &Source{cfg: cfg, log: zap.NewNop(), fs: osFS{}}
@@ -271,7 +201,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	if _, err := s.statRoot(); err != nil {
 		return nil, err
 	}
-	abs, err := filepath.Abs(cfg.Root)
+	abs, err := filepath.Abs(cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
@@ -292,27 +222,27 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	return s, nil
 }
 
-// Name returns "dir <Root>".
-func (s *Source) Name() string { return "dir " + s.cfg.Root }
+// Name returns "dir <Path>".
+func (s *Source) Name() string { return "dir " + s.cfg.Path }
 
-// statRoot returns the FileInfo of Root, or an error if it is not a
+// statRoot returns the FileInfo of Path, or an error if it is not a
 // directory.
 func (s *Source) statRoot() (fs.FileInfo, error) {
-	fi, err := s.fs.Stat(s.cfg.Root)
+	fi, err := s.fs.Stat(s.cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("dir: root: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("dir: root %s is not a directory", s.cfg.Root)
+		return nil, fmt.Errorf("dir: root %s is not a directory", s.cfg.Path)
 	}
 	return fi, nil
 }
 
-// Stream walks Root and sends one item per file on out (see the package
+// Stream walks Path and sends one item per file on out (see the package
 // doc), then one failed item per unmatched annotation image. It blocks
 // until the walk ends and does not close out. It returns nil when the walk
 // is complete, ctx.Err() when ctx ends first, and an error that ends the
-// run when Root is gone or the annotation set cannot be read (a malformed
+// run when Path is gone or the annotation set cannot be read (a malformed
 // COCO file, a missing YOLO classes file). Problems of one file are failed
 // items, not errors.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
@@ -323,11 +253,16 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 	w := &walker{s: s, ctx: ctx, out: out}
 	if s.cfg.Annotations != nil {
 		if w.idx, err = annotations.Open(ctx, *s.cfg.Annotations); err != nil {
-			return fmt.Errorf("dir %s: %w", s.cfg.Root, err)
+			return fmt.Errorf("dir %s: %w", s.cfg.Path, err)
 		}
 		if n, first := w.idx.RLEFallbacks(); n > 0 {
 			s.log.Warn("COCO RLE masks are not supported; those annotations are read as their bbox",
 				zap.String("file", s.cfg.Annotations.Path), zap.Int("annotations", n), zap.Int64("first_id", first))
+		}
+		if r := w.idx.Repeats(); r.Identical+r.Different > 0 {
+			s.log.Warn("COCO annotation IDs repeat: copies are skipped, annotations that only share an ID are kept",
+				zap.String("file", s.cfg.Annotations.Path), zap.Int("copies_skipped", r.Identical),
+				zap.Int("kept", r.Different), zap.Int64s("first_ids", r.FirstIDs))
 		}
 	}
 	if err := w.walkDir("", []fs.FileInfo{rootInfo}); err != nil {
@@ -337,7 +272,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 		return nil
 	}
 	return w.idx.Unmatched(ctx, func(u annotations.UnmatchedImage) error {
-		prov := pipeline.Provenance{Source: s.cfg.Root, Path: u.File}
+		prov := pipeline.Provenance{Source: s.cfg.Path, Path: u.File}
 		it := &pipeline.Item{Prov: prov}
 		return pipeline.Send(ctx, out, it.Fail("source", &pipeline.ItemError{Prov: prov, Field: "unmatched annotation", Err: u.Err}))
 	})

@@ -29,7 +29,7 @@ func ExampleNew() {
 	}
 
 	src, err := dir.New(dir.Config{
-		Root:              root,
+		Path:              root,
 		Include:           []string{"**/*.jpg"},
 		Exclude:           []string{"tmp/**"},
 		LabelsFromFolders: true,

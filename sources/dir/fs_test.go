@@ -82,7 +82,7 @@ func TestNoMediaContentRead(t *testing.T) {
 		"c.mp4": "x", "d.wav": "x", "e.txt": "plain text item", "sub/f.jpg": "x",
 		"labels/sub/f.txt": "0 0.5 0.5 0.2 0.2", "labels/classes.txt": "cat",
 	})
-	src, err := New(Config{Root: root, PairText: true,
+	src, err := New(Config{Path: root, PairText: true,
 		Annotations: &annotations.Config{Format: annotations.FormatYOLO, Path: filepath.Join(root, "labels")}})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestUnreadableMediaStillEmitted(t *testing.T) {
 	if err := os.Chmod(filepath.Join(root, "secret.jpg"), 0); err != nil {
 		t.Fatal(err)
 	}
-	src, err := New(Config{Root: root})
+	src, err := New(Config{Path: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestUnreadableMediaStillEmitted(t *testing.T) {
 func TestFailuresInjected(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, map[string]string{"a/x.jpg": "x", "a/y.jpg": "y", "b/z.jpg": "z", "c/w.jpg": "w"})
-	src, err := New(Config{Root: root})
+	src, err := New(Config{Path: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
 )
 
@@ -27,7 +27,7 @@ func FuzzSidecar(f *testing.F) {
 			}
 			return
 		}
-		if sc.ID != "" && pipeline.ValidID(sc.ID) != nil {
+		if sc.ID != "" && ids.ValidID(sc.ID) != nil {
 			t.Fatalf("invalid id %q accepted", sc.ID)
 		}
 		for _, c := range sc.Concepts {

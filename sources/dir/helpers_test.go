@@ -21,7 +21,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // mediaDir holds real sample files of every supported format.
-const mediaDir = "../media/testdata"
+const mediaDir = "../../pipeline/media/testdata"
 
 // writeTree creates files under root. A content "@name" copies the sample
 // file name from mediaDir; other contents are written as they are.
@@ -85,7 +85,7 @@ func run(t testing.TB, cfg dir.Config) []view {
 	items := collect(t, cfg)
 	out := make([]view, len(items))
 	for i, it := range items {
-		out[i] = viewOf(cfg.Root, it)
+		out[i] = viewOf(cfg.Path, it)
 	}
 	return out
 }
@@ -103,7 +103,7 @@ func collect(t testing.TB, cfg dir.Config) []*pipeline.Item {
 		t.Fatal(err)
 	}
 	for _, it := range items {
-		if it.Err == nil && (it.Blob == nil || it.Blob.Path != it.Prov.Path || it.Prov.Source != cfg.Root) {
+		if it.Err == nil && (it.Blob == nil || it.Blob.Path != it.Prov.Path || it.Prov.Source != cfg.Path) {
 			t.Errorf("%s: blob %+v, prov %+v", it.Prov.Path, it.Blob, it.Prov)
 		}
 	}

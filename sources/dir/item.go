@@ -9,7 +9,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
+
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/sources/annotations"
 )
 
@@ -19,17 +23,17 @@ import (
 func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.Item, error) {
 	cfg := &w.s.cfg
 	p := w.path(rel)
-	prov := pipeline.Provenance{Source: cfg.Root, Path: p}
+	prov := pipeline.Provenance{Source: cfg.Path, Path: p}
 	it := &pipeline.Item{
 		Kind:       cfg.Kind,
 		Blob:       pipeline.FileBlob(p, fi.Size()),
 		Prov:       prov,
 		DatasetIDs: slices.Clone(cfg.DatasetIDs),
 	}
-	key := pipeline.FileKey(w.abs(rel), fi.Size(), fi.ModTime())
+	key := ids.FileKey(w.abs(rel), fi.Size(), fi.ModTime())
 	// The key is set whatever happens below, so that a failed item is still
 	// recognizable in reports.
-	defer func() { it.Key = pipeline.ScopeKey(key, it.DatasetIDs) }()
+	defer func() { it.Key = ids.ScopeKey(key, it.DatasetIDs) }()
 
 	var split string
 	if cfg.SplitFromPath {
@@ -50,6 +54,9 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 		}
 		if ann = a; ann != nil {
 			key += "|ann:" + ann.Fingerprint()
+			for _, msg := range ann.Warnings {
+				w.s.log.Warn("annotation skipped or doubtful", zap.String("item", prov.String()), zap.String("problem", msg))
+			}
 		}
 	}
 
@@ -107,7 +114,7 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 	}
 	if ann != nil {
 		it.Regions = ann.Regions
-		it.Metadata = annotations.SetSize(it.Metadata, ann.Width, ann.Height)
+		it.Metadata = media.SetAnnotatedSize(it.Metadata, ann.Width, ann.Height)
 	}
 	if sc != nil {
 		it.ID = sc.ID
@@ -238,7 +245,7 @@ func splitOfDir(dirRel string) string {
 }
 
 // labelOfDir returns the name of the deepest folder in dirRel, passing
-// over split folders when skipSplits is set; "" for files in Root.
+// over split folders when skipSplits is set; "" for files in Path.
 func labelOfDir(dirRel string, skipSplits bool) string {
 	for dirRel != "" {
 		i := strings.LastIndexByte(dirRel, '/')

@@ -43,7 +43,7 @@ func TestSidecars(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
-		cfg   dir.Config // Root is set by the test
+		cfg   dir.Config // Path is set by the test
 		want  []view
 		// wantErr, if set, is a substring of the Err of the item named
 		// by want[0] (whose Err is then not compared).
@@ -91,7 +91,7 @@ func TestSidecars(t *testing.T) {
 		{
 			name:  "sidecars off",
 			files: map[string]string{"cat.jpg": "x", "cat.json": `{"concepts": ["cat"]}`},
-			cfg:   dir.Config{IgnoreSidecars: true},
+			cfg:   dir.Config{Sidecars: new(false)},
 			want:  []view{{Rel: "cat.jpg"}, {Rel: "cat.json"}},
 		},
 		{
@@ -194,7 +194,7 @@ func TestSidecars(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeTree(t, root, tc.files)
-			tc.cfg.Root = root
+			tc.cfg.Path = root
 			got := run(t, tc.cfg)
 			if tc.wantErr != "" {
 				if len(got) != len(tc.want) || !strings.Contains(got[0].Err, tc.wantErr) {
@@ -214,7 +214,7 @@ func TestSidecars(t *testing.T) {
 func TestSidecarEditChangesKey(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"cat.jpg": "x", "cat.json": `{"concepts": ["cat"]}`})
-	key := func() string { return collect(t, dir.Config{Root: root})[0].Key }
+	key := func() string { return collect(t, dir.Config{Path: root})[0].Key }
 	k1 := key()
 	if k1 != key() {
 		t.Fatal("key changed without an edit")
@@ -284,7 +284,7 @@ func TestFolderLabelsAndSplit(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Root = root
+			tc.cfg.Path = root
 			if d := diff(tc.want, run(t, tc.cfg)); d != "" {
 				t.Error(d)
 			}
@@ -304,7 +304,7 @@ func TestPairText(t *testing.T) {
 		"g.mp4": "x", "g.txt": "video is not paired",
 		"h.jpg": "x", "h.txt": "with sidecar", "h.json": `{"concepts": ["h"]}`,
 	})
-	vs := run(t, dir.Config{Root: root, PairText: true, MaxTextSize: 100})
+	vs := run(t, dir.Config{Path: root, PairText: true, MaxTextSize: 100})
 	mm := pipeline.KindMultimodal
 	want := []view{
 		{Rel: "a.jpg", Kind: mm, Text: "a caption\n"},
@@ -319,12 +319,12 @@ func TestPairText(t *testing.T) {
 	if d := diff(want, vs); d != "" {
 		t.Error(d)
 	}
-	items := collect(t, dir.Config{Root: root, PairText: true})
+	items := collect(t, dir.Config{Path: root, PairText: true})
 	if k := items[0].Key; !strings.Contains(k, "|text:") || items[0].Blob.Path != filepath.Join(root, "a.jpg") {
 		t.Errorf("pair item: key %s blob %s", k, items[0].Blob.Path)
 	}
 	// Without PairText the texts are items of their own.
-	if got := rels(run(t, dir.Config{Root: root, Include: []string{"[ab].*"}})); !slices.Equal(got, []string{"a.jpg", "a.txt", "b.TXT", "b.png"}) {
+	if got := rels(run(t, dir.Config{Path: root, Include: []string{"[ab].*"}})); !slices.Equal(got, []string{"a.jpg", "a.txt", "b.TXT", "b.png"}) {
 		t.Errorf("without pairing: %v", got)
 	}
 }

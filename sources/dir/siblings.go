@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // Sibling lookups search the sorted names of the current folder: the names
@@ -60,7 +60,7 @@ func findExt(names []string, stem, ext string) (found string, ok bool) {
 func (w *walker) companion(d *folder, name string) bool {
 	cfg := &w.s.cfg
 	x := stem(name)
-	if !cfg.IgnoreSidecars && isExt(name, ".json") {
+	if cfg.readSidecars() && isExt(name, ".json") {
 		// x.json is the full-name sidecar of x, or the stem sidecar of x.*.
 		if x != "" && !isExt(x, ".json") && hasName(d.names, x) {
 			return true
@@ -88,7 +88,7 @@ func (w *walker) companion(d *folder, name string) bool {
 // sidecarOf returns the sidecar of the file name in d, if any: name.json
 // if it exists, else stem.json, in which case byStem is set.
 func (w *walker) sidecarOf(d *folder, name string) (sidecar string, byStem bool) {
-	if w.s.cfg.IgnoreSidecars || isExt(name, ".json") {
+	if !w.s.cfg.readSidecars() || isExt(name, ".json") {
 		return "", false
 	}
 	if sc, ok := findExt(d.names, name, "json"); ok {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // Sidecar is a JSON file beside a media file that labels it.
@@ -25,7 +26,7 @@ import (
 // file that is the sidecar of no file in its folder is an ordinary file
 // (the detector skips it as unsupported); one that is, is never an item.
 // Files ending in .json have no sidecar. Sidecars are found by name
-// whatever Include and Exclude say. Config.IgnoreSidecars turns all this
+// whatever Include and Exclude say. Config.Sidecars (false) turns all this
 // off.
 //
 // # Schema
@@ -196,7 +197,7 @@ func ParseSidecar(name string, data []byte) (*Sidecar, error) {
 		return nil, fmt.Errorf("%s line %d column %d: data after the JSON object", name, line, col)
 	}
 	if sc.ID != "" {
-		if err := pipeline.ValidID(sc.ID); err != nil {
+		if err := ids.ValidID(sc.ID); err != nil {
 			return nil, fail("id: %v", err)
 		}
 	}
@@ -221,7 +222,7 @@ func ParseSidecar(name string, data []byte) (*Sidecar, error) {
 		}
 	}
 	for i, id := range sc.DatasetIDs {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			return nil, fail("dataset_ids[%d]: %v", i, err)
 		}
 	}

@@ -48,7 +48,7 @@ func TestStreamingMemory(t *testing.T) {
 	}
 	const folders, perFolder = 100, 200
 	root := bigTree(t, folders, perFolder)
-	src, err := dir.New(dir.Config{Root: root, LabelsFromFolders: true, SplitFromPath: true})
+	src, err := dir.New(dir.Config{Path: root, LabelsFromFolders: true, SplitFromPath: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +93,8 @@ func BenchmarkWalk(b *testing.B) {
 		name string
 		cfg  dir.Config
 	}{
-		{"plain", dir.Config{Root: root}},
-		{"labels+split+include", dir.Config{Root: root, LabelsFromFolders: true, SplitFromPath: true, Include: []string{"**/*.jpg"}}},
+		{"plain", dir.Config{Path: root}},
+		{"labels+split+include", dir.Config{Path: root, LabelsFromFolders: true, SplitFromPath: true, Include: []string{"**/*.jpg"}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			src, err := dir.New(bc.cfg)

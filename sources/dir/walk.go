@@ -23,16 +23,16 @@ type walker struct {
 	idx *annotations.Index // nil without annotations
 }
 
-// folder is the folder being walked: its path relative to Root and its
+// folder is the folder being walked: its path relative to Path and its
 // sorted entry names, which are all the sibling lookups ever see.
 type folder struct {
 	rel   string
 	names []string
 }
 
-// path returns the item path of rel (Root as given, joined).
+// path returns the item path of rel (Path as given, joined).
 func (w *walker) path(rel string) string {
-	return filepath.Join(w.s.cfg.Root, filepath.FromSlash(rel))
+	return filepath.Join(w.s.cfg.Path, filepath.FromSlash(rel))
 }
 
 // abs returns the absolute path of rel.
@@ -58,11 +58,11 @@ func (w *walker) send(it *pipeline.Item, err error) error {
 // report sends an item that only says what happened at rel: a failure, or
 // a skip when err wraps pipeline.ErrSkip. Either names the path.
 func (w *walker) report(rel string, err error) error {
-	prov := pipeline.Provenance{Source: w.s.cfg.Root, Path: w.path(rel)}
+	prov := pipeline.Provenance{Source: w.s.cfg.Path, Path: w.path(rel)}
 	return w.send(&pipeline.Item{Prov: prov}, &pipeline.ItemError{Prov: prov, Err: err})
 }
 
-// walkDir walks the folder rel. ancestors are the folders from Root down
+// walkDir walks the folder rel. ancestors are the folders from Path down
 // to rel's parent, for the symbolic link loop check; the slice's backing
 // array is shared down the recursion, which is safe because each call only
 // reads the prefix it was given.

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // TestWalkEveryKind walks real files of every format in nested folders and
@@ -31,7 +32,7 @@ func TestWalkEveryKind(t *testing.T) {
 		"note.txt": "@note.txt", "README": "not media",
 		"Z.jpg": "@img.jpg", // upper case sorts before lower case: byte order
 	})
-	items := collect(t, dir.Config{Root: root})
+	items := collect(t, dir.Config{Path: root})
 	want := []struct {
 		rel  string
 		kind pipeline.Kind
@@ -62,7 +63,7 @@ func TestWalkEveryKind(t *testing.T) {
 		if it.Blob.Size != fi.Size() {
 			t.Errorf("%s: blob size %d, want %d", w.rel, it.Blob.Size, fi.Size())
 		}
-		if want := pipeline.FileKey(p, fi.Size(), fi.ModTime()); it.Key != want {
+		if want := ids.FileKey(p, fi.Size(), fi.ModTime()); it.Key != want {
 			t.Errorf("%s: key %q, want %q", w.rel, it.Key, want)
 		}
 		err = detect.Apply(context.Background(), it)
@@ -74,7 +75,7 @@ func TestWalkEveryKind(t *testing.T) {
 		}
 	}
 	// A second walk gives the same items in the same order.
-	again := collect(t, dir.Config{Root: root})
+	again := collect(t, dir.Config{Path: root})
 	for i := range again {
 		if again[i].Prov.Path != items[i].Prov.Path || again[i].Key != items[i].Key {
 			t.Fatalf("walk %d differs: %s vs %s", i, again[i].Prov.Path, items[i].Prov.Path)
@@ -85,7 +86,7 @@ func TestWalkEveryKind(t *testing.T) {
 func TestForcedKindAndDatasets(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"a.dat": "x", "b/c.dat": "y"})
-	items := collect(t, dir.Config{Root: root, Kind: pipeline.KindImage, DatasetIDs: []string{"ds2", "ds1"}})
+	items := collect(t, dir.Config{Path: root, Kind: pipeline.KindImage, DatasetIDs: []string{"ds2", "ds1"}})
 	if len(items) != 2 {
 		t.Fatalf("got %d items", len(items))
 	}
@@ -117,7 +118,7 @@ func TestIncludeExclude(t *testing.T) {
 		{"root files only", []string{"*"}, nil, false, []string{"a.jpg", "b.PNG", "c.txt"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := rels(run(t, dir.Config{Root: root, Include: tc.include, Exclude: tc.exclude, IgnoreCase: tc.ignoreCase}))
+			got := rels(run(t, dir.Config{Path: root, Include: tc.include, Exclude: tc.exclude, IgnoreCase: tc.ignoreCase}))
 			if d := diff(tc.want, got); d != "" {
 				t.Error(d)
 			}
@@ -134,14 +135,14 @@ func TestBadConfig(t *testing.T) {
 		cfg  dir.Config
 		want string
 	}{
-		{"no root", dir.Config{}, "root is required"},
-		{"missing root", dir.Config{Root: filepath.Join(root, "nope")}, "no such file"},
-		{"root is a file", dir.Config{Root: file}, "not a directory"},
-		{"bad glob", dir.Config{Root: root, Include: []string{"[a-"}}, "bad pattern"},
-		{"forced multimodal", dir.Config{Root: root, Kind: pipeline.KindMultimodal}, "cannot be forced"},
-		{"bad dataset", dir.Config{Root: root, DatasetIDs: []string{"a b"}}, "dataset ID"},
-		{"bad split", dir.Config{Root: root, SplitDatasets: map[string]string{"dev": "x"}}, "want train, validate or test"},
-		{"split twice", dir.Config{Root: root, SplitDatasets: map[string]string{"val": "a", "validation": "b"}}, "split validate has two datasets"},
+		{"no path", dir.Config{}, "path is required"},
+		{"missing root", dir.Config{Path: filepath.Join(root, "nope")}, "no such file"},
+		{"root is a file", dir.Config{Path: file}, "not a directory"},
+		{"bad glob", dir.Config{Path: root, Include: []string{"[a-"}}, "bad pattern"},
+		{"forced multimodal", dir.Config{Path: root, Kind: pipeline.KindMultimodal}, "cannot be forced"},
+		{"bad dataset", dir.Config{Path: root, DatasetIDs: []string{"a b"}}, "dataset ID"},
+		{"bad split", dir.Config{Path: root, SplitDatasets: map[string]string{"dev": "x"}}, "want train, validate or test"},
+		{"split twice", dir.Config{Path: root, SplitDatasets: map[string]string{"val": "a", "validation": "b"}}, "split validate has two datasets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := dir.New(tc.cfg)
@@ -156,7 +157,7 @@ func TestBadConfig(t *testing.T) {
 func TestRootGone(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "r")
 	writeTree(t, root, map[string]string{"a.jpg": "x"})
-	src, err := dir.New(dir.Config{Root: root})
+	src, err := dir.New(dir.Config{Path: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,11 +173,11 @@ func TestRootGone(t *testing.T) {
 func TestHiddenFiles(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"a.jpg": "x", ".b.jpg": "x", ".git/c.jpg": "x", "d/.e.jpg": "x"})
-	if got := rels(run(t, dir.Config{Root: root})); !slices.Equal(got, []string{"a.jpg"}) {
+	if got := rels(run(t, dir.Config{Path: root})); !slices.Equal(got, []string{"a.jpg"}) {
 		t.Errorf("default: got %v", got)
 	}
 	want := []string{".b.jpg", ".git/c.jpg", "a.jpg", "d/.e.jpg"}
-	if got := rels(run(t, dir.Config{Root: root, IncludeHidden: true})); !slices.Equal(got, want) {
+	if got := rels(run(t, dir.Config{Path: root, IncludeHidden: true})); !slices.Equal(got, want) {
 		t.Errorf("with hidden: got %v, want %v", got, want)
 	}
 }
@@ -197,7 +198,7 @@ func TestSymlinks(t *testing.T) {
 		}
 	}
 	t.Run("not followed", func(t *testing.T) {
-		vs := run(t, dir.Config{Root: root})
+		vs := run(t, dir.Config{Path: root})
 		want := []view{
 			{Rel: "broken.jpg", Err: "skip: ROOT/broken.jpg: skipped: symbolic link not followed (FollowSymlinks is off)"},
 			{Rel: "link.jpg", Err: "skip: ROOT/link.jpg: skipped: symbolic link not followed (FollowSymlinks is off)"},
@@ -209,12 +210,12 @@ func TestSymlinks(t *testing.T) {
 			t.Error(d)
 		}
 		// Include patterns apply to links as to files.
-		if got := rels(run(t, dir.Config{Root: root, Include: []string{"real/*.jpg"}})); !slices.Equal(got, []string{"real/a.jpg"}) {
+		if got := rels(run(t, dir.Config{Path: root, Include: []string{"real/*.jpg"}})); !slices.Equal(got, []string{"real/a.jpg"}) {
 			t.Errorf("with include: %v", got)
 		}
 	})
 	t.Run("followed", func(t *testing.T) {
-		vs := run(t, dir.Config{Root: root, FollowSymlinks: true})
+		vs := run(t, dir.Config{Path: root, FollowSymlinks: true})
 		want := []string{"broken.jpg", "link.jpg", "linkdir/o.jpg", "real/a.jpg", "real/loop"}
 		if got := rels(vs); !slices.Equal(got, want) {
 			t.Fatalf("got %v, want %v", got, want)
@@ -225,7 +226,7 @@ func TestSymlinks(t *testing.T) {
 		if e := find(t, vs, "real/loop").Err; e != "skip: ROOT/real/loop: skipped: symbolic link loop: it leads to a folder above it" {
 			t.Errorf("loop: %s", e)
 		}
-		items := collect(t, dir.Config{Root: root, FollowSymlinks: true})
+		items := collect(t, dir.Config{Path: root, FollowSymlinks: true})
 		if it := items[1]; it.Err != nil || it.Blob.Size != 3 { // the target's size
 			t.Errorf("linked file: %+v", it)
 		}
@@ -242,7 +243,7 @@ func TestUnreadableFolderAsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(filepath.Join(root, "b"), 0o755) })
-	vs := run(t, dir.Config{Root: root})
+	vs := run(t, dir.Config{Path: root})
 	if got := rels(vs); !slices.Equal(got, []string{"a/x.jpg", "b", "c/z.jpg"}) {
 		t.Fatalf("got %v", got)
 	}
@@ -261,7 +262,7 @@ func TestCancel(t *testing.T) {
 	}
 	writeTree(t, root, files)
 	t.Run("sending", func(t *testing.T) {
-		src, err := dir.New(dir.Config{Root: root})
+		src, err := dir.New(dir.Config{Path: root})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +283,7 @@ func TestCancel(t *testing.T) {
 	})
 	t.Run("sending nothing", func(t *testing.T) {
 		// Every file is excluded, so no send would notice the cancel.
-		src, err := dir.New(dir.Config{Root: root, Include: []string{"none/**"}})
+		src, err := dir.New(dir.Config{Path: root, Include: []string{"none/**"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,7 +26,7 @@ func TestNamedPipeSkipped(t *testing.T) {
 		{Rel: "b.jpg", Err: "fail: ROOT/b.jpg: text: ROOT/b.txt is not a regular file"},
 		{Rel: "pipe.jpg", Err: "skip: ROOT/pipe.jpg: skipped: not a regular file (p---------)"},
 	}
-	if d := diff(want, run(t, dir.Config{Root: root, PairText: true})); d != "" {
+	if d := diff(want, run(t, dir.Config{Path: root, PairText: true})); d != "" {
 		t.Error(d)
 	}
 }

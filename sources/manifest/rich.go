@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 )
 
 // richRow fills it from a row of a rich-schema manifest.
@@ -16,7 +17,7 @@ func (s *Source) richRow(l *layout, rec []string, it *pipeline.Item) error {
 	cell := func(name string) string { return strings.TrimSpace(l.cell(rec, name)) }
 
 	if id := cell("id"); id != "" {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			return idError(it.Prov, "id", err)
 		}
 		it.ID = id
@@ -74,7 +75,7 @@ func (s *Source) richRow(l *layout, rec []string, it *pipeline.Item) error {
 	switch {
 	case urlCell != "":
 		it.URL = urlCell
-		base = pipeline.URLKey(kind, urlCell)
+		base = ids.URLKey(kind, urlCell)
 	case pathCell != "":
 		if base, err = s.localFile(it, "path", pathCell); err != nil {
 			return err
@@ -83,11 +84,11 @@ func (s *Source) richRow(l *layout, rec []string, it *pipeline.Item) error {
 	if text != "" {
 		it.Text = text
 		if base == "" {
-			base = pipeline.TextKey(text)
+			base = ids.TextKey(text)
 		} else {
 			// A multimodal input is its image and its text: the same
 			// image with another text is another input.
-			base += "|" + pipeline.TextKey(text)
+			base += "|" + ids.TextKey(text)
 		}
 	}
 
@@ -107,7 +108,7 @@ func (s *Source) richRow(l *layout, rec []string, it *pipeline.Item) error {
 			if id = strings.TrimSpace(id); id == "" {
 				continue
 			}
-			if err := pipeline.ValidID(id); err != nil {
+			if err := ids.ValidID(id); err != nil {
 				return pipeline.Errorf(it.Prov, "dataset_ids", "want dataset IDs separated by ',' or ';', got %s: %v", quote(v), err)
 			}
 			datasets = append(datasets, id)

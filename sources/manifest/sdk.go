@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // sdkRow fills it from a row of an SDK-format manifest.
@@ -12,7 +13,7 @@ func (s *Source) sdkRow(l *layout, rec []string, it *pipeline.Item) error {
 	it.Kind = s.cfg.InputType
 
 	if id := cell("inputid"); id != "" {
-		if err := pipeline.ValidID(id); err != nil {
+		if err := ids.ValidID(id); err != nil {
 			return idError(it.Prov, "inputid", err)
 		}
 		it.ID = id
@@ -27,7 +28,7 @@ func (s *Source) sdkRow(l *layout, rec []string, it *pipeline.Item) error {
 			return pipeline.Errorf(it.Prov, "input", "want the text of the input, got an empty cell")
 		}
 		it.Text = text
-		base = pipeline.TextKey(text)
+		base = ids.TextKey(text)
 	case CSVURL:
 		raw := cell("input")
 		it.Prov.Path = raw
@@ -35,7 +36,7 @@ func (s *Source) sdkRow(l *layout, rec []string, it *pipeline.Item) error {
 			return pipeline.Errorf(it.Prov, "input", "%v", err)
 		}
 		it.URL = raw
-		base = pipeline.URLKey(it.Kind, raw)
+		base = ids.URLKey(it.Kind, raw)
 	case CSVFilePath:
 		p := cell("input")
 		if p == "" {

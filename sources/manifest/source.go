@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/sources/internal/recordfile"
 )
 
 // stage names the stage that fails bad rows, in results and reports.
@@ -93,7 +95,7 @@ func (s *Source) Fingerprint() (string, error) {
 // longer than Config.MaxRecordBytes. When ctx is done it returns ctx.Err()
 // promptly.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
-	rc, err := s.open()
+	rc, err := recordfile.Open(s.cfg.Open, s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", s.cfg.Path, err)
 	}
@@ -150,7 +152,7 @@ func (e badHeader) Unwrap() []error { return []error{e.err, ErrBadHeader} }
 // before anything is sent. Its error wraps ErrBadHeader when the header is
 // the problem, and is the open or read error otherwise.
 func (s *Source) CheckHeader() error {
-	rc, err := s.open()
+	rc, err := recordfile.Open(s.cfg.Open, s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", s.cfg.Path, err)
 	}
@@ -176,13 +178,6 @@ func (s *Source) readHeader(rr *recordReader) (*layout, error) {
 		return nil, badHeader{fmt.Errorf("manifest %s: header: %w", s.cfg.Path, err)}
 	}
 	return l, nil
-}
-
-func (s *Source) open() (io.ReadCloser, error) {
-	if s.cfg.Open != nil {
-		return s.cfg.Open()
-	}
-	return os.Open(s.cfg.Path)
 }
 
 // build fills it from the record rec. It returns a *pipeline.ItemError for
@@ -256,7 +251,7 @@ func (s *Source) localFile(it *pipeline.Item, column, p string) (string, error) 
 		// for the working directory on every row.
 		keyPath = filepath.Join(s.absDir, p)
 	}
-	return pipeline.FileKey(keyPath, fi.Size(), fi.ModTime()), nil
+	return ids.FileKey(keyPath, fi.Size(), fi.ModTime()), nil
 }
 
 // resolve returns the path of p, a manifest path cell: p itself if it is
@@ -289,7 +284,7 @@ func (s *Source) finish(it *pipeline.Item, base string, rowDatasets []string) {
 		it.DatasetIDs = ds
 	}
 	if it.ID != "" {
-		base = pipeline.IDKey(it.ID)
+		base = ids.IDKey(it.ID)
 	}
-	it.Key = pipeline.ScopeKey(base, it.DatasetIDs)
+	it.Key = ids.ScopeKey(base, it.DatasetIDs)
 }

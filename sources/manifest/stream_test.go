@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
 )
 
@@ -174,15 +175,15 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fileKey := pipeline.FileKey(filepath.Join(dir, "a.jpg"), fi.Size(), fi.ModTime())
-	urlKey := pipeline.URLKey(pipeline.KindImage, "https://x.test/a.jpg")
+	fileKey := ids.FileKey(filepath.Join(dir, "a.jpg"), fi.Size(), fi.ModTime())
+	urlKey := ids.URLKey(pipeline.KindImage, "https://x.test/a.jpg")
 	want := []string{
 		"id:given",
 		urlKey, // normalized: scheme, host, port, fragment
 		fileKey,
-		pipeline.TextKey("some text"),
-		pipeline.URLKey(pipeline.KindMultimodal, "https://x.test/a.jpg") + "|" + pipeline.TextKey("caption"),
-		fileKey + "|" + pipeline.TextKey("caption"),
+		ids.TextKey("some text"),
+		ids.URLKey(pipeline.KindMultimodal, "https://x.test/a.jpg") + "|" + ids.TextKey("caption"),
+		fileKey + "|" + ids.TextKey("caption"),
 		urlKey + "|ds=a,b",
 	}
 	if len(items) != len(want) {
@@ -296,7 +297,7 @@ func countRecords(data []byte) int {
 }
 
 // TestRelativeManifestFileKey checks that a manifest given by a relative
-// path keys its file rows by absolute path, as pipeline.FileKey does, so
+// path keys its file rows by absolute path, as ids.FileKey does, so
 // that a rerun from another folder finds them done.
 func TestRelativeManifestFileKey(t *testing.T) {
 	dir := t.TempDir()
@@ -313,7 +314,7 @@ func TestRelativeManifestFileKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, pipeline.FileKey(filepath.Join(dir, name), fi.Size(), fi.ModTime()))
+		want = append(want, ids.FileKey(filepath.Join(dir, name), fi.Size(), fi.ModTime()))
 	}
 	if len(items) != len(want) {
 		t.Fatalf("got %d items, want %d", len(items), len(want))

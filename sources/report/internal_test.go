@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -73,12 +74,12 @@ func TestRefreshFileKey(t *testing.T) {
 		want    string
 		changed bool
 	}{
-		{"unchanged", pipeline.FileKey(p, 10, mod), pipeline.FileKey(p, 10, mod), false},
-		{"unchanged with tail", pipeline.FileKey(p, 10, mod) + "|ds=a", pipeline.FileKey(p, 10, mod) + "|ds=a", false},
-		{"size changed", pipeline.FileKey(p, 9, mod), pipeline.FileKey(p, 10, mod), true},
-		{"mtime changed, tail kept", pipeline.FileKey(p, 10, mod.Add(time.Second)) + "|text:ab|ds=a",
-			pipeline.FileKey(p, 10, mod) + "|text:ab|ds=a", true},
-		{"another file's key", pipeline.FileKey("/data/dog.jpg", 9, mod), pipeline.FileKey("/data/dog.jpg", 9, mod), false},
+		{"unchanged", ids.FileKey(p, 10, mod), ids.FileKey(p, 10, mod), false},
+		{"unchanged with tail", ids.FileKey(p, 10, mod) + "|ds=a", ids.FileKey(p, 10, mod) + "|ds=a", false},
+		{"size changed", ids.FileKey(p, 9, mod), ids.FileKey(p, 10, mod), true},
+		{"mtime changed, tail kept", ids.FileKey(p, 10, mod.Add(time.Second)) + "|text:ab|ds=a",
+			ids.FileKey(p, 10, mod) + "|text:ab|ds=a", true},
+		{"another file's key", ids.FileKey("/data/dog.jpg", 9, mod), ids.FileKey("/data/dog.jpg", 9, mod), false},
 		{"an ID key", "id:x", "id:x", false},
 		{"a damaged key", "file:" + p + "|ten|x", "file:" + p + "|ten|x", false},
 	}

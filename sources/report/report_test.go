@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
 )
@@ -94,14 +95,14 @@ func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "cat.jpg")
 	fi := writeFile(t, img, "not really a jpeg")
-	fileKey := pipeline.FileKey(img, fi.Size(), fi.ModTime())
+	fileKey := ids.FileKey(img, fi.Size(), fi.ModTime())
 	items := []*pipeline.Item{
 		{
 			ID: "0123456789abcdef0123456789abcdef", Kind: pipeline.KindImage, Blob: pipeline.FileBlob(img, fi.Size()),
 			Concepts: []pipeline.Concept{pipeline.Positive("cat"), pipeline.Negative("dog")},
 			Metadata: map[string]any{"k": "v", "n": 1.5, "nested": map[string]any{"a": []any{1.0, true, nil}}},
 			Geo:      &pipeline.Geo{Latitude: 48.85, Longitude: -2.35}, DatasetIDs: []string{"train"},
-			Key:  pipeline.ScopeKey(fileKey, []string{"train"}),
+			Key:  ids.ScopeKey(fileKey, []string{"train"}),
 			Prov: pipeline.Provenance{Source: dir, Path: img},
 		},
 		{
@@ -112,12 +113,12 @@ func TestRoundTrip(t *testing.T) {
 				{Concepts: []pipeline.Concept{pipeline.Negative("dog")},
 					Polygon: []pipeline.Point{{Row: 0.1, Col: 0.1}, {Row: 0.2, Col: 0.2}, {Row: 0.1, Col: 0.3}}},
 			},
-			Key:  pipeline.URLKey(pipeline.KindImage, "https://example.com/a.jpg?x=1&y=<2>"),
+			Key:  ids.URLKey(pipeline.KindImage, "https://example.com/a.jpg?x=1&y=<2>"),
 			Prov: pipeline.Provenance{Source: "urls.txt", Line: 3, Path: "https://example.com/a.jpg?x=1&y=<2>"},
 		},
 		{
 			ID: "user-7", Kind: pipeline.KindText, Text: "héllo \"world\"\n<tag>\t\u2028",
-			Key: pipeline.IDKey("user-7"), Prov: pipeline.Provenance{Source: "manifest.csv", Row: 4},
+			Key: ids.IDKey("user-7"), Prov: pipeline.Provenance{Source: "manifest.csv", Row: 4},
 		},
 		{
 			Kind: pipeline.KindMultimodal, Blob: pipeline.FileBlob(img, fi.Size()), Text: "a caption",
@@ -211,46 +212,46 @@ func TestFileChecks(t *testing.T) {
 			name: "unchanged: same key and ID",
 			id:   derived,
 			key: func(img string, fi os.FileInfo) string {
-				return pipeline.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
+				return ids.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
 			},
 			change: func(*testing.T, string) {},
 			wantID: derived,
 			wantKey: func(img string, fi os.FileInfo) string {
-				return pipeline.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
+				return ids.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
 			},
 		},
 		{
 			name: "fixed file: new key, derived ID dropped",
 			id:   derived,
 			key: func(img string, fi os.FileInfo) string {
-				return pipeline.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
+				return ids.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
 			},
 			change: func(t *testing.T, img string) {
 				writeFile(t, img, "a different and longer content")
 			},
 			wantID: "",
 			wantKey: func(img string, fi os.FileInfo) string {
-				return pipeline.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
+				return ids.FileKey(img, fi.Size(), fi.ModTime()) + "|ds=a"
 			},
 		},
 		{
 			name:    "fixed file with a given ID: ID and key kept",
 			id:      "user-1",
-			key:     func(string, os.FileInfo) string { return pipeline.IDKey("user-1") },
+			key:     func(string, os.FileInfo) string { return ids.IDKey("user-1") },
 			change:  func(t *testing.T, img string) { writeFile(t, img, "a different and longer content") },
 			wantID:  "user-1",
-			wantKey: func(string, os.FileInfo) string { return pipeline.IDKey("user-1") },
+			wantKey: func(string, os.FileInfo) string { return ids.IDKey("user-1") },
 		},
 		{
 			name:    "file gone",
 			id:      derived,
-			key:     func(img string, fi os.FileInfo) string { return pipeline.FileKey(img, fi.Size(), fi.ModTime()) },
+			key:     func(img string, fi os.FileInfo) string { return ids.FileKey(img, fi.Size(), fi.ModTime()) },
 			change:  func(t *testing.T, img string) { os.Remove(img) },
 			wantErr: "the file is gone",
 		},
 		{
 			name: "file replaced by a folder",
-			key:  func(img string, fi os.FileInfo) string { return pipeline.FileKey(img, fi.Size(), fi.ModTime()) },
+			key:  func(img string, fi os.FileInfo) string { return ids.FileKey(img, fi.Size(), fi.ModTime()) },
 			change: func(t *testing.T, img string) {
 				os.Remove(img)
 				os.Mkdir(img, 0o755)

@@ -14,15 +14,42 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
+
+// Config is a Source's report file and options: a job file's `report:`
+// source. The json keys enter the job's fingerprint, so they must not
+// change.
+type Config struct {
+	// Path is the JSONL failure report. Required.
+	Path          string `yaml:"path" json:"path"`
+	SourceOptions `yaml:",inline"`
+}
+
+// Validate reports a missing Path.
+func (c Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("report: path is required")
+	}
+	return nil
+}
+
+// New returns a Source over c.Path (see NewSource).
+func New(c Config) (*Source, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return NewSource(c.Path, c.SourceOptions), nil
+}
 
 // SourceOptions configures a Source. The zero value retries failed records.
 type SourceOptions struct {
 	// IncludeSkipped retries skipped records too. Default: failed only.
-	IncludeSkipped bool
+	IncludeSkipped bool `yaml:"include_skipped,omitempty" json:"include_skipped,omitempty"`
 	// MaxLineBytes is the longest report line read; a longer one is an item
-	// error. It bounds the Source's memory. Default 64 MiB.
-	MaxLineBytes int
+	// error. It bounds the Source's memory. Default 64 MiB. Not a job file
+	// setting.
+	MaxLineBytes int `yaml:"-" json:"-"`
 }
 
 // Source reads a failure report back as items to retry. It streams the
@@ -54,7 +81,12 @@ var _ pipeline.Fingerprinter = (*Source)(nil)
 // nothing. Records of local files are not covered: their items carry a
 // Blob, so the runner never marks a report with such records complete.
 func (s *Source) Fingerprint() (string, error) {
-	cfg, err := json.Marshal(s.opts)
+	// The field names are those SourceOptions had before it had tags, so
+	// that completion markers recorded then still match.
+	cfg, err := json.Marshal(struct {
+		IncludeSkipped bool
+		MaxLineBytes   int
+	}{s.opts.IncludeSkipped, s.opts.MaxLineBytes})
 	if err != nil {
 		return "", err
 	}
@@ -207,14 +239,14 @@ func refreshFileKey(key, path string, size int64, modTime time.Time) (string, bo
 	if err := errors.Join(err1, err2); err != nil || (oldSize == size && oldMtime == modTime.UnixNano()) {
 		return key, false
 	}
-	fresh := pipeline.FileKey(path, size, modTime)
+	fresh := ids.FileKey(path, size, modTime)
 	if hasTail {
 		fresh += "|" + tail
 	}
 	return fresh, true
 }
 
-// looksDerived reports whether id has the form of a pipeline.DeriveID.
+// looksDerived reports whether id has the form of an ids.DeriveID.
 func looksDerived(id string) bool {
 	if len(id) != 32 {
 		return false

@@ -1,30 +1,3 @@
-// Package urllist is the URL-list source: a text file with one http(s) URL
-// per line, streamed line by line.
-//
-// # Format
-//
-//	# a comment: the whole line starts with '#'
-//	https://example.com/cats/1.jpg
-//	https://example.com/cats/2.jpg<TAB>cat<TAB>-dog
-//	https://example.com/clips/a.mp4<TAB>running,outdoor:1;indoor:0
-//
-// Each line is trimmed. Blank lines and lines whose first non-space
-// character is '#' are ignored. Only full-line comments exist: a '#' after
-// the URL is part of it (a fragment), since URLs may contain '#'. After the
-// URL, a tab starts optional labels in the syntax of manifest.ParseLabels
-// (cat, -dog, dog:0, dog:1), separated by tabs, commas or semicolons. The
-// file is UTF-8; a BOM at the start and CRLF line endings are tolerated.
-//
-// The kind comes from Config.Kind, or else from the extension of the URL's
-// path, case-insensitively (media.KindFromExt): jpg jpeg png tif tiff bmp
-// webp gif are images; mp4 mov avi wmv 3gp videos; wav mp3 flac ogg audio;
-// txt csv tsv md text. A line whose kind cannot be told is skipped: its item
-// carries an error wrapping pipeline.ErrSkip that names the line.
-//
-// A line that cannot be used (not an http or https URL, no host, spaces or
-// control characters, bad labels, not UTF-8, longer than
-// Config.MaxLineBytes) is sent as an item with Err set to a
-// *pipeline.ItemError naming the file and line, and reading goes on.
 package urllist
 
 import (
@@ -35,14 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
+	"github.com/ingestkit/clarifai-ingest/sources/internal/recordfile"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // DefaultMaxLineBytes is the default of Config.MaxLineBytes.
@@ -52,41 +26,42 @@ const DefaultMaxLineBytes = 64 << 10
 const stage = "source"
 
 // Config configures a URL-list Source. The zero value of every field but
-// Path is usable.
+// Path is usable. The yaml keys are those of a job file's `urls:` source;
+// the json keys enter the job's fingerprint, so they must not change.
 type Config struct {
 	// Path is the list file. Required. Stream opens it (unless Open is
 	// set); messages and provenance name it as given.
-	Path string
+	Path string `yaml:"path" json:"path"`
 	// Open, if set, is called by Stream instead of os.Open(Path), once per
 	// call, for lists that are not local files (and for tests). It should
 	// return a new reader from the start each time. Stream closes what it
 	// returns.
-	Open func() (io.ReadCloser, error)
+	Open func() (io.ReadCloser, error) `yaml:"-" json:"-"`
 	// Kind, if set, is the kind of every URL (image, video, audio or
 	// text); default KindUnknown: the kind comes from each URL's extension.
-	Kind pipeline.Kind
-	// DatasetIDs are added to every item. Each must pass pipeline.ValidID.
-	DatasetIDs []string
+	Kind pipeline.Kind `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// DatasetIDs are added to every item. Each must pass ids.ValidID.
+	DatasetIDs []string `yaml:"dataset_ids,omitempty" json:"dataset_ids,omitempty"`
 	// MaxLineBytes is the longest line accepted, in bytes, without its line
 	// ending; default DefaultMaxLineBytes (64 KiB). A longer line is a line
 	// error; its bytes are skipped, not buffered.
-	MaxLineBytes int
+	MaxLineBytes int `yaml:"-" json:"-"`
 }
 
 // Validate returns every problem with c, joined, or nil. New calls it.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Path == "" {
-		errs = append(errs, errors.New("urllist: Path is required"))
+		errs = append(errs, errors.New("urllist: path is required"))
 	}
 	switch c.Kind {
 	case pipeline.KindUnknown, pipeline.KindImage, pipeline.KindVideo, pipeline.KindAudio, pipeline.KindText:
 	default:
-		errs = append(errs, fmt.Errorf("urllist: Kind %v: want image, video, audio or text", c.Kind))
+		errs = append(errs, fmt.Errorf("urllist: kind %v: want image, video, audio or text", c.Kind))
 	}
 	for _, id := range c.DatasetIDs {
-		if err := pipeline.ValidID(id); err != nil {
-			errs = append(errs, fmt.Errorf("urllist: DatasetIDs: %w", err))
+		if err := ids.ValidID(id); err != nil {
+			errs = append(errs, fmt.Errorf("urllist: dataset_ids: %w", err))
 		}
 	}
 	if c.MaxLineBytes < 0 {
@@ -147,7 +122,7 @@ func (s *Source) Fingerprint() (string, error) {
 // package documentation). Stream returns an error only when the file cannot
 // be opened or read, or ctx.Err() promptly when ctx is done.
 func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
-	rc, err := s.open()
+	rc, err := recordfile.Open(s.cfg.Open, s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("url list %s: %w", s.cfg.Path, err)
 	}
@@ -188,13 +163,6 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 			return err
 		}
 	}
-}
-
-func (s *Source) open() (io.ReadCloser, error) {
-	if s.cfg.Open != nil {
-		return s.cfg.Open()
-	}
-	return os.Open(s.cfg.Path)
 }
 
 // readLine returns the next line without its line ending, valid until the
@@ -261,7 +229,7 @@ func (s *Source) parseLine(b []byte, prov pipeline.Provenance) *pipeline.Item {
 	if len(s.cfg.DatasetIDs) > 0 {
 		it.DatasetIDs = slices.Clone(s.cfg.DatasetIDs)
 	}
-	it.Key = pipeline.ScopeKey(pipeline.URLKey(it.Kind, raw), it.DatasetIDs)
+	it.Key = ids.ScopeKey(ids.URLKey(it.Kind, raw), it.DatasetIDs)
 	return it
 }
 

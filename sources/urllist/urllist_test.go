@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/urllist"
 )
@@ -67,7 +68,7 @@ func TestURLList(t *testing.T) {
 	pos, neg := pipeline.Positive, pipeline.Negative
 	img, vid := pipeline.KindImage, pipeline.KindVideo
 	ok := func(line int, kind pipeline.Kind, u string, cs ...pipeline.Concept) got {
-		return got{Line: line, Kind: kind, URL: u, Path: u, Concepts: cs, Key: pipeline.URLKey(kind, u)}
+		return got{Line: line, Kind: kind, URL: u, Path: u, Concepts: cs, Key: ids.URLKey(kind, u)}
 	}
 	bad := func(line int, u, err string) got { return got{Line: line, Path: u, Err: err} }
 	for _, tc := range []struct {
@@ -112,7 +113,7 @@ func TestURLList(t *testing.T) {
 		cfg:  urllist.Config{Kind: pipeline.KindVideo, DatasetIDs: []string{"b", "a"}},
 		in:   "https://x.test/stream?id=7\n",
 		want: []got{{Line: 1, Kind: vid, URL: "https://x.test/stream?id=7", Path: "https://x.test/stream?id=7",
-			Datasets: []string{"b", "a"}, Key: pipeline.URLKey(vid, "https://x.test/stream?id=7") + "|ds=a,b"}},
+			Datasets: []string{"b", "a"}, Key: ids.URLKey(vid, "https://x.test/stream?id=7") + "|ds=a,b"}},
 	}, {
 		name: "invalid lines are reported and the run goes on",
 		in: "ftp://x.test/a.jpg\nx.test/a.jpg\nhttps:///a.jpg\nhttps://x.test/a b.jpg\nhttps://x.test/a.jpg cat\n" +
@@ -196,9 +197,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{urllist.Config{Path: "u"}, ""},
 		{urllist.Config{Path: "u", Kind: pipeline.KindText, DatasetIDs: []string{"d"}, MaxLineBytes: 10}, ""},
-		{urllist.Config{}, "Path is required"},
-		{urllist.Config{Path: "u", Kind: pipeline.KindMultimodal}, "Kind multimodal"},
-		{urllist.Config{Path: "u", DatasetIDs: []string{""}}, "DatasetIDs"},
+		{urllist.Config{}, "path is required"},
+		{urllist.Config{Path: "u", Kind: pipeline.KindMultimodal}, "kind multimodal"},
+		{urllist.Config{Path: "u", DatasetIDs: []string{""}}, "dataset_ids"},
 		{urllist.Config{Path: "u", MaxLineBytes: -1}, "negative"},
 	} {
 		_, err := urllist.New(tc.cfg)

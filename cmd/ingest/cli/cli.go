@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
@@ -25,7 +26,6 @@ import (
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	registry       *transforms.Registry
 	// isTerminal reports whether stderr is a terminal (progress display).
 	isTerminal func() bool
 	funcs      []namedFunc
@@ -40,13 +40,11 @@ type namedFunc struct {
 type Option func(*env)
 
 // WithTransform makes a custom transform func available to job files as
-// `- custom: <name>`.
+// `- custom: <name>`, beside the names of transforms.Register (see
+// configs.WithTransform, which it passes to every run).
 func WithTransform(name string, f pipeline.TransformFunc) Option {
 	return func(e *env) { e.funcs = append(e.funcs, namedFunc{name, f}) }
 }
-
-// WithRegistry uses reg instead of the default registry of transforms.Register.
-func WithRegistry(reg *transforms.Registry) Option { return func(e *env) { e.registry = reg } }
 
 // WithOutput sends standard output and error to the given writers.
 func WithOutput(stdout, stderr io.Writer) Option {
@@ -75,16 +73,16 @@ func Run(ctx context.Context, args []string, opts ...Option) int {
 	// stderr from their own goroutines; one lock keeps their lines whole
 	// whatever writer the caller gave.
 	e.stderr = zapcore.Lock(zapcore.AddSync(e.stderr))
-	if e.registry == nil {
-		e.registry = transforms.DefaultRegistry()
-	}
+	// Check the custom transforms once, before any command runs.
+	reg := transforms.NewRegistry()
 	for _, f := range e.funcs {
-		if err := e.registry.Register(f.name, f.f); err != nil {
+		if err := reg.Register(f.name, f.f); err != nil {
 			fmt.Fprintln(e.stderr, "ingest:", err)
 			return ExitUsage
 		}
 	}
 	root := e.rootCommand()
+	root.SetFlagErrorFunc(flagError)
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -122,3 +120,7 @@ func (e *env) versionCommand() *cobra.Command {
 		},
 	}
 }
+
+// newClient makes every client of the CLI; tests replace it with one that
+// refuses (and fails the test on) an endpoint that is not loopback.
+var newClient = client.New

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 	"github.com/ingestkit/clarifai-ingest/sources/report"
 )
@@ -53,9 +53,10 @@ func TestRunInvalidKeyIsFatalAndFast(t *testing.T) {
 	if strings.Contains(res.stdout+res.stderr, "wrong-key-SECRET") {
 		t.Error("the PAT was printed")
 	}
-	// Fatal errors are not retried: one PostInputs call, not ten.
-	if calls := f.srv.Calls()["PostInputs"]; calls != 1 {
-		t.Errorf("%d PostInputs calls, want 1 (no retries on an invalid key)", calls)
+	// Fatal errors are not retried: the preflight's one call, not ten,
+	// and no upload.
+	if calls := f.srv.Calls(); calls["ListInputs"] != 1 || len(calls) != 1 {
+		t.Errorf("calls %v, want one ListInputs (the preflight; no retries on an invalid key)", calls)
 	}
 	if d := time.Since(start); d > 30*time.Second { // generous; retries would take minutes
 		t.Errorf("took %v", d)
@@ -190,7 +191,7 @@ func TestVerifyFindsInputsDeletedBehindOurBack(t *testing.T) {
 		t.Fatalf("verify of a clean job:\n%s", res)
 	}
 	// Delete three inputs with another client.
-	c, err := clarifai.New(clarifai.Config{Base: f.env["CLARIFAI_API_BASE"], PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1})
+	c, err := client.New(client.Config{Base: f.env["CLARIFAI_API_BASE"], PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
-	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
+	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
 // The cloud commands drive server-side ingestion from cloud storage
-// (PostInputsDataSources) through package sources/cloud. They share the
+// (PostInputsDataSources) through package sinks/clarifai/cloudjob. They share the
 // connection flags of the other commands (--config for its clarifai and
 // embedded sections, --target, --rate-limit, logging); credentials come
 // from the environment and the AWS shared files, or name files (GCP) and
@@ -30,18 +29,12 @@ import (
 // command, so that every subcommand takes them.
 type cloudConn struct{ jf jobFlags }
 
-func (c *cloudConn) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&c.jf.config, "config", "c", "", "YAML job file: its clarifai and embedded sections say where to connect")
-	fs.StringVar(&c.jf.target, "target", "", `"clarifai" (default) or "embedded" (local emulator)`)
-	fs.Float64Var(&c.jf.rateLimit, "rate-limit", 0, "client-side budget in requests/s for every call, polling included (default 15; -1 disables)")
-	fs.StringVar(&c.jf.logLevel, "log-level", "", "debug, info (default), warn or error")
-	fs.StringVar(&c.jf.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
-}
+func (c *cloudConn) register(fs *pflag.FlagSet) { c.jf.registerConnection(fs) }
 
 // cloudSession is an open connection for one cloud command.
 type cloudSession struct {
-	tgt *target
-	log *zap.Logger
+	conn *configs.Connection
+	log  *zap.Logger
 }
 
 // openCloud loads the connection settings (defaults < job file < env <
@@ -59,16 +52,16 @@ func (e *env) openCloud(cmd *cobra.Command, c *cloudConn) (*cloudSession, error)
 	if err != nil {
 		return nil, err
 	}
-	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr, nil)
+	conn, err := job.Connect(configs.WithLogger(log), configs.WithOutput(e.stderr), configs.WithNewClient(newClient))
 	if err != nil {
 		_ = log.Sync()
 		return nil, err
 	}
-	return &cloudSession{tgt: tgt, log: log}, nil
+	return &cloudSession{conn: conn, log: log}, nil
 }
 
 func (s *cloudSession) close() error {
-	err := s.tgt.close()
+	err := s.conn.Close()
 	_ = s.log.Sync()
 	return err
 }
@@ -122,6 +115,7 @@ in the request; they are never printed, logged or written to a file:
 // startFlags are the flags of `ingest cloud start`.
 type startFlags struct {
 	concepts, datasets []string
+	conceptIDs         string
 	metadata           string
 	conflict           string
 	jobID              string
@@ -153,7 +147,8 @@ inputs failed; 1 failed, cancelled or error; 2 bad flags.`,
 		RunE: func(cmd *cobra.Command, urls []string) error { return e.cloudStart(cmd, conn, &f, urls) },
 	}
 	fs := cmd.Flags()
-	fs.StringArrayVar(&f.concepts, "concept", nil, "concept ID set on every input (repeatable)")
+	fs.StringArrayVar(&f.concepts, "concept", nil, "label set on every input (repeatable); sent as the concept ID derived from it (\"Golden Retriever\" -> golden-retriever) unless --concept-ids verbatim")
+	fs.StringVar(&f.conceptIDs, "concept-ids", "", "derive (default) or verbatim: how --concept labels become concept IDs")
 	fs.StringSliceVar(&f.datasets, "dataset", nil, "dataset ID every input is added to (repeatable)")
 	fs.StringVar(&f.metadata, "metadata", "", `JSON object set as every input's metadata, e.g. '{"source":"s3"}'`)
 	fs.StringVar(&f.conflict, "conflict", "skip", "when an input ID is taken: skip (leave the existing input) or suffix (add -1, -2...)")
@@ -163,17 +158,21 @@ inputs failed; 1 failed, cancelled or error; 2 bad flags.`,
 	fs.StringVar(&f.gcpCredentials, "gcp-credentials", "", "GCP service-account key file (default GOOGLE_APPLICATION_CREDENTIALS)")
 	fs.StringVar(&f.azureAccount, "azure-account", "", "Azure storage account (default AZURE_STORAGE_ACCOUNT); the key is read from AZURE_STORAGE_KEY")
 	fs.BoolVar(&f.wait, "wait", false, "follow the job to its end; the exit code tells the outcome")
-	fs.DurationVar(&f.poll, "poll-interval", cloud.DefaultMinInterval, "with --wait: first wait between status checks; it grows to 15s while nothing changes")
+	fs.DurationVar(&f.poll, "poll-interval", cloudjob.DefaultMinInterval, "with --wait: first wait between status checks; it grows to 15s while nothing changes")
 	fs.BoolVar(&f.asJSON, "json", false, "print the job as JSON")
 	return cmd
 }
 
 func (e *env) cloudStart(cmd *cobra.Command, conn *cloudConn, f *startFlags, urls []string) error {
-	conflict, err := cloud.ParseConflict(f.conflict)
+	conflict, err := cloudjob.ParseConflict(f.conflict)
 	if err != nil {
 		return usageError(err)
 	}
-	spec := cloud.Spec{URLs: urls, Concepts: f.concepts, DatasetIDs: f.datasets, Conflict: conflict, JobID: f.jobID}
+	if err := transforms.ValidateConceptIDs(f.conceptIDs); err != nil {
+		return usageError(fmt.Errorf("--concept-ids: %w", err))
+	}
+	spec := cloudjob.Spec{URLs: urls, Concepts: f.concepts, DatasetIDs: f.datasets, Conflict: conflict, JobID: f.jobID,
+		VerbatimConcepts: f.conceptIDs == transforms.ConceptIDsVerbatim}
 	if f.metadata != "" {
 		if err := json.Unmarshal([]byte(f.metadata), &spec.Metadata); err != nil || spec.Metadata == nil {
 			return usageError(fmt.Errorf("--metadata: want a JSON object, like '{\"key\": \"value\"}'"))
@@ -182,7 +181,7 @@ func (e *env) cloudStart(cmd *cobra.Command, conn *cloudConn, f *startFlags, url
 	if err := spec.Validate(); err != nil {
 		return usageError(err)
 	}
-	spec.Credentials, err = cloud.CredentialSources{
+	spec.Credentials, err = cloudjob.CredentialSources{
 		AWSRegion: f.awsRegion, AWSProfile: f.awsProfile, GCPServiceAccountFile: f.gcpCredentials,
 		AzureAccountName: f.azureAccount, Getenv: e.getenv,
 	}.Resolve(urls...)
@@ -190,7 +189,7 @@ func (e *env) cloudStart(cmd *cobra.Command, conn *cloudConn, f *startFlags, url
 		return usageError(fmt.Errorf("credentials: %w", err))
 	}
 	return e.withCloud(cmd, conn, func(s *cloudSession) error {
-		job, err := cloud.Start(cmd.Context(), s.tgt.client, spec)
+		job, err := cloudjob.Start(cmd.Context(), s.conn.Client(), spec)
 		if err != nil {
 			return err
 		}
@@ -225,7 +224,7 @@ the inputs processed, and what the server says was skipped.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.withCloud(cmd, conn, func(s *cloudSession) error {
-				job, err := cloud.Status(cmd.Context(), s.tgt.client, args[0])
+				job, err := cloudjob.Status(cmd.Context(), s.conn.Client(), args[0])
 				if err != nil {
 					return err
 				}
@@ -260,7 +259,7 @@ Exit codes: 0 completed; 3 completed but archives or inputs failed;
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&poll, "poll-interval", cloud.DefaultMinInterval, "first wait between status checks; it grows to 15s while nothing changes")
+	cmd.Flags().DurationVar(&poll, "poll-interval", cloudjob.DefaultMinInterval, "first wait between status checks; it grows to 15s while nothing changes")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the final job as JSON")
 	return cmd
 }
@@ -269,7 +268,7 @@ Exit codes: 0 completed; 3 completed but archives or inputs failed;
 // final status on stdout and returns the error that gives the exit code.
 func (e *env) cloudFollow(cmd *cobra.Command, s *cloudSession, id string, poll time.Duration, asJSON bool) error {
 	p := &progressLine{w: e.stderr, terminal: e.isTerminal(), start: time.Now()}
-	job, err := cloud.Wait(cmd.Context(), s.tgt.client, id, cloud.WaitOptions{MinInterval: poll, OnProgress: p.show})
+	job, err := cloudjob.Wait(cmd.Context(), s.conn.Client(), id, cloudjob.WaitOptions{MinInterval: poll, OnProgress: p.show})
 	p.end()
 	if err != nil {
 		return err
@@ -287,15 +286,15 @@ func (e *env) cloudFollow(cmd *cobra.Command, s *cloudSession, id string, poll t
 // cloudOutcome maps a final job to the command's result: nil when it
 // completed, ExitItemsFailed when it completed with failed archives or
 // inputs, and a plain error (ExitFatal) when it failed or was cancelled.
-func cloudOutcome(job cloud.Job) error {
+func cloudOutcome(job cloudjob.Job) error {
 	switch job.State() {
-	case cloud.StateCompleted:
+	case cloudjob.StateCompleted:
 		if job.HasFailures() {
 			return &exitError{ExitItemsFailed, fmt.Errorf("job %s completed with failures: %d archives could not be extracted, %d inputs failed processing",
 				job.ID, job.Progress().ArchivesFailed, job.Inputs.Failed)}
 		}
 		return nil
-	case cloud.StateCancelled:
+	case cloudjob.StateCancelled:
 		return fmt.Errorf("job %s was cancelled", job.ID)
 	}
 	return fmt.Errorf("job %s failed: %s", job.ID, job.Reason())
@@ -309,22 +308,22 @@ func (e *env) cloudListCommand(conn *cloudConn) *cobra.Command {
 		Short: "List the app's cloud extraction jobs, a page at a time",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if page < 1 || perPage < 1 || perPage > cloud.MaxPerPage {
-				return usageError(fmt.Errorf("--page must be at least 1 and --per-page 1..%d", cloud.MaxPerPage))
+			if page < 1 || perPage < 1 || perPage > cloudjob.MaxPerPage {
+				return usageError(fmt.Errorf("--page must be at least 1 and --per-page 1..%d", cloudjob.MaxPerPage))
 			}
 			return e.withCloud(cmd, conn, func(s *cloudSession) error {
-				list, err := cloud.List(cmd.Context(), s.tgt.client, page, perPage)
+				list, err := cloudjob.List(cmd.Context(), s.conn.Client(), page, perPage)
 				if err != nil {
 					return err
 				}
 				if asJSON {
 					if list == nil {
-						list = []cloud.Extraction{}
+						list = []cloudjob.Extraction{}
 					}
 					return writeJSON(e.stdout, struct {
-						Page           int                `json:"page"`
-						PerPage        int                `json:"per_page"`
-						ExtractionJobs []cloud.Extraction `json:"extraction_jobs"`
+						Page           int                   `json:"page"`
+						PerPage        int                   `json:"per_page"`
+						ExtractionJobs []cloudjob.Extraction `json:"extraction_jobs"`
 					}{page, perPage, list})
 				}
 				printList(e.stdout, list)
@@ -336,7 +335,7 @@ func (e *env) cloudListCommand(conn *cloudConn) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&page, "page", 1, "page to show, from 1")
-	cmd.Flags().IntVar(&perPage, "per-page", 20, fmt.Sprintf("jobs per page, at most %d", cloud.MaxPerPage))
+	cmd.Flags().IntVar(&perPage, "per-page", 20, fmt.Sprintf("jobs per page, at most %d", cloudjob.MaxPerPage))
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the page as JSON")
 	return cmd
 }
@@ -351,7 +350,7 @@ Cancelling a job that has ended changes nothing.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, ids []string) error {
 			return e.withCloud(cmd, conn, func(s *cloudSession) error {
-				jobs, err := cloud.Cancel(cmd.Context(), s.tgt.client, ids...)
+				jobs, err := cloudjob.Cancel(cmd.Context(), s.conn.Client(), ids...)
 				for _, j := range jobs {
 					p := j.Progress()
 					fmt.Fprintf(e.stdout, "%s: %s (%d inputs created: %d images, %d videos, %d audio, %d text)\n",
@@ -370,7 +369,7 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 // printJob writes a job's status as an aligned block: the inputs-add job,
 // then each extraction job (only that one for an extraction job ID).
-func printJob(w io.Writer, j cloud.Job) {
+func printJob(w io.Writer, j cloudjob.Job) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if !j.ExtractionOnly {
 		fmt.Fprintf(tw, "Job\t%s\n", j.ID)
@@ -407,7 +406,7 @@ func printJob(w io.Writer, j cloud.Job) {
 }
 
 // statusText renders a server status as "CODE: description".
-func statusText(s cloud.ServerStatus) string {
+func statusText(s cloudjob.ServerStatus) string {
 	out := s.Code.String()
 	if s.Description != "" {
 		out += ": " + s.Description
@@ -415,7 +414,7 @@ func statusText(s cloud.ServerStatus) string {
 	return out
 }
 
-func templateText(t cloud.Template) string {
+func templateText(t cloudjob.Template) string {
 	var parts []string
 	if len(t.Concepts) > 0 {
 		parts = append(parts, "concepts "+strings.Join(t.Concepts, ", "))
@@ -431,7 +430,7 @@ func templateText(t cloud.Template) string {
 }
 
 // printList writes extraction jobs as a table.
-func printList(w io.Writer, list []cloud.Extraction) {
+func printList(w io.Writer, list []cloudjob.Extraction) {
 	if len(list) == 0 {
 		fmt.Fprintln(w, "No extraction jobs on this page.")
 		return
@@ -465,7 +464,7 @@ type progressLine struct {
 	shown    bool
 }
 
-func (p *progressLine) show(j cloud.Job) {
+func (p *progressLine) show(j cloudjob.Job) {
 	pr := j.Progress()
 	line := fmt.Sprintf("%s: %d images, %d videos, %d audio, %d text; archives %d completed, %d failed, %d in progress, %d pending",
 		j.State(), pr.Images, pr.Videos, pr.Audio, pr.Text, pr.ArchivesCompleted, pr.ArchivesFailed, pr.ArchivesInProgress, pr.ArchivesPending)
@@ -487,35 +486,4 @@ func (p *progressLine) end() {
 	if p.terminal && p.shown {
 		fmt.Fprintln(p.w)
 	}
-}
-
-// newCloudSource builds the pipeline source of a `cloud:` entry of the job
-// file: the server ingests the URL, and the source follows the server job
-// to its end (see cloud.Source for the resume semantics). client is called
-// when the source starts streaming, after the run has opened its target;
-// restart is `ingest run --restart`. Credentials come from the entry, then
-// the environment (getenv) and the AWS shared files. The job's
-// upload.dataset_ids are added to the entry's.
-func newCloudSource(job *configs.Job, c *configs.CloudSource, getenv func(string) string, client func() cloud.API,
-	restart bool, log *zap.Logger) (pipeline.Source, error) {
-	conflict, err := cloud.ParseConflict(c.Conflict)
-	if err != nil {
-		return nil, err
-	}
-	datasets := append(append([]string(nil), job.Upload.DatasetIDs...), c.DatasetIDs...)
-	spec := cloud.Spec{URLs: []string{c.URL}, Concepts: c.Concepts, DatasetIDs: datasets, Metadata: c.Metadata, Conflict: conflict}
-	cr := c.Credentials
-	spec.Credentials, err = cloud.CredentialSources{
-		AWSRegion: cr.AWSRegion, AWSProfile: cr.AWSProfile, AWSAccessKeyID: clarifai.Secret(cr.AWSAccessKeyID),
-		AWSSecretAccessKey: clarifai.Secret(cr.AWSSecretAccessKey), AWSSessionToken: clarifai.Secret(cr.AWSSessionToken),
-		GCPServiceAccountFile: job.Path(cr.GCPServiceAccountFile),
-		AzureAccountName:      cr.AzureAccountName, AzureAccountKey: clarifai.Secret(cr.AzureAccountKey),
-		Getenv: getenv,
-	}.Resolve(c.URL)
-	if err != nil {
-		return nil, fmt.Errorf("credentials: %w", err)
-	}
-	return cloud.NewSource(cloud.SourceConfig{
-		Spec: spec, JobName: job.Name, StateDir: job.State.Dir, Client: client, Restart: restart, Logger: log,
-	})
 }

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 // Cloud credentials of the tests: distinctive strings that must appear in
@@ -64,37 +64,16 @@ func cloudBucket(t *testing.T, broken bool) string {
 	return dir
 }
 
-// syncWriter is a buffer for the emulator's logs, written from its
-// goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) Sync() error { return nil }
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // cloudFixture is an emulator serving one bucket as a private S3 bucket,
 // a private GCS bucket and a private Azure container, logging at debug
 // level into logs, and the environment a user would set for all three.
-func cloudFixture(t *testing.T, opts emulator.Options, broken bool) (*fixture, *syncWriter, string) {
+func cloudFixture(t *testing.T, opts emulator.Options, broken bool) (*fixture, *emutest.LogBuffer, string) {
 	t.Helper()
 	dir := cloudBucket(t, broken)
 	gcpKey := filepath.Join(t.TempDir(), "sa.json")
 	gcpJSON := `{"type": "service_account", "client_email": "e2e@example.iam.gserviceaccount.com", "private_key": "` + cloudGCPKey + `"}`
 	writeFile(t, gcpKey, gcpJSON)
-	logs := &syncWriter{}
+	logs := &emutest.LogBuffer{}
 	opts.Logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig()), logs, zapcore.DebugLevel))
 	opts.Buckets = map[string]string{"s3://bkt": dir, "gs://gbkt": dir, azureURL: dir, "s3://public": dir}
 	opts.PrivateBuckets = map[string]emulator.BucketCredentials{
@@ -298,7 +277,7 @@ func TestCloudListPages(t *testing.T) {
 // clock: the inputs created stay, no more are created, wait exits 1.
 func TestCloudCancelMidway(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := &cliClock{t: time.Unix(1_700_000_000, 0)}
+	clk := emutest.NewClock()
 	f, _, _ := cloudFixture(t, emulator.Options{ExtractionDelay: d, Now: clk.Now}, false)
 	res := run(t, f, nil, "cloud", "start", "s3://bkt/data/", "--json")
 	if res.code != cli.ExitOK {
@@ -329,23 +308,6 @@ func TestCloudCancelMidway(t *testing.T) {
 	if res.code != cli.ExitFatal || !strings.Contains(res.stdout, id+": cancelled") || !strings.Contains(res.stderr, `"nope" is neither`) {
 		t.Fatalf("cancel again:\n%s", res)
 	}
-}
-
-type cliClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *cliClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *cliClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // TestCloudOutcomes checks the exit codes of wait: bad or missing

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
@@ -20,7 +21,7 @@ import (
 
 // Helpers of the end-to-end tests: they read what the emulator stored and
 // compute what it should hold, independently of the code under test
-// (IDs with pipeline.DeriveID, the documented derivation).
+// (IDs with ids.DeriveID, the documented derivation).
 
 // mustRun runs the CLI and stops the test unless it exits with want.
 func mustRun(t *testing.T, want int, f *fixture, reg *transforms.Registry, args ...string) result {
@@ -226,7 +227,7 @@ func idOfFile(t *testing.T, kind pipeline.Kind, path string, datasets ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipeline.DeriveID(&pipeline.Item{Kind: kind, Blob: pipeline.BytesBlob(b), DatasetIDs: datasets}, b)
+	return ids.DeriveID(&pipeline.Item{Kind: kind, Blob: pipeline.BytesBlob(b), DatasetIDs: datasets}, b)
 }
 
 func idOfImageText(t *testing.T, path, text string, datasets ...string) string {
@@ -235,19 +236,19 @@ func idOfImageText(t *testing.T, path, text string, datasets ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindMultimodal, Blob: pipeline.BytesBlob(b), Text: text, DatasetIDs: datasets}, b)
+	return ids.DeriveID(&pipeline.Item{Kind: pipeline.KindMultimodal, Blob: pipeline.BytesBlob(b), Text: text, DatasetIDs: datasets}, b)
 }
 
 func idOfURL(kind pipeline.Kind, url string, datasets ...string) string {
-	return pipeline.DeriveID(&pipeline.Item{Kind: kind, URL: url, DatasetIDs: datasets}, nil)
+	return ids.DeriveID(&pipeline.Item{Kind: kind, URL: url, DatasetIDs: datasets}, nil)
 }
 
 func idOfURLText(url, text string, datasets ...string) string {
-	return pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindMultimodal, URL: url, Text: text, DatasetIDs: datasets}, nil)
+	return ids.DeriveID(&pipeline.Item{Kind: pipeline.KindMultimodal, URL: url, Text: text, DatasetIDs: datasets}, nil)
 }
 
 func idOfText(text string, datasets ...string) string {
-	return pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Text: text, DatasetIDs: datasets}, nil)
+	return ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Text: text, DatasetIDs: datasets}, nil)
 }
 
 // fileSHA returns the hex SHA-256 of a file's bytes.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
 // A custom transform func runs inside the standard CLI: register it with
@@ -48,7 +47,6 @@ transforms:
 
 	code := cli.Run(context.Background(), []string{"validate", "--config", job},
 		cli.WithTransform("remove_unicode", removeUnicode),
-		cli.WithRegistry(transforms.NewRegistry()), // a fresh registry, for the example
 		cli.WithOutput(io.Discard, io.Discard))
 	fmt.Printf("exit %d, text %q\n", code, seen)
 	// Output: exit 0, text ["nave caf\n"]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 )
 
@@ -24,7 +25,7 @@ var requestsLine = regexp.MustCompile(`(?m)^  requests +(\d+) \((\d+) retries, (
 // the server exactly once, and the retries must show in the summary and in
 // the run report.
 //
-// The client's backoff starts at 500ms (sinks/clarifai DefaultMinBackoff)
+// The client's backoff starts at 500ms (sinks/clarifai/client DefaultMinBackoff)
 // and a per-input re-send waits 1s (DefaultResendBackoff); neither is a job
 // setting, so the item count is kept moderate for the run to last seconds.
 func TestE2EAllFaultsEveryInputOnce(t *testing.T) {
@@ -45,7 +46,7 @@ func TestE2EAllFaultsEveryInputOnce(t *testing.T) {
 	for i := range items {
 		body := fmt.Sprintf("faulty item %03d\n", i)
 		writeFile(t, filepath.Join(data, fmt.Sprintf("f%03d.txt", i)), body)
-		want[pipeline.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))] = true
+		want[ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(body))}, []byte(body))] = true
 	}
 	state := t.TempDir()
 	res := mustRun(t, cli.ExitOK, f, nil, "run", "--dir", data, "--state-dir", state,

@@ -74,14 +74,17 @@ func run(t *testing.T, f *fixture, reg *transforms.Registry, args ...string) res
 	if f != nil {
 		env = f.env
 	}
-	if reg == nil {
-		reg = transforms.NewRegistry()
-	}
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // generous: only a hang fails
 	defer cancel()
-	code := cli.Run(ctx, args, cli.WithOutput(&out, &errb), cli.WithRegistry(reg),
-		cli.WithGetenv(func(k string) string { return env[k] }))
+	opts := []cli.Option{cli.WithOutput(&out, &errb), cli.WithGetenv(func(k string) string { return env[k] })}
+	if reg != nil {
+		for _, name := range reg.Names() {
+			f, _ := reg.Lookup(name)
+			opts = append(opts, cli.WithTransform(name, f))
+		}
+	}
+	code := cli.Run(ctx, args, opts...)
 	return result{code, out.String(), errb.String()}
 }
 
@@ -119,4 +122,4 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // media is the folder of real sample files of every format.
-const media = "../../../sources/media/testdata"
+const media = "../../../pipeline/media/testdata"

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -8,6 +9,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
+	"github.com/ingestkit/clarifai-ingest/sinks"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sources/dir"
+	"github.com/ingestkit/clarifai-ingest/sources/manifest"
+	"github.com/ingestkit/clarifai-ingest/sources/urllist"
 )
 
 // jobFlags are the flags that override the job file; they are shared by
@@ -27,23 +34,63 @@ type jobFlags struct {
 	rateLimit   float64
 	logLevel    string
 	logFormat   string
+	insecure    bool
+}
+
+// registerConnection registers the flags that say where to connect and
+// how to log: the cloud commands take only these.
+func (f *jobFlags) registerConnection(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.config, "config", "c", "", "YAML job file (the cloud commands read its clarifai and embedded sections)")
+	fs.StringVar(&f.target, "target", "", `target: "clarifai" (default) or "embedded" (local emulator)`)
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, fmt.Sprintf("upload.rate_limit: client-side budget in requests/s for every call (default %g; -1 disables)", client.DefaultRateLimit))
+	fs.StringVar(&f.logLevel, "log-level", "", "log.level: debug, info (default), warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "", "log.format: console or json (default: console on a terminal, json otherwise)")
+	fs.BoolVar(&f.insecure, "insecure", false, "clarifai.insecure: allow a plaintext (http://) API base on a host that is not this machine: the PAT travels in clear text")
 }
 
 func (f *jobFlags) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&f.config, "config", "c", "", "YAML job file")
+	f.registerConnection(fs)
 	fs.StringVar(&f.name, "name", "", "job name (default: the job file's name)")
-	fs.StringVar(&f.target, "target", "", `"clarifai" (default) or "embedded" (local emulator)`)
 	fs.StringVar(&f.stateDir, "state-dir", "", "job state directory (default .ingest/<name>)")
 	fs.StringVar(&f.shard, "shard", "", `run shard i of n ("i/n", 0-based): items are split by input ID hash; each shard has its own checkpoint and 1/n of the rate budget`)
 	fs.StringArrayVar(&f.dirs, "dir", nil, "add a local directory source (repeatable)")
 	fs.StringArrayVar(&f.csvs, "csv", nil, "add a CSV manifest source (repeatable)")
 	fs.StringArrayVar(&f.urls, "urls", nil, "add a URL list source (repeatable)")
 	fs.StringSliceVar(&f.datasetIDs, "dataset", nil, "add every input to these dataset IDs")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "inputs per request, at most 128 (default 128)")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 4)")
-	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "client-side budget in requests/s for every call (default 15; -1 disables)")
-	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error")
-	fs.StringVar(&f.logFormat, "log-format", "", "console or json (default: console on a terminal, json otherwise)")
+	fs.IntVar(&f.batchSize, "batch-size", 0, fmt.Sprintf("upload.batch_size: inputs per request, at most %d (default %d)", sinks.MaxItemsPerRequest, sinks.DefaultMaxItems))
+	fs.IntVar(&f.concurrency, "concurrency", 0, fmt.Sprintf("upload.concurrency: requests in flight, at most %d (default %d)", clarifai.MaxConcurrency, clarifai.DefaultConcurrency))
+}
+
+// flagKeys names the job file key each flag sets, for error messages.
+var flagKeys = map[string]string{
+	"batch-size": "upload.batch_size", "concurrency": "upload.concurrency", "rate-limit": "upload.rate_limit",
+}
+
+// flagError rewrites pflag's parse errors in the words of the job file:
+// `--concurrency: upload.concurrency: want an integer, got "four"`. It is
+// a usage error (exit 2).
+func flagError(_ *cobra.Command, err error) error {
+	var ve *pflag.InvalidValueError
+	if !errors.As(err, &ve) {
+		return usageError(err)
+	}
+	name, value := ve.GetFlag().Name, ve.GetValue()
+	want := "a valid value"
+	switch ve.GetFlag().Value.Type() {
+	case "int", "int64":
+		want = "an integer"
+	case "float64":
+		want = "a number"
+	case "duration":
+		want = "a duration like 500ms, 2s or 10m"
+	case "bool":
+		want = "true or false"
+	}
+	key := ""
+	if k, ok := flagKeys[name]; ok {
+		key = k + ": "
+	}
+	return usageError(fmt.Errorf("--%s: %swant %s, got %q", name, key, want, value))
 }
 
 // loadJob builds the effective job: defaults < job file < environment <
@@ -74,17 +121,18 @@ func (e *env) loadJob(cmd *cobra.Command, f *jobFlags, validate bool) (*configs.
 	set("rate-limit", func() { job.Upload.RateLimit = f.rateLimit })
 	set("log-level", func() { job.Log.Level = f.logLevel })
 	set("log-format", func() { job.Log.Format = f.logFormat })
+	set("insecure", func() { job.Clarifai.Insecure = f.insecure })
 	set("dataset", func() { job.Upload.DatasetIDs = append(job.Upload.DatasetIDs, f.datasetIDs...) })
 	// Paths given as flags are relative to the working directory, not to
 	// the job file's folder.
 	for _, d := range f.dirs {
-		job.Sources = append(job.Sources, configs.Source{Dir: &configs.DirSource{Path: abs(d)}})
+		job.Sources = append(job.Sources, configs.Source{Dir: &dir.Config{Path: abs(d)}})
 	}
 	for _, c := range f.csvs {
-		job.Sources = append(job.Sources, configs.Source{CSV: &configs.CSVSource{Path: abs(c)}})
+		job.Sources = append(job.Sources, configs.Source{CSV: &manifest.Config{Path: abs(c)}})
 	}
 	for _, u := range f.urls {
-		job.Sources = append(job.Sources, configs.Source{URLs: &configs.URLSource{Path: abs(u)}})
+		job.Sources = append(job.Sources, configs.Source{URLs: &urllist.Config{Path: abs(u)}})
 	}
 	job.WithDefaults()
 	if !validate {

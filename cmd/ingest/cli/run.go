@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -15,13 +14,10 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
-	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
-	"github.com/ingestkit/clarifai-ingest/sources/cloud"
-	"github.com/ingestkit/clarifai-ingest/sources/report"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
 )
 
 // runFlags are the flags of `ingest run` beyond the job flags.
@@ -86,80 +82,29 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	defer func() { _ = log.Sync() }()
 
 	counters := pipeline.NewCounters()
-	// The target is dialed after the local checks below, but cloud sources
-	// are built now: they get the client when they start streaming.
-	var tgt *target
-	sources, err := buildSources(job, log, func(c *configs.CloudSource) (pipeline.Source, error) {
-		return newCloudSource(job, c, e.getenv, func() cloud.API { return tgt.client }, rf.restart, log)
-	})
-	if err != nil {
-		return err
-	}
-	ts, err := e.buildTransforms(job, log)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(job.State.Dir, 0o755); err != nil {
-		return err
-	}
-	var cp pipeline.Checkpoint
-	if !rf.noCheckpoint {
-		c, err := checkpoint.Open(job.State.Dir, checkpoint.Options{
-			Fingerprint: job.Fingerprint(), Restart: rf.restart, AllowMismatch: rf.allowConfigChange, Logger: log,
-		})
-		if err != nil {
-			return usageError(err)
-		}
-		defer func() {
-			if cerr := c.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("save checkpoint: %w", cerr)
-			}
-		}()
-		cp = c
-	}
-	if err := os.MkdirAll(filepath.Dir(job.State.Failures), 0o755); err != nil {
-		return err
-	}
-	failures, err := report.NewWriter(job.State.Failures)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := failures.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("write failure report: %w", cerr)
-		}
-	}()
-
 	rpcLatency := newRPCHistogram()
-	tgt, err = openTarget(job, counters, log, e.stderr, func(method, code string, d time.Duration) {
-		rpcLatency.WithLabelValues(method, code).Observe(d.Seconds())
-	})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := tgt.close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	sink, err := clarifai.NewSink(tgt.client, clarifai.SinkConfig{
-		Concurrency:           job.Upload.Concurrency,
-		Batch:                 sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
-		Verify:                *job.Upload.Verify,
-		RetryFailedProcessing: job.Upload.RetryFailedProcessing,
-		Counters:              counters,
-		Logger:                log,
-	})
-	if err != nil {
-		return usageError(err)
-	}
-
 	ctx, stop, release := e.handleSignals(cmd.Context(), rf.drainTimeout)
 	defer release()
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	var watchers sync.WaitGroup
 	defer watchers.Wait()
 	defer stopWatching()
+	opts := append(e.runOptions(log),
+		configs.WithCounters(counters), configs.WithStop(stop), configs.WithOutput(e.stderr),
+		configs.WithOnCall(func(method, code string, d time.Duration) {
+			rpcLatency.WithLabelValues(method, code).Observe(d.Seconds())
+		}),
+		configs.WithOnStart(func(sources []pipeline.Source) { e.watch(watchCtx, &watchers, sources, counters, log, rf) }),
+	)
+	if rf.restart {
+		opts = append(opts, configs.WithRestart())
+	}
+	if rf.allowConfigChange {
+		opts = append(opts, configs.WithAllowConfigChange())
+	}
+	if rf.noCheckpoint {
+		opts = append(opts, configs.WithoutCheckpoint())
+	}
 	if rf.metricsAddr != "" {
 		addr, wait, err := serveMetrics(watchCtx, rf.metricsAddr, newMetrics(counters, rpcLatency))
 		if err != nil {
@@ -168,30 +113,12 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		watchers.Go(wait)
 		log.Info("serving metrics", zap.String("url", "http://"+addr+"/metrics"))
 	}
-	if !rf.quiet {
-		p := newProgress(counters, e.stderr, e.isTerminal(), log, rf.progressEvery)
-		watchers.Go(func() { p.run(watchCtx) })
-		if e.isTerminal() {
-			// A total for the display: the sources streamed once more in the
-			// background (names, stats and rows only), but not cloud
-			// sources, which would start a server-side job.
-			watchers.Go(func() { p.count(watchCtx, countable(sources)) })
-		}
-	}
-	start := time.Now()
-	stats, runErr := pipeline.Run(ctx, pipeline.Job{
-		Sources: sources, Transforms: ts, Sink: sink, Checkpoint: cp,
-		OnResult: func(r pipeline.Result) error {
-			if r.Event == pipeline.EventFailed || r.Event == pipeline.EventSkipped {
-				return failures.Write(r)
-			}
-			return nil
-		},
-		Workers: job.Upload.Workers, Counters: counters, Logger: log, Stop: stop,
-	})
-	stats.Elapsed = time.Since(start)
+	rep, runErr := job.Run(ctx, opts...)
 	stopWatching()
 	watchers.Wait()
+	if rep == nil {
+		return asUsage(runErr)
+	}
 	// A run stopped by a signal delivered what it had read, but not the
 	// rest of the sources: it is not done.
 	select {
@@ -201,26 +128,60 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		}
 	default:
 	}
-
 	code := ExitOK
 	switch {
 	case runErr != nil:
 		code = ExitFatal
-	case stats.Failed > 0:
+	case rep.Stats.Failed > 0:
 		code = ExitItemsFailed
 	}
-	e.printSummary(job, tgt, stats, sink.Stats(), runErr)
-	e.printCloudJobs(sources)
-	if werr := writeRunReport(job, stats, runErr, code); werr != nil {
+	e.printSummary(job, rep, runErr)
+	if werr := writeRunReport(job, rep.Stats, runErr, code); werr != nil {
 		log.Warn("could not write the run report", zap.Error(werr))
 	}
 	switch {
 	case runErr != nil:
 		return runErr
-	case stats.Failed > 0:
+	case rep.Stats.Failed > 0:
 		return errItemsFailed
 	}
 	return nil
+}
+
+// runOptions are the options every run and dry run of the CLI takes: the
+// logger, the custom transforms of cli.WithTransform, the environment.
+func (e *env) runOptions(log *zap.Logger) []configs.RunOption {
+	opts := []configs.RunOption{configs.WithLogger(log), configs.WithGetenv(e.getenv), configs.WithNewClient(newClient)}
+	for _, f := range e.funcs {
+		opts = append(opts, configs.WithTransform(f.name, f.f))
+	}
+	return opts
+}
+
+// watch starts the progress display (unless --quiet) once the run's
+// sources are built.
+func (e *env) watch(ctx context.Context, watchers *sync.WaitGroup, sources []pipeline.Source, counters *pipeline.Counters, log *zap.Logger, rf *runFlags) {
+	if rf.quiet {
+		return
+	}
+	p := newProgress(counters, e.stderr, e.isTerminal(), log, rf.progressEvery)
+	watchers.Go(func() { p.run(ctx) })
+	if e.isTerminal() {
+		// A total for the display: the sources streamed once more in the
+		// background (names, stats and rows only), but not cloud
+		// sources, which would start a server-side job.
+		watchers.Go(func() { p.count(ctx, countable(sources)) })
+	}
+}
+
+// asUsage returns err as a usage error (exit 2) when it is about the
+// configuration.
+func asUsage(err error) error {
+	var ce *configs.ConfigError
+	if errors.As(err, &ce) {
+		return usageError(err)
+	}
+	return err
 }
 
 // handleSignals implements the two-stage shutdown: the first SIGINT or
@@ -272,8 +233,9 @@ func isInterrupted(err error) bool {
 }
 
 // printSummary prints the human summary every run ends with.
-func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, ss clarifai.SinkStats, runErr error) {
+func (e *env) printSummary(job *configs.Job, rep *configs.Report, runErr error) {
 	w := e.stdout
+	s, ss := rep.Stats, rep.Sink
 	fmt.Fprintf(w, "\nSummary of job %s (target %s)\n", job.Name, job.Target)
 	fmt.Fprintf(w, "  items read     %d\n", s.Read)
 	fmt.Fprintf(w, "  uploaded       %d\n", s.Done)
@@ -296,12 +258,16 @@ func (e *env) printSummary(job *configs.Job, tgt *target, s pipeline.Stats, ss c
 		fmt.Fprintf(w, "  failure report %s\n", job.State.Failures)
 	}
 	fmt.Fprintf(w, "  checkpoint     %s\n", job.State.Dir)
-	if tgt.emu != nil {
-		c := tgt.emu.Counts()[tgt.userID+"/"+tgt.appID]
+	if c := rep.Emulator; c != nil {
 		fmt.Fprintf(w, "  emulator       app %s/%s holds %d inputs (%d processed, %d pending, %d failed)\n",
-			tgt.userID, tgt.appID, c.Inputs, c.Success, c.Pending, c.Failed)
+			rep.UserID, rep.AppID, c.Inputs, c.Success, c.Pending, c.Failed)
 	}
+	e.printCloudJobs(rep.Cloud)
 	switch {
+	case client.IsOutage(runErr):
+		fmt.Fprintf(w, "  pending        %d (read, not finished: not failed)\n", s.InFlight())
+		fmt.Fprintln(w, "The API stopped answering, so the run stopped: the pending items and the rest of the sources were not")
+		fmt.Fprintln(w, "marked failed. Rerun the same command once the API answers again to resume them.")
 	case runErr != nil && isInterrupted(runErr):
 		fmt.Fprintln(w, "Interrupted: rerun the same command to resume.")
 	case runErr != nil:
@@ -329,7 +295,7 @@ func humanBytes(n int64) string {
 func countable(sources []pipeline.Source) []pipeline.Source {
 	var out []pipeline.Source
 	for _, s := range sources {
-		if _, isCloud := s.(*cloud.Source); !isCloud {
+		if _, isCloud := configs.CloudIngestion(s); !isCloud {
 			out = append(out, s)
 		}
 	}
@@ -338,15 +304,11 @@ func countable(sources []pipeline.Source) []pipeline.Source {
 
 // printCloudJobs adds a line per cloud source to the summary: the server
 // created those inputs, so they are not in the item counts.
-func (e *env) printCloudJobs(sources []pipeline.Source) {
-	for _, src := range sources {
-		cs, ok := src.(*cloud.Source)
+func (e *env) printCloudJobs(ings []*cloudjob.Ingestion) {
+	for _, ing := range ings {
+		j, ok := ing.Last()
 		if !ok {
-			continue
-		}
-		j, ok := cs.Last()
-		if !ok {
-			fmt.Fprintf(e.stdout, "  cloud          %s: not started\n", cs.Name())
+			fmt.Fprintf(e.stdout, "  cloud          %s: not started\n", ing.Name())
 			continue
 		}
 		p := j.Progress()
@@ -355,7 +317,7 @@ func (e *env) printCloudJobs(sources []pipeline.Source) {
 		if p.ArchivesFailed > 0 {
 			line += fmt.Sprintf(", %d archives failed", p.ArchivesFailed)
 		}
-		if r := j.Reason(); r != "" && j.State() != cloud.StateCompleted {
+		if r := j.Reason(); r != "" && j.State() != cloudjob.StateCompleted {
 			line += ": " + r
 		}
 		fmt.Fprintln(e.stdout, line)

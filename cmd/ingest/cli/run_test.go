@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
@@ -121,7 +122,7 @@ upload:
 			// The ID is the documented deterministic one.
 			b, _ := os.ReadFile(path)
 			kind, _ := pipeline.ParseKind(string(tc.kind))
-			want := pipeline.DeriveID(&pipeline.Item{Kind: kind, Blob: pipeline.BytesBlob(b), DatasetIDs: []string{"e2e-set"}}, b)
+			want := ids.DeriveID(&pipeline.Item{Kind: kind, Blob: pipeline.BytesBlob(b), DatasetIDs: []string{"e2e-set"}}, b)
 			if in.GetId() != want {
 				t.Errorf("id = %q, want the content-derived %q", in.GetId(), want)
 			}

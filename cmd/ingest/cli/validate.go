@@ -3,15 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/sinks"
-	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 func (e *env) validateCommand() *cobra.Command {
@@ -49,28 +48,9 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	if err != nil {
 		return err
 	}
-	// Cloud sources are ingested by the server: there is nothing local to
-	// check, and building one must not start a job.
-	var skippedCloud int
-	sources, err := buildSources(job, log, func(*configs.CloudSource) (pipeline.Source, error) {
-		skippedCloud++
-		return nil, nil
-	})
-	if err != nil {
-		return err
-	}
-	ts, err := e.buildTransforms(job, log)
-	if err != nil {
-		return err
-	}
-	dry := clarifai.NewDryRun(clarifai.DryRunConfig{
-		Batch:  sinks.BatchPolicy{MaxItems: job.Upload.BatchSize, MaxBytes: int64(job.Upload.MaxRequestBytes)},
-		Verify: *job.Upload.Verify,
-	})
 	w := e.stdout
-	stats, err := pipeline.Run(cmd.Context(), pipeline.Job{
-		Sources: sources, Transforms: ts, Sink: dry, Workers: job.Upload.Workers, Logger: log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
-		OnResult: func(r pipeline.Result) error {
+	opts := append(e.runOptions(log),
+		configs.WithOnResult(func(r pipeline.Result) error {
 			switch r.Event {
 			case pipeline.EventFailed:
 				fmt.Fprintf(w, "problem  %s\n", describe(r))
@@ -78,13 +58,14 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 				fmt.Fprintf(w, "skipped  %s\n", describe(r))
 			}
 			return nil
-		},
-	})
+		}))
+	rep, err := job.DryRun(cmd.Context(), opts...)
 	if err != nil {
-		return err
+		return asUsage(err)
 	}
-	p := dry.Plan()
-	rate := shardRate(job)
+	printConceptIDs(w, rep.ConceptIDs)
+	stats, p := rep.Stats, rep.Plan
+	rate := job.ShardRate()
 	fmt.Fprintf(w, "\nChecked %d items of job %s: %d would be sent (%s), %d skipped, %d problems.\n",
 		stats.Read, job.Name, p.Inputs, humanBytes(p.Bytes), stats.Skipped, stats.Failed)
 	fmt.Fprintf(w, "A run would make about %d calls: %d PostInputs, %d PostAnnotations (%d regions), %d verification calls",
@@ -94,8 +75,8 @@ func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
 	} else {
 		fmt.Fprintln(w, ".")
 	}
-	if skippedCloud > 0 {
-		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", skippedCloud)
+	if rep.SkippedCloud > 0 {
+		fmt.Fprintf(w, "%d cloud sources were not checked: the server ingests them.\n", rep.SkippedCloud)
 	}
 	if stats.Failed > 0 {
 		return errItemsFailed
@@ -115,4 +96,25 @@ func describe(r pipeline.Result) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("%s: %v", r.Item.Prov, err)
+}
+
+// printConceptIDs shows how the labels read became concept IDs: the first
+// few, then the counts.
+func printConceptIDs(w io.Writer, s ids.Summary) {
+	if s.IDs == 0 {
+		return
+	}
+	if s.Verbatim {
+		fmt.Fprintf(w, "\nConcept IDs (concept_ids: verbatim, labels sent unchanged):\n")
+	} else {
+		fmt.Fprintf(w, "\nConcept IDs (derived from the labels; concept_ids: verbatim sends labels unchanged):\n")
+	}
+	for _, m := range s.First {
+		fmt.Fprintf(w, "  %q -> %s\n", m.Label, m.ID)
+	}
+	more := ""
+	if s.Partial {
+		more = " (counted up to the first ones; the rest were checked per item)"
+	}
+	fmt.Fprintf(w, "  %d concept IDs, %d of them differ from their label%s.\n", s.IDs, s.Changed, more)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
-	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/configs"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 )
@@ -73,16 +73,20 @@ func (e *env) verify(cmd *cobra.Command, jf *jobFlags, repair, asJSON bool) (err
 			err = cerr
 		}
 	}()
-	tgt, err := openTarget(job, pipeline.NewCounters(), log, e.stderr, nil)
+	conn, err := job.Connect(configs.WithLogger(log), configs.WithOutput(e.stderr), configs.WithNewClient(newClient))
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := tgt.close(); cerr != nil && err == nil {
+		if cerr := conn.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
 	ctx := cmd.Context()
+	if err := conn.Preflight(ctx); err != nil {
+		return err
+	}
+	userID, appID := conn.App()
 
 	// Every input the server acknowledged, by ID.
 	byID := make(map[string]checkpoint.Entry)
@@ -97,14 +101,14 @@ func (e *env) verify(cmd *cobra.Command, jf *jobFlags, repair, asJSON bool) (err
 	}
 	sort.Strings(ids)
 
-	count, err := tgt.client.GetInputCount(ctx, &pb.GetInputCountRequest{})
+	count, err := conn.Client().GetInputCount(ctx, &pb.GetInputCountRequest{})
 	if err != nil {
 		return fmt.Errorf("GetInputCount: %w", err)
 	}
 	var problems []VerifyProblem
 	var ok, pending int
 	for chunk := range slices.Chunk(ids, verifyChunk) {
-		resp, err := tgt.client.ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, PerPage: verifyChunk, Page: 1})
+		resp, err := conn.Client().ListInputs(ctx, &pb.ListInputsRequest{Ids: chunk, PerPage: verifyChunk, Page: 1})
 		if err != nil {
 			return fmt.Errorf("ListInputs: %w", err)
 		}
@@ -148,7 +152,7 @@ func (e *env) verify(cmd *cobra.Command, jf *jobFlags, repair, asJSON bool) (err
 	} else {
 		fmt.Fprintf(w, "Checkpoint %s: %d inputs delivered\n", job.State.Dir, len(ids))
 		fmt.Fprintf(w, "Server app %s/%s: %d processed, %d to process, %d processing, %d errors\n",
-			tgt.userID, tgt.appID, c.GetProcessed(), c.GetToProcess(), c.GetProcessing(), c.GetErrors())
+			userID, appID, c.GetProcessed(), c.GetToProcess(), c.GetProcessing(), c.GetErrors())
 		fmt.Fprintf(w, "  processed      %d\n  still pending  %d\n  problems       %d\n", ok, pending, len(problems))
 		for _, p := range problems {
 			line := fmt.Sprintf("  %-8s %s (checkpoint: %s)", p.Server, p.InputID, p.Checkpoint)

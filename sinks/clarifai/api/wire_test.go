@@ -15,7 +15,7 @@ import (
 )
 
 // This test pins the wire format independently of the generated code: the
-// table below is written by hand from shared/clarifai-wire.md, and the
+// table below is written by hand from Clarifai's public API definitions, and the
 // encoded bytes of messages carrying every field we use are walked with
 // protowire and checked against it. A wrong field number or scalar type in a
 // .proto file (say a double where the API has a float) fails here even though
@@ -119,11 +119,34 @@ var wireSchema = map[string]map[protowire.Number]wireField{
 	"PatchInputsRequest":     {1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"inputs", bytesT, "Input"}, 3: {"action", bytesT, ""}},
 	"PostAnnotationsRequest": {1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"annotations", bytesT, "Annotation"}},
 	"ListAnnotationsRequest": {
-		1: {"user_app_id", bytesT, "UserAppIDSet"}, 3: {"input_ids", bytesT, ""},
-		7: {"page", varint, ""}, 8: {"per_page", varint, ""},
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"ids", bytesT, ""}, 3: {"input_ids", bytesT, ""},
+		6: {"list_all_annotations", varint, ""}, 7: {"page", varint, ""}, 8: {"per_page", varint, ""},
 	},
-	"GetInputsAddJobRequest":   {1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"id", bytesT, ""}},
-	"ListInputsAddJobsRequest": {1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"page", varint, ""}, 3: {"per_page", varint, ""}},
+	"StreamInputsRequest": {
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"per_page", varint, ""}, 3: {"last_id", bytesT, ""},
+		4: {"descending", varint, ""}, 5: {"order_by_id", varint, ""},
+	},
+	"PatchAnnotationsRequest": {
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"annotations", bytesT, "Annotation"},
+		3: {"action", bytesT, ""}, 4: {"delete_if_empty_data", varint, ""},
+	},
+	"DeleteAnnotationsRequest": {
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"ids", bytesT, ""}, 3: {"input_ids", bytesT, ""},
+	},
+	"PostDatasetInputsRequest": {
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"dataset_id", bytesT, ""}, 3: {"dataset_inputs", bytesT, "DatasetInput"},
+	},
+	"ListDatasetInputsRequest": {
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"dataset_id", bytesT, ""}, 3: {"page", varint, ""}, 4: {"per_page", varint, ""},
+	},
+	"DeleteDatasetInputsRequest": {
+		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"dataset_id", bytesT, ""}, 3: {"input_ids", bytesT, ""},
+	},
+	"DatasetInput":              {1: {"created_at", bytesT, "Timestamp"}, 2: {"input", bytesT, "Input"}},
+	"MultiDatasetInputResponse": {1: {"status", bytesT, "Status"}, 2: {"dataset_inputs", bytesT, "DatasetInput"}},
+	"BaseResponse":              {1: {"status", bytesT, "Status"}},
+	"GetInputsAddJobRequest":    {1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"id", bytesT, ""}},
+	"ListInputsAddJobsRequest":  {1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"page", varint, ""}, 3: {"per_page", varint, ""}},
 	"PostInputsDataSourcesRequest": {
 		1: {"user_app_id", bytesT, "UserAppIDSet"}, 2: {"data_sources", bytesT, "InputsDataSource"},
 		3: {"call_back_url", bytesT, ""},
@@ -277,7 +300,17 @@ func wireSamples() []wireSample {
 		{"PostAnnotationsRequest", &pb.PostAnnotationsRequest{UserAppId: app, Annotations: []*pb.Annotation{{
 			Id: "an", InputId: "in-1", Data: &pb.Data{Regions: []*pb.Region{region}}, Status: st,
 		}}}},
-		{"ListAnnotationsRequest", &pb.ListAnnotationsRequest{UserAppId: app, InputIds: []string{"a"}, Page: 1, PerPage: 10}},
+		{"ListAnnotationsRequest", &pb.ListAnnotationsRequest{UserAppId: app, Ids: []string{"an"}, InputIds: []string{"a"}, ListAllAnnotations: true, Page: 1, PerPage: 10}},
+		{"StreamInputsRequest", &pb.StreamInputsRequest{UserAppId: app, PerPage: 1000, LastId: "in-1", Descending: true, OrderById: true}},
+		{"PatchAnnotationsRequest", &pb.PatchAnnotationsRequest{UserAppId: app, Action: "remove", DeleteIfEmptyData: true, Annotations: []*pb.Annotation{{
+			Id: "an", InputId: "in-1", Data: &pb.Data{Regions: []*pb.Region{region}}, Status: st,
+		}}}},
+		{"DeleteAnnotationsRequest", &pb.DeleteAnnotationsRequest{UserAppId: app, Ids: []string{"an"}, InputIds: []string{"in-1"}}},
+		{"PostDatasetInputsRequest", &pb.PostDatasetInputsRequest{UserAppId: app, DatasetId: "ds", DatasetInputs: []*pb.DatasetInput{{CreatedAt: ts, Input: &pb.Input{Id: "in-1"}}}}},
+		{"ListDatasetInputsRequest", &pb.ListDatasetInputsRequest{UserAppId: app, DatasetId: "ds", Page: 2, PerPage: 3}},
+		{"DeleteDatasetInputsRequest", &pb.DeleteDatasetInputsRequest{UserAppId: app, DatasetId: "ds", InputIds: []string{"in-1"}}},
+		{"MultiDatasetInputResponse", &pb.MultiDatasetInputResponse{Status: st, DatasetInputs: []*pb.DatasetInput{{CreatedAt: ts, Input: stored}}}},
+		{"BaseResponse", &statuspb.BaseResponse{Status: st}},
 		{"GetInputsAddJobRequest", &pb.GetInputsAddJobRequest{UserAppId: app, Id: "job"}},
 		{"ListInputsAddJobsRequest", &pb.ListInputsAddJobsRequest{UserAppId: app, Page: 1, PerPage: 2}},
 		{"PostInputsDataSourcesRequest", source(&pb.DataSourceCredentials{Credentials: &pb.DataSourceCredentials_S3Creds{
@@ -320,6 +353,12 @@ func TestServiceMethodPaths(t *testing.T) {
 		pb.V2_PostDatasets_FullMethodName:               "/clarifai.api.V2/PostDatasets",
 		pb.V2_ListDatasets_FullMethodName:               "/clarifai.api.V2/ListDatasets",
 		pb.V2_GetDataset_FullMethodName:                 "/clarifai.api.V2/GetDataset",
+		pb.V2_StreamInputs_FullMethodName:               "/clarifai.api.V2/StreamInputs",
+		pb.V2_PatchAnnotations_FullMethodName:           "/clarifai.api.V2/PatchAnnotations",
+		pb.V2_DeleteAnnotations_FullMethodName:          "/clarifai.api.V2/DeleteAnnotations",
+		pb.V2_PostDatasetInputs_FullMethodName:          "/clarifai.api.V2/PostDatasetInputs",
+		pb.V2_ListDatasetInputs_FullMethodName:          "/clarifai.api.V2/ListDatasetInputs",
+		pb.V2_DeleteDatasetInputs_FullMethodName:        "/clarifai.api.V2/DeleteDatasetInputs",
 	} {
 		if got != want {
 			t.Errorf("method path %q, want %q", got, want)
@@ -342,7 +381,9 @@ func TestStatusCodeNumbers(t *testing.T) {
 		statuspb.StatusCode_RPC_REQUEST_TIMEOUT: 40032, statuspb.StatusCode_RPC_MAX_MESSAGE_SIZE_EXCEEDED: 40033,
 		statuspb.StatusCode_QUEUE_CONN_ERROR: 41000, statuspb.StatusCode_JOB_COMPLETED: 64002,
 		statuspb.StatusCode_JOB_CANCELLED: 64004, statuspb.StatusCode_INTERNAL_SERVER_ISSUE: 98004,
-		statuspb.StatusCode_ANNOTATION_SUCCESS: 24150,
+		statuspb.StatusCode_ANNOTATION_SUCCESS: 24150, statuspb.StatusCode_INPUT_DOES_NOT_EXIST: 30102,
+		statuspb.StatusCode_DATASET_INPUT_SUCCESS: 64100, statuspb.StatusCode_DATASET_INPUT_DUPLICATE: 64101,
+		statuspb.StatusCode_ANNOTATION_INVALID_ARGUMENT: 24155,
 	} {
 		if int32(code) != want {
 			t.Errorf("%v = %d, want %d", code, int32(code), want)

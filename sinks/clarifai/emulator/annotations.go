@@ -46,13 +46,13 @@ func (v *service) PostAnnotations(ctx context.Context, req *pb.PostAnnotationsRe
 			requested[an.Id] = struct{}{}
 		}
 		for j, r := range an.GetData().GetRegions() {
-			if msg := regionProblem(r); msg != "" && rejects[i] == nil {
+			if msg := regionProblem(r, s.opts.AnyConceptID); msg != "" && rejects[i] == nil {
 				rejects[i] = invalid("regions[%d]: %s", j, msg)
 			}
 		}
 		for j, c := range an.GetData().GetConcepts() {
-			if c.GetId() == "" && rejects[i] == nil {
-				rejects[i] = invalid("concepts[%d] has no id", j)
+			if msg := conceptIDProblem(c.GetId(), s.opts.AnyConceptID); msg != "" && rejects[i] == nil {
+				rejects[i] = invalid("concepts[%d] %s", j, msg)
 			}
 		}
 		if rejects[i] == nil {

@@ -24,9 +24,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/media"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
-	"github.com/ingestkit/clarifai-ingest/sources/media"
 )
 
 // Cloud storage, emulated with local files.
@@ -493,7 +493,7 @@ type prepared struct {
 }
 
 // prepareFile turns one file into an input built on tmpl: its kind comes
-// from its content and name (sources/media), its bytes are checked as
+// from its content and name (pipeline/media), its bytes are checked as
 // PostInputs checks bytes, and the template's concepts, metadata, geo and
 // dataset IDs are copied onto it.
 func (s *Server) prepareFile(tmpl *pb.Input, objURL, key string, b []byte, tooLarge, nested bool) prepared {

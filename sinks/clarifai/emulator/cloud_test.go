@@ -2,11 +2,9 @@ package emulator
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 // Test credentials: distinctive strings that must never appear in an answer.
@@ -30,52 +29,16 @@ const (
 	gcpJSON      = `{"type": "service_account", "private_key": "gcp-key-do-not-leak-55de"}`
 )
 
-// writeFile writes b to dir/rel, creating folders.
-func writeFile(t testing.TB, dir, rel string, b []byte) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-type member struct {
-	name string
-	b    []byte
-}
-
-func zipBytes(t testing.TB, ms ...member) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, m := range ms {
-		w, err := zw.Create(m.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(m.b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func tarGzBytes(t testing.TB, ms ...member) []byte {
+func tarGzBytes(t testing.TB, ms ...emutest.Member) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
 	for _, m := range ms {
-		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.b)), Typeflag: tar.TypeReg}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: m.Name, Mode: 0o644, Size: int64(len(m.Data)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write(m.b); err != nil {
+		if _, err := tw.Write(m.Data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,17 +66,17 @@ func tarGzBytes(t testing.TB, ms ...member) []byte {
 func bucketDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, dir, "images/abcImage.png", pngBytes(t))
-	writeFile(t, dir, "images/abd.png", pngBytes(t))
-	writeFile(t, dir, "images/abc-1/clip.mp4", mp4Bytes)
-	writeFile(t, dir, "images/abc-1/tone.wav", wavBytes)
-	writeFile(t, dir, "images/abc-1/notes.txt", []byte("hello from the bucket"))
-	writeFile(t, dir, "images/abc-1/doc.pdf", []byte("%PDF-1.4 not media"))
-	writeFile(t, dir, "images/abc-1/data.zip", zipBytes(t,
-		member{"a.jpg", jpegBytes(t)}, member{"b.txt", []byte("zipped text")},
-		member{"inner.zip", zipBytes(t, member{"x.png", pngBytes(t)})}, member{"readme.pdf", []byte("%PDF-1.4")}))
-	writeFile(t, dir, "images/abc-1/bundle.tar.gz", tarGzBytes(t, member{"sub/c.png", pngBytes(t)}))
-	writeFile(t, dir, "images/abc-1/broken.zip", []byte("this is not a zip archive at all"))
+	emutest.WriteFile(t, dir, "images/abcImage.png", pngBytes(t))
+	emutest.WriteFile(t, dir, "images/abd.png", pngBytes(t))
+	emutest.WriteFile(t, dir, "images/abc-1/clip.mp4", mp4Bytes)
+	emutest.WriteFile(t, dir, "images/abc-1/tone.wav", wavBytes)
+	emutest.WriteFile(t, dir, "images/abc-1/notes.txt", []byte("hello from the bucket"))
+	emutest.WriteFile(t, dir, "images/abc-1/doc.pdf", []byte("%PDF-1.4 not media"))
+	emutest.WriteFile(t, dir, "images/abc-1/data.zip", emutest.Zip(t,
+		emutest.Member{Name: "a.jpg", Data: jpegBytes(t)}, emutest.Member{Name: "b.txt", Data: []byte("zipped text")},
+		emutest.Member{Name: "inner.zip", Data: emutest.Zip(t, emutest.Member{Name: "x.png", Data: pngBytes(t)})}, emutest.Member{Name: "readme.pdf", Data: []byte("%PDF-1.4")}))
+	emutest.WriteFile(t, dir, "images/abc-1/bundle.tar.gz", tarGzBytes(t, emutest.Member{Name: "sub/c.png", Data: pngBytes(t)}))
+	emutest.WriteFile(t, dir, "images/abc-1/broken.zip", []byte("this is not a zip archive at all"))
 	return dir
 }
 
@@ -173,7 +136,7 @@ func progOf(p *pb.InputsExtractionJobProgress) prog {
 }
 
 func TestCloudPrefixKindsArchivesAndTemplate(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{Now: clk.Now, RateLimit: -1, ExtractionDelay: -1, ProcessingDelay: -1,
 		Buckets: map[string]string{"s3://b": bucketDir(t)}})
 	resp := postSources(t, c, dataSource("s3://b/images/abc", nil))
@@ -238,7 +201,7 @@ func TestCloudPrefixKindsArchivesAndTemplate(t *testing.T) {
 // of the bucket (see bucketDir) and checks statuses and counts at each.
 func TestCloudProgressFollowsTheClock(t *testing.T) {
 	const d = 10 * time.Millisecond
-	clk := newClock()
+	clk := emutest.NewClock()
 	_, c := start(t, Options{Now: clk.Now, RateLimit: -1, ExtractionDelay: d, ProcessingDelay: 4 * d,
 		Buckets: map[string]string{"s3://b/": bucketDir(t)}})
 	resp := postSources(t, c, dataSource("s3://b/images/abc", nil))
@@ -316,7 +279,7 @@ func TestCloudCancelMidway(t *testing.T) {
 	const d = 10 * time.Millisecond
 	for _, how := range []string{"extraction job", "inputs-add job"} {
 		t.Run(how, func(t *testing.T) {
-			clk := newClock()
+			clk := emutest.NewClock()
 			s, c := start(t, Options{Now: clk.Now, RateLimit: -1, ExtractionDelay: d, ProcessingDelay: -1,
 				Buckets: map[string]string{"s3://b": bucketDir(t)}})
 			id := postSources(t, c, dataSource("s3://b/images/abc", nil)).InputsAddJobs[0].ExtractionJobs[0].Id
@@ -425,7 +388,7 @@ func TestCloudCredentials(t *testing.T) {
 }
 
 func TestCloudConflictResolution(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{Now: clk.Now, RateLimit: -1, ExtractionDelay: -1,
 		Buckets: map[string]string{"s3://b": bucketDir(t)}})
 	run := func(conflict pb.InputIDConflictResolution) *pb.InputsExtractionJob {
@@ -463,17 +426,17 @@ func TestCloudConflictResolution(t *testing.T) {
 
 func TestCloudArchiveURL(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "good.tar", func() []byte {
+	emutest.WriteFile(t, dir, "good.tar", func() []byte {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
-		for _, m := range []member{{"one.png", pngBytes(t)}, {"two.txt", []byte("two")}} {
-			_ = tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.b)), Typeflag: tar.TypeReg})
-			_, _ = tw.Write(m.b)
+		for _, m := range []emutest.Member{{Name: "one.png", Data: pngBytes(t)}, {Name: "two.txt", Data: []byte("two")}} {
+			_ = tw.WriteHeader(&tar.Header{Name: m.Name, Mode: 0o644, Size: int64(len(m.Data)), Typeflag: tar.TypeReg})
+			_, _ = tw.Write(m.Data)
 		}
 		_ = tw.Close()
 		return buf.Bytes()
 	}())
-	writeFile(t, dir, "bad.tgz", []byte("not gzip"))
+	emutest.WriteFile(t, dir, "bad.tgz", []byte("not gzip"))
 	_, c := start(t, Options{RateLimit: -1, ExtractionDelay: -1, Buckets: map[string]string{
 		"https://example.com/data/good.tar": filepath.Join(dir, "good.tar"),
 		"https://example.com/data/bad.tgz":  filepath.Join(dir, "bad.tgz"),
@@ -602,7 +565,7 @@ func TestCloudListPagingAndSharedJob(t *testing.T) {
 func TestCloudPersistence(t *testing.T) {
 	const d = 10 * time.Millisecond
 	dir, state := bucketDir(t), t.TempDir()
-	clk := newClock()
+	clk := emutest.NewClock()
 	opts := Options{Now: clk.Now, RateLimit: -1, ExtractionDelay: d, ProcessingDelay: -1, StateDir: state, SaveInterval: -1,
 		Buckets: map[string]string{"s3://b": dir}}
 	s1, err := Start("127.0.0.1:0", opts)
@@ -724,7 +687,7 @@ func TestBucketCredentialsNeverPrint(t *testing.T) {
 // every file is ingested exactly once, whoever carries out the steps.
 func TestCloudConcurrentPolling(t *testing.T) {
 	const d = time.Millisecond
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{Now: clk.Now, RateLimit: -1, ExtractionDelay: d, ProcessingDelay: -1,
 		Buckets: map[string]string{"s3://b": bucketDir(t)}})
 	id := postSources(t, c, dataSource("s3://b/images/abc", nil)).InputsAddJobs[0].ExtractionJobs[0].Id

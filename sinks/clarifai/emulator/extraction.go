@@ -576,7 +576,7 @@ func (v *service) PostInputsDataSources(ctx context.Context, req *pb.PostInputsD
 		if d := ds.GetInputTemplate().GetData(); d != nil {
 			tmpl.Data = proto.Clone(d).(*pb.Data)
 			tmpl.Data.Image, tmpl.Data.Video, tmpl.Data.Audio, tmpl.Data.Text, tmpl.Data.Parts = nil, nil, nil, nil, nil
-			if st := checkPatch(tmpl.Data); st != nil {
+			if st := checkPatch(tmpl.Data, s.opts.AnyConceptID); st != nil {
 				st.Details = fmt.Sprintf("data_sources[%d].input_template: %s", i, st.Details)
 				return &pb.MultiInputsAddJobResponse{Status: st}, nil
 			}

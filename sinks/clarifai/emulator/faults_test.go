@@ -14,10 +14,11 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestRateLimit(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{Now: clk.Now, RateLimit: 3})
 	list := func(app string) *statuspb.Status {
 		t.Helper()
@@ -61,7 +62,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitDisabled(t *testing.T) {
-	_, c := start(t, Options{RateLimit: -1, Now: newClock().Now})
+	_, c := start(t, Options{RateLimit: -1, Now: emutest.NewClock().Now})
 	for i := 0; i < 100; i++ {
 		resp, err := c.ListInputs(authCtx(t), &pb.ListInputsRequest{UserAppId: uai()})
 		if err != nil || code(resp.Status) != statuspb.StatusCode_SUCCESS {
@@ -115,7 +116,7 @@ func TestFaultTransientInputs(t *testing.T) {
 }
 
 func TestFaultProcessingFail(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	_, c := start(t, Options{RateLimit: -1, Now: clk.Now, Faults: Faults{ProcessingFailRate: 1}})
 	post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{urlInput("a")}})
 	clk.Advance(time.Hour)
@@ -194,7 +195,7 @@ func TestFaultLatencyEndsWithContext(t *testing.T) {
 // servers with the same seed and compares every per-input outcome.
 func TestFaultsAreDeterministic(t *testing.T) {
 	run := func(seed int64) []string {
-		clk := newClock()
+		clk := emutest.NewClock()
 		_, c := start(t, Options{RateLimit: -1, Now: clk.Now, Faults: Faults{Seed: seed, TransientInputRate: 0.3, ProcessingFailRate: 0.3, ThrottleRate: 0.2}})
 		var out []string
 		for r := 0; r < 10; r++ {

@@ -16,6 +16,7 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestPostInputsRequestLevelErrors(t *testing.T) {
@@ -94,6 +95,10 @@ func TestPostInputsPerInputValidation(t *testing.T) {
 		{"image over 20MB", imageInput("huge", tooBig), statuspb.StatusCode_INPUT_OVER_LIMIT, "must be under"},
 		{"text over 20MB", &pb.Input{Id: "hugetext", Data: &pb.Data{Text: &pb.Text{Raw: strings.Repeat("a", MaxFileBytes)}}}, statuspb.StatusCode_INPUT_OVER_LIMIT, ""},
 		{"concept without id", &pb.Input{Id: "noconcept", Data: &pb.Data{Image: &pb.Image{Url: "https://e.com/a"}, Concepts: []*pb.Concept{{Name: "x", Value: 1}}}}, statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "concepts[0]"},
+		{"concept id with a space", conceptInput("cspace", "cell phone"), statuspb.StatusCode_INPUT_INVALID_ARGUMENT, `concepts[0] id "cell phone" must be 1-32 characters`},
+		{"concept id too long", conceptInput("clong", strings.Repeat("c", MaxConceptIDLength+1)), statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "concepts[0] id"},
+		{"concept id derived", conceptInput("cok", "cell-phone"), statuspb.StatusCode_INPUT_PENDING, ""},
+		{"region concept id", &pb.Input{Id: "rconcept", Data: &pb.Data{Image: &pb.Image{Url: "https://e.com/a"}, Regions: []*pb.Region{{RegionInfo: &pb.RegionInfo{BoundingBox: &pb.BoundingBox{TopRow: .1, BottomRow: .2, RightCol: 1}}, Data: &pb.Data{Concepts: []*pb.Concept{{Id: "Traffic Light", Value: 1}}}}}}}, statuspb.StatusCode_INPUT_INVALID_ARGUMENT, `regions[0]: concepts[0] id "Traffic Light"`},
 		{"bad geo", &pb.Input{Id: "geo", Data: &pb.Data{Image: &pb.Image{Url: "https://e.com/a"}, Geo: &pb.Geo{GeoPoint: &pb.GeoPoint{Longitude: 200}}}}, statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "geo"},
 		{"bad region", &pb.Input{Id: "region", Data: &pb.Data{Image: &pb.Image{Url: "https://e.com/a"}, Regions: []*pb.Region{{RegionInfo: &pb.RegionInfo{BoundingBox: &pb.BoundingBox{TopRow: .5, BottomRow: .2, RightCol: 1}}}}}}, statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "regions[0]"},
 		{"bad dataset id", &pb.Input{Id: "dsid", DatasetIds: []string{"no/slash"}, Data: &pb.Data{Image: &pb.Image{Url: "https://e.com/a"}}}, statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "dataset id"},
@@ -123,6 +128,63 @@ func TestPostInputsPerInputValidation(t *testing.T) {
 				t.Error("response echoes media bytes")
 			}
 		})
+	}
+}
+
+func conceptInput(id, concept string) *pb.Input {
+	in := urlInput(id)
+	in.Data.Concepts = []*pb.Concept{{Id: concept, Name: concept, Value: 1}}
+	return in
+}
+
+// TestAnyConceptID: with the option, an app takes the concept IDs an older
+// client sent verbatim; without it, the same input is refused alone.
+func TestAnyConceptID(t *testing.T) {
+	for _, anyID := range []bool{false, true} {
+		_, c := start(t, Options{RateLimit: -1, AnyConceptID: anyID})
+		resp := post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{conceptInput("a", "cell phone"), conceptInput("b", "cat")}})
+		want := statuspb.StatusCode_INPUT_INVALID_ARGUMENT
+		if anyID {
+			want = statuspb.StatusCode_INPUT_PENDING
+		}
+		if got := code(resp.Inputs[0].Status); got != want {
+			t.Errorf("AnyConceptID %v: input with concept \"cell phone\": %v, want %v", anyID, got, want)
+		}
+		if got := code(resp.Inputs[1].Status); got != statuspb.StatusCode_INPUT_PENDING {
+			t.Errorf("AnyConceptID %v: input with concept cat: %v", anyID, got)
+		}
+	}
+}
+
+// TestPostAnnotationsConceptID: an annotation whose region or input-level
+// concept breaks the rule is refused alone.
+func TestPostAnnotationsConceptID(t *testing.T) {
+	_, c := start(t, Options{RateLimit: -1})
+	post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{urlInput("in1")}})
+	region := func(concept string) *pb.Annotation {
+		return &pb.Annotation{InputId: "in1", Data: &pb.Data{Regions: []*pb.Region{{
+			RegionInfo: &pb.RegionInfo{BoundingBox: &pb.BoundingBox{TopRow: .1, LeftCol: .1, BottomRow: .5, RightCol: .5}},
+			Data:       &pb.Data{Concepts: []*pb.Concept{{Id: concept, Name: concept, Value: 1}}},
+		}}}}
+	}
+	resp, err := c.PostAnnotations(authCtx(t), &pb.PostAnnotationsRequest{UserAppId: uai(), Annotations: []*pb.Annotation{
+		region("cell-phone"), region("cell phone"),
+		{InputId: "in1", Data: &pb.Data{Concepts: []*pb.Concept{{Id: "a/b", Value: 1}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", `regions[0]: concepts[0] id "cell phone" must be 1-32 characters`, `concepts[0] id "a/b" must be`} {
+		got := resp.Annotations[i].GetStatus()
+		if want == "" {
+			if code(got) == statuspb.StatusCode_ANNOTATION_INVALID_ARGUMENT {
+				t.Errorf("annotation %d refused: %v", i, got)
+			}
+			continue
+		}
+		if code(got) != statuspb.StatusCode_ANNOTATION_INVALID_ARGUMENT || !strings.Contains(got.GetDetails(), want) {
+			t.Errorf("annotation %d: %v, want ANNOTATION_INVALID_ARGUMENT with %q", i, got, want)
+		}
 	}
 }
 
@@ -205,7 +267,7 @@ func TestGeneratedIDs(t *testing.T) {
 }
 
 func TestStoredInputKeepsDataWithoutBytes(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{RateLimit: -1, Now: clk.Now})
 	png := pngBytes(t)
 	md, _ := structpb.NewStruct(map[string]any{"filename": "a.png", "nested": map[string]any{"k": "v"}})
@@ -250,7 +312,7 @@ func TestStoredInputKeepsDataWithoutBytes(t *testing.T) {
 }
 
 func TestListInputs(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	_, c := start(t, Options{RateLimit: -1, Now: clk.Now, ProcessingDelay: time.Second})
 	var ins []*pb.Input
 	for i := 0; i < 10; i++ {
@@ -306,7 +368,7 @@ func TestListInputs(t *testing.T) {
 }
 
 func TestGetInputCountAndDelete(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{RateLimit: -1, Now: clk.Now, ProcessingDelay: 10 * time.Second})
 	post(t, c, &pb.PostInputsRequest{Inputs: []*pb.Input{urlInput("a"), urlInput("b"), imageInput("bad", garbage)}})
 	clk.Advance(10 * time.Second)

@@ -65,6 +65,7 @@ func (s *Server) Inputs(userID, appID string) []StoredInput {
 	}
 	now := s.nowNano()
 	s.advanceExtractions(a, now)
+	s.reapDeletes(a, now)
 	a.lock()
 	snaps := make([]inputSnap, 0, len(a.inputs))
 	for _, r := range a.order {
@@ -102,6 +103,7 @@ func (s *Server) Annotations(userID, appID string) []*pb.Annotation {
 		r    *annRec
 		blob []byte
 	}
+	s.reapDeletes(a, s.nowNano())
 	a.lock()
 	snaps := make([]snap, 0, len(a.anns))
 	for _, r := range a.annOrder {
@@ -162,6 +164,7 @@ func (s *Server) Counts() map[string]AppCounts {
 	out := make(map[string]AppCounts)
 	for _, a := range s.sortedApps() {
 		s.advanceExtractions(a, now)
+		s.reapDeletes(a, now)
 		a.lock()
 		pending, inProgress, success, failed := a.inputCounts(now)
 		out[a.user+"/"+a.id] = AppCounts{
@@ -181,6 +184,10 @@ func (s *Server) Counts() map[string]AppCounts {
 //	GET /inputs?user=U&app=A[&limit=N]   Inputs(U, A), at most N of them
 //	GET /annotations?user=U&app=A        Annotations(U, A), protojson
 //	GET /extractions?user=U&app=A        Extractions(U, A), protojson
+//	GET /input?user=U&app=A&id=I         Input(U, A, I) (404 when missing)
+//	GET /dataset-inputs?user=U&app=A&dataset=D
+//	                                     DatasetInputIDs(U, A, D)
+//	GET /pending-deletes?user=U&app=A    PendingDeletes(U, A)
 //
 // It is read-only and safe for concurrent use.
 func (s *Server) InspectHandler() http.Handler {
@@ -224,6 +231,7 @@ func (s *Server) InspectHandler() http.Handler {
 		}
 		writeProtos(w, s.Extractions(user, app))
 	})
+	s.inspectSyncRoutes(mux)
 	return mux
 }
 

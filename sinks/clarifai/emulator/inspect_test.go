@@ -60,6 +60,30 @@ func TestInspectHandler(t *testing.T) {
 	if len(anns) != 1 || anns[0]["id"] != "x" || anns[0]["inputId"] != "a" {
 		t.Errorf("/annotations: %v", anns)
 	}
+	var one struct {
+		Input map[string]any `json:"input"`
+	}
+	get("/input?user="+testUser+"&app="+testApp+"&id=a", 200, &one)
+	if one.Input["id"] != "a" {
+		t.Errorf("/input: %+v", one)
+	}
+	get("/input?user="+testUser+"&app="+testApp+"&id=ghost", 404, nil)
+	var ids []string
+	get("/dataset-inputs?user="+testUser+"&app="+testApp+"&dataset=none", 200, &ids)
+	if ids == nil || len(ids) != 0 {
+		t.Errorf("/dataset-inputs of a missing dataset: %v", ids)
+	}
+	if _, err := c.PostDatasetInputs(authCtx(t), &pb.PostDatasetInputsRequest{UserAppId: uai(), DatasetId: "train", DatasetInputs: []*pb.DatasetInput{{Input: &pb.Input{Id: "b"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	get("/dataset-inputs?user="+testUser+"&app="+testApp+"&dataset=train", 200, &ids)
+	if len(ids) != 1 || ids[0] != "b" {
+		t.Errorf("/dataset-inputs of train: %v", ids)
+	}
+	get("/pending-deletes?user="+testUser+"&app="+testApp, 200, &ids)
+	if len(ids) != 0 {
+		t.Errorf("/pending-deletes: %v", ids)
+	}
 	get("/inputs", 400, nil)
 	get("/inputs?user=u&app=a&limit=-1", 400, nil)
 	get("/nope", 404, nil)

@@ -31,7 +31,8 @@ import (
 //     status with gRPC OK, as Clarifai does);
 //  5. rate limit, then injected throttling (neither changes state: the app
 //     is created only after them);
-//  6. the cloud-ingestion steps due by now (extraction.go), then the handler;
+//  6. the cloud-ingestion steps and deletions due by now (extraction.go,
+//     deletes.go), then the handler;
 //  7. injected dropped connection (after the handler: the call took effect
 //     but its response is lost).
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -61,6 +62,10 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	// app, so that every call sees the same state at the same time.
 	if a.nActive.Load() > 0 {
 		s.advanceExtractions(a, s.nowNano())
+	}
+	// Likewise the deletions due by now.
+	if a.nDeleting.Load() > 0 {
+		s.reapDeletes(a, s.nowNano())
 	}
 	resp, err := handler(withApp(ctx, a), req)
 	if err == nil && s.faults.hit(s.opts.Faults.DropConnRate) {

@@ -71,8 +71,11 @@ var failDetails = [numFailReasons]string{
 
 // dataCheck accumulates what checkData learns about one input's data.
 type dataCheck struct {
-	digests []digest
-	fail    failReason // the first processing failure found, if any
+	// anyConceptID is Options.AnyConceptID: concept IDs are only checked
+	// for being non-empty.
+	anyConceptID bool
+	digests      []digest
+	fail         failReason // the first processing failure found, if any
 }
 
 // countVideos returns the number of videos in d, including its parts.
@@ -161,12 +164,12 @@ func checkData(d *pb.Data, prefix string, depth int, c *dataCheck) *statuspb.Sta
 	if media == 0 {
 		keep(newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "%sdata has no image, video, audio, text or parts", prefix))
 	}
-	if st := checkPatch(d); st != nil {
+	if st := checkPatch(d, c.anyConceptID); st != nil {
 		st.Details = prefix + st.Details
 		keep(st)
 	}
 	for i, r := range d.GetRegions() {
-		if msg := regionProblem(r); msg != "" {
+		if msg := regionProblem(r, c.anyConceptID); msg != "" {
 			keep(newStatusf(statuspb.StatusCode_INPUT_INVALID_ARGUMENT, "%sregions[%d]: %s", prefix, i, msg))
 		}
 	}
@@ -262,8 +265,9 @@ func isMP3Frame(b []byte) bool {
 
 // regionProblem describes what is wrong with a region's geometry or labels,
 // or returns "" when it is valid: coordinates are normalized to [0, 1], a box
-// has top < bottom and left < right, and a polygon has at least 3 points.
-func regionProblem(r *pb.Region) string {
+// has top < bottom and left < right, a polygon has at least 3 points, and
+// each concept ID passes conceptIDProblem.
+func regionProblem(r *pb.Region, anyConceptID bool) string {
 	ri := r.GetRegionInfo()
 	if bb := ri.GetBoundingBox(); bb != nil {
 		for _, v := range []float32{bb.TopRow, bb.LeftCol, bb.BottomRow, bb.RightCol} {
@@ -289,9 +293,27 @@ func regionProblem(r *pb.Region) string {
 		return fmt.Sprintf("point (row %v, col %v) is outside [0, 1]", p.Row, p.Col)
 	}
 	for i, c := range r.GetData().GetConcepts() {
-		if c.GetId() == "" {
-			return fmt.Sprintf("concepts[%d] has no id", i)
+		if msg := conceptIDProblem(c.GetId(), anyConceptID); msg != "" {
+			return fmt.Sprintf("concepts[%d] %s", i, msg)
 		}
+	}
+	return ""
+}
+
+// MaxConceptIDLength is the longest concept ID the emulator accepts, the
+// limit Clarifai's own dataset loaders note (the API documents none).
+const MaxConceptIDLength = 32
+
+// conceptIDProblem describes what is wrong with a concept ID, or returns
+// "": it must be 1-MaxConceptIDLength characters of A-Z, a-z, 0-9, _ and
+// -, as Clarifai's loaders note; with anyConceptID (Options.AnyConceptID)
+// only an empty ID is wrong.
+func conceptIDProblem(id string, anyConceptID bool) string {
+	switch {
+	case id == "":
+		return "has no id"
+	case !anyConceptID && !validID(id, MaxConceptIDLength):
+		return fmt.Sprintf("id %q must be 1-%d characters of A-Z, a-z, 0-9, _ and -", id, MaxConceptIDLength)
 	}
 	return ""
 }

@@ -103,6 +103,19 @@ type Options struct {
 	// member takes one delay. Zero means DefaultExtractionDelay; a negative
 	// value means extraction is instant.
 	ExtractionDelay time.Duration
+	// AnyConceptID accepts any non-empty concept ID, as an app that already
+	// holds IDs outside the rule does. Default false: a concept ID (on an
+	// input, a region, an annotation, a patch or an input template) must be
+	// 1-MaxConceptIDLength characters of A-Z, a-z, 0-9, _ and -, else the
+	// input is refused with INPUT_INVALID_ARGUMENT (the annotation with
+	// ANNOTATION_INVALID_ARGUMENT), as for a bad input ID.
+	AnyConceptID bool
+	// DeleteDelay makes DeleteInputs asynchronous, as Clarifai's is: the
+	// inputs stay listed, counted and their ids taken for this long after
+	// the call, then go with their annotations. Zero (the default) or
+	// negative deletes at once, which the tool's delete-and-send-again of
+	// inputs that failed processing relies on, as the official SDK's does.
+	DeleteDelay time.Duration
 	// Faults injects failures; all are off by default.
 	Faults Faults
 	// StateDir, when set, is where state is loaded from at Start and saved

@@ -35,8 +35,10 @@ import (
 // (cloud ingestion) follow the jobs; each carries its template, its
 // progress and the position of its next step, never credentials (only
 // whether they opened the bucket). A running extraction job lists its
-// bucket again after a load and goes on from that position. Files written
-// before extraction jobs existed load unchanged.
+// bucket again after a load and goes on from that position. An input whose
+// asynchronous deletion is pending keeps its deletion time and goes when it
+// is due. Files written before extraction jobs or asynchronous deletes
+// existed load unchanged.
 
 const (
 	stateFile    = "state.gob"
@@ -74,6 +76,7 @@ type fileInput struct {
 	Blob                     []byte
 	Digests                  []fileDigest
 	Fail                     uint8
+	DeleteAt                 int64 // 0 in files written before deletes were asynchronous
 }
 
 type fileDigest struct {
@@ -203,7 +206,7 @@ func writeApp(enc *gob.Encoder, a *app, end *fileEnd) error {
 		if r.deleted {
 			continue
 		}
-		fi := &fileInput{ID: r.id, Seq: r.seq, Created: r.created, Modified: r.modified, Delay: r.delay, Blob: r.blob, Fail: uint8(r.fail)}
+		fi := &fileInput{ID: r.id, Seq: r.seq, Created: r.created, Modified: r.modified, Delay: r.delay, Blob: r.blob, Fail: uint8(r.fail), DeleteAt: r.deleteAt}
 		for _, d := range r.digests {
 			fi.Digests = append(fi.Digests, fileDigest{Path: d.path, Kind: string(d.kind), Size: d.size, SHA256: d.sum})
 		}
@@ -324,12 +327,15 @@ func (s *Server) decodeState(r io.Reader) error {
 			if err := proto.Unmarshal(fi.Blob, &pb.Input{}); err != nil || fi.Fail >= uint8(numFailReasons) || fi.ID == "" {
 				return fmt.Errorf("bad input record %q in app %s/%s", fi.ID, cur.user, cur.id)
 			}
-			r := &inputRec{id: fi.ID, seq: fi.Seq, created: fi.Created, modified: fi.Modified, delay: fi.Delay, blob: fi.Blob, fail: failReason(fi.Fail)}
+			r := &inputRec{id: fi.ID, seq: fi.Seq, created: fi.Created, modified: fi.Modified, delay: fi.Delay, blob: fi.Blob, fail: failReason(fi.Fail), deleteAt: fi.DeleteAt}
 			for _, d := range fi.Digests {
 				r.digests = append(r.digests, digest{path: d.Path, kind: MediaKind(d.Kind), size: d.Size, sum: d.SHA256})
 			}
 			cur.inputs[r.id] = r
 			cur.order = append(cur.order, r)
+			if r.deleteAt != 0 {
+				cur.queueDelete(r)
+			}
 			got.Inputs++
 		case rec.Ann != nil:
 			fa := rec.Ann

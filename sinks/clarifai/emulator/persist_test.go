@@ -15,11 +15,12 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestPersistenceAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	clk := newClock()
+	clk := emutest.NewClock()
 	opts := Options{RateLimit: -1, Now: clk.Now, StateDir: dir, SaveInterval: -1, ProcessingDelay: 10 * time.Second}
 
 	s1, err := Start("", opts)

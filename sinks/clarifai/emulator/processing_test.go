@@ -10,6 +10,7 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 func TestSniffers(t *testing.T) {
@@ -96,7 +97,7 @@ func TestProcessingOutcome(t *testing.T) {
 		{"multimodal with bad image", &pb.Data{Image: &pb.Image{Base64: garbage}, Text: &pb.Text{Raw: "caption"}}, statuspb.StatusCode_INPUT_FAILED, "image"},
 		{"parts with bad audio", &pb.Data{Parts: []*pb.Part{{Data: &pb.Data{Text: &pb.Text{Raw: "x"}}}, {Data: &pb.Data{Audio: &pb.Audio{Base64: garbage}}}}}, statuspb.StatusCode_INPUT_FAILED, "audio"},
 	}
-	clk := newClock()
+	clk := emutest.NewClock()
 	_, c := start(t, Options{RateLimit: -1, Now: clk.Now, ProcessingDelay: 4 * time.Second})
 	// One input per request: a request may carry only one video.
 	for i, tc := range tests {
@@ -133,7 +134,7 @@ func TestProcessingOutcome(t *testing.T) {
 }
 
 func TestJobs(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	_, c := start(t, Options{RateLimit: -1, Now: clk.Now, ProcessingDelay: 10 * time.Second})
 	getJob := func(id string) *pb.SingleInputsAddJobResponse {
 		t.Helper()

@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator/emutest"
 )
 
 // TestOfficialSDKBulkUploadSequence replays, call for call, what
@@ -21,7 +22,7 @@ import (
 // retry round re-posts those with the same ids. Instead of sleeping between
 // polls, as the SDK does, the test moves the clock.
 func TestOfficialSDKBulkUploadSequence(t *testing.T) {
-	clk := newClock()
+	clk := emutest.NewClock()
 	s, c := start(t, Options{Now: clk.Now, ProcessingDelay: 3 * time.Second})
 	png := pngBytes(t)
 

@@ -34,7 +34,8 @@ type inputRec struct {
 	digests  []digest
 	fail     failReason
 	deleted  bool
-	final    bool // counted in app.nSuccess or app.nFailed
+	final    bool  // counted in app.nSuccess or app.nFailed
+	deleteAt int64 // when a DeleteInputs takes effect (deletes.go); 0: not asked
 }
 
 func (r *inputRec) doneAt() int64 { return r.created + r.delay }
@@ -225,6 +226,10 @@ type app struct {
 
 	datasets map[string]*dataset
 	jobs     map[string]*job
+
+	deleting  []*inputRec  // inputs asked to be deleted, by deleteAt (deletes.go)
+	nDeleting atomic.Int64 // len(deleting), read without the lock
+	byID      idIndex      // input ids in order, for StreamInputs (stream.go)
 
 	extractions map[string]*extraction // by id
 	extOrder    []*extraction          // creation order

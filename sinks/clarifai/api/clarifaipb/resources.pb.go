@@ -1,5 +1,5 @@
 // Wire-compatible subset of Clarifai's resources (package clarifai.api),
-// written from shared/clarifai-wire.md §2c. Field numbers and scalar types
+// written from Clarifai's public API definitions. Field numbers and scalar types
 // match the real API exactly; gaps in the numbering are real. Fields we do
 // not use are left out, which proto3 tolerates on the wire.
 
@@ -2451,6 +2451,59 @@ func (x *Dataset) GetImage() *Image {
 	return nil
 }
 
+// DatasetInput is an input's membership of a dataset.
+type DatasetInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Input         *Input                 `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetInput) Reset() {
+	*x = DatasetInput{}
+	mi := &file_clarifai_api_resources_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetInput) ProtoMessage() {}
+
+func (x *DatasetInput) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_resources_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetInput.ProtoReflect.Descriptor instead.
+func (*DatasetInput) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DatasetInput) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *DatasetInput) GetInput() *Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
 type InputCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Processed     uint32                 `protobuf:"varint,1,opt,name=processed,proto3" json:"processed,omitempty"`
@@ -2467,7 +2520,7 @@ type InputCount struct {
 
 func (x *InputCount) Reset() {
 	*x = InputCount{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[31]
+	mi := &file_clarifai_api_resources_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2532,7 @@ func (x *InputCount) String() string {
 func (*InputCount) ProtoMessage() {}
 
 func (x *InputCount) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[31]
+	mi := &file_clarifai_api_resources_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2545,7 @@ func (x *InputCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputCount.ProtoReflect.Descriptor instead.
 func (*InputCount) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{31}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InputCount) GetProcessed() uint32 {
@@ -2570,7 +2623,7 @@ type InputsAddJob struct {
 
 func (x *InputsAddJob) Reset() {
 	*x = InputsAddJob{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[32]
+	mi := &file_clarifai_api_resources_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2635,7 @@ func (x *InputsAddJob) String() string {
 func (*InputsAddJob) ProtoMessage() {}
 
 func (x *InputsAddJob) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[32]
+	mi := &file_clarifai_api_resources_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2648,7 @@ func (x *InputsAddJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputsAddJob.ProtoReflect.Descriptor instead.
 func (*InputsAddJob) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{32}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InputsAddJob) GetId() string {
@@ -2673,7 +2726,7 @@ type InputsAddJobProgress struct {
 
 func (x *InputsAddJobProgress) Reset() {
 	*x = InputsAddJobProgress{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[33]
+	mi := &file_clarifai_api_resources_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2738,7 @@ func (x *InputsAddJobProgress) String() string {
 func (*InputsAddJobProgress) ProtoMessage() {}
 
 func (x *InputsAddJobProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[33]
+	mi := &file_clarifai_api_resources_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2751,7 @@ func (x *InputsAddJobProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputsAddJobProgress.ProtoReflect.Descriptor instead.
 func (*InputsAddJobProgress) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{33}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InputsAddJobProgress) GetPendingCount() uint64 {
@@ -2745,7 +2798,7 @@ type InputsExtractionJob struct {
 
 func (x *InputsExtractionJob) Reset() {
 	*x = InputsExtractionJob{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[34]
+	mi := &file_clarifai_api_resources_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2810,7 @@ func (x *InputsExtractionJob) String() string {
 func (*InputsExtractionJob) ProtoMessage() {}
 
 func (x *InputsExtractionJob) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[34]
+	mi := &file_clarifai_api_resources_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +2823,7 @@ func (x *InputsExtractionJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputsExtractionJob.ProtoReflect.Descriptor instead.
 func (*InputsExtractionJob) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{34}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *InputsExtractionJob) GetStatus() *statuspb.Status {
@@ -2845,7 +2898,7 @@ type InputsExtractionJobProgress struct {
 
 func (x *InputsExtractionJobProgress) Reset() {
 	*x = InputsExtractionJobProgress{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[35]
+	mi := &file_clarifai_api_resources_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +2910,7 @@ func (x *InputsExtractionJobProgress) String() string {
 func (*InputsExtractionJobProgress) ProtoMessage() {}
 
 func (x *InputsExtractionJobProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[35]
+	mi := &file_clarifai_api_resources_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +2923,7 @@ func (x *InputsExtractionJobProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputsExtractionJobProgress.ProtoReflect.Descriptor instead.
 func (*InputsExtractionJobProgress) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{35}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *InputsExtractionJobProgress) GetAudioInputsCount() uint64 {
@@ -2943,7 +2996,7 @@ type InputsDataSource struct {
 
 func (x *InputsDataSource) Reset() {
 	*x = InputsDataSource{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[36]
+	mi := &file_clarifai_api_resources_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3008,7 @@ func (x *InputsDataSource) String() string {
 func (*InputsDataSource) ProtoMessage() {}
 
 func (x *InputsDataSource) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[36]
+	mi := &file_clarifai_api_resources_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3021,7 @@ func (x *InputsDataSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputsDataSource.ProtoReflect.Descriptor instead.
 func (*InputsDataSource) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{36}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *InputsDataSource) GetInputsAddJobId() string {
@@ -3009,7 +3062,7 @@ type DataSourceURL struct {
 
 func (x *DataSourceURL) Reset() {
 	*x = DataSourceURL{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[37]
+	mi := &file_clarifai_api_resources_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3021,7 +3074,7 @@ func (x *DataSourceURL) String() string {
 func (*DataSourceURL) ProtoMessage() {}
 
 func (x *DataSourceURL) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[37]
+	mi := &file_clarifai_api_resources_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3034,7 +3087,7 @@ func (x *DataSourceURL) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataSourceURL.ProtoReflect.Descriptor instead.
 func (*DataSourceURL) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{37}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DataSourceURL) GetUrl() string {
@@ -3065,7 +3118,7 @@ type DataSourceCredentials struct {
 
 func (x *DataSourceCredentials) Reset() {
 	*x = DataSourceCredentials{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[38]
+	mi := &file_clarifai_api_resources_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3130,7 @@ func (x *DataSourceCredentials) String() string {
 func (*DataSourceCredentials) ProtoMessage() {}
 
 func (x *DataSourceCredentials) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[38]
+	mi := &file_clarifai_api_resources_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3143,7 @@ func (x *DataSourceCredentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataSourceCredentials.ProtoReflect.Descriptor instead.
 func (*DataSourceCredentials) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{38}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DataSourceCredentials) GetCredentials() isDataSourceCredentials_Credentials {
@@ -3161,7 +3214,7 @@ type AWSCreds struct {
 
 func (x *AWSCreds) Reset() {
 	*x = AWSCreds{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[39]
+	mi := &file_clarifai_api_resources_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3173,7 +3226,7 @@ func (x *AWSCreds) String() string {
 func (*AWSCreds) ProtoMessage() {}
 
 func (x *AWSCreds) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[39]
+	mi := &file_clarifai_api_resources_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3186,7 +3239,7 @@ func (x *AWSCreds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AWSCreds.ProtoReflect.Descriptor instead.
 func (*AWSCreds) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{39}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AWSCreds) GetRegion() string {
@@ -3227,7 +3280,7 @@ type AzureBlobCreds struct {
 
 func (x *AzureBlobCreds) Reset() {
 	*x = AzureBlobCreds{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[40]
+	mi := &file_clarifai_api_resources_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3239,7 +3292,7 @@ func (x *AzureBlobCreds) String() string {
 func (*AzureBlobCreds) ProtoMessage() {}
 
 func (x *AzureBlobCreds) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[40]
+	mi := &file_clarifai_api_resources_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3252,7 +3305,7 @@ func (x *AzureBlobCreds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AzureBlobCreds.ProtoReflect.Descriptor instead.
 func (*AzureBlobCreds) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{40}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AzureBlobCreds) GetAccountName() string {
@@ -3285,7 +3338,7 @@ type Upload struct {
 
 func (x *Upload) Reset() {
 	*x = Upload{}
-	mi := &file_clarifai_api_resources_proto_msgTypes[41]
+	mi := &file_clarifai_api_resources_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3297,7 +3350,7 @@ func (x *Upload) String() string {
 func (*Upload) ProtoMessage() {}
 
 func (x *Upload) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_resources_proto_msgTypes[41]
+	mi := &file_clarifai_api_resources_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3310,7 +3363,7 @@ func (x *Upload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upload.ProtoReflect.Descriptor instead.
 func (*Upload) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{41}
+	return file_clarifai_api_resources_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Upload) GetId() string {
@@ -3597,7 +3650,11 @@ const file_clarifai_api_resources_proto_rawDesc = "" +
 	"is_starred\x18\x0e \x01(\bR\tisStarred\x12\x1d\n" +
 	"\n" +
 	"star_count\x18\x0f \x01(\x05R\tstarCount\x12)\n" +
-	"\x05image\x18\x12 \x01(\v2\x13.clarifai.api.ImageR\x05image\"\x85\x02\n" +
+	"\x05image\x18\x12 \x01(\v2\x13.clarifai.api.ImageR\x05image\"t\n" +
+	"\fDatasetInput\x129\n" +
+	"\n" +
+	"created_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
+	"\x05input\x18\x02 \x01(\v2\x13.clarifai.api.InputR\x05input\"\x85\x02\n" +
 	"\n" +
 	"InputCount\x12\x1c\n" +
 	"\tprocessed\x18\x01 \x01(\rR\tprocessed\x12\x1d\n" +
@@ -3706,7 +3763,7 @@ func file_clarifai_api_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_clarifai_api_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_clarifai_api_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_clarifai_api_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_clarifai_api_resources_proto_goTypes = []any{
 	(InputIDConflictResolution)(0),      // 0: clarifai.api.InputIDConflictResolution
 	(Point_Visibility)(0),               // 1: clarifai.api.Point.Visibility
@@ -3742,31 +3799,32 @@ var file_clarifai_api_resources_proto_goTypes = []any{
 	(*Annotation)(nil),                  // 31: clarifai.api.Annotation
 	(*Visibility)(nil),                  // 32: clarifai.api.Visibility
 	(*Dataset)(nil),                     // 33: clarifai.api.Dataset
-	(*InputCount)(nil),                  // 34: clarifai.api.InputCount
-	(*InputsAddJob)(nil),                // 35: clarifai.api.InputsAddJob
-	(*InputsAddJobProgress)(nil),        // 36: clarifai.api.InputsAddJobProgress
-	(*InputsExtractionJob)(nil),         // 37: clarifai.api.InputsExtractionJob
-	(*InputsExtractionJobProgress)(nil), // 38: clarifai.api.InputsExtractionJobProgress
-	(*InputsDataSource)(nil),            // 39: clarifai.api.InputsDataSource
-	(*DataSourceURL)(nil),               // 40: clarifai.api.DataSourceURL
-	(*DataSourceCredentials)(nil),       // 41: clarifai.api.DataSourceCredentials
-	(*AWSCreds)(nil),                    // 42: clarifai.api.AWSCreds
-	(*AzureBlobCreds)(nil),              // 43: clarifai.api.AzureBlobCreds
-	(*Upload)(nil),                      // 44: clarifai.api.Upload
-	nil,                                 // 45: clarifai.api.Image.HostedImageInfoEntry
-	(*timestamppb.Timestamp)(nil),       // 46: google.protobuf.Timestamp
-	(*statuspb.Status)(nil),             // 47: clarifai.api.status.Status
-	(*structpb.Struct)(nil),             // 48: google.protobuf.Struct
+	(*DatasetInput)(nil),                // 34: clarifai.api.DatasetInput
+	(*InputCount)(nil),                  // 35: clarifai.api.InputCount
+	(*InputsAddJob)(nil),                // 36: clarifai.api.InputsAddJob
+	(*InputsAddJobProgress)(nil),        // 37: clarifai.api.InputsAddJobProgress
+	(*InputsExtractionJob)(nil),         // 38: clarifai.api.InputsExtractionJob
+	(*InputsExtractionJobProgress)(nil), // 39: clarifai.api.InputsExtractionJobProgress
+	(*InputsDataSource)(nil),            // 40: clarifai.api.InputsDataSource
+	(*DataSourceURL)(nil),               // 41: clarifai.api.DataSourceURL
+	(*DataSourceCredentials)(nil),       // 42: clarifai.api.DataSourceCredentials
+	(*AWSCreds)(nil),                    // 43: clarifai.api.AWSCreds
+	(*AzureBlobCreds)(nil),              // 44: clarifai.api.AzureBlobCreds
+	(*Upload)(nil),                      // 45: clarifai.api.Upload
+	nil,                                 // 46: clarifai.api.Image.HostedImageInfoEntry
+	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
+	(*statuspb.Status)(nil),             // 48: clarifai.api.status.Status
+	(*structpb.Struct)(nil),             // 49: google.protobuf.Struct
 }
 var file_clarifai_api_resources_proto_depIdxs = []int32{
 	5,  // 0: clarifai.api.Input.data:type_name -> clarifai.api.Data
-	46, // 1: clarifai.api.Input.created_at:type_name -> google.protobuf.Timestamp
-	46, // 2: clarifai.api.Input.modified_at:type_name -> google.protobuf.Timestamp
-	47, // 3: clarifai.api.Input.status:type_name -> clarifai.api.status.Status
+	47, // 1: clarifai.api.Input.created_at:type_name -> google.protobuf.Timestamp
+	47, // 2: clarifai.api.Input.modified_at:type_name -> google.protobuf.Timestamp
+	48, // 3: clarifai.api.Input.status:type_name -> clarifai.api.status.Status
 	6,  // 4: clarifai.api.Data.image:type_name -> clarifai.api.Image
 	7,  // 5: clarifai.api.Data.video:type_name -> clarifai.api.Video
 	15, // 6: clarifai.api.Data.concepts:type_name -> clarifai.api.Concept
-	48, // 7: clarifai.api.Data.metadata:type_name -> google.protobuf.Struct
+	49, // 7: clarifai.api.Data.metadata:type_name -> google.protobuf.Struct
 	16, // 8: clarifai.api.Data.geo:type_name -> clarifai.api.Geo
 	20, // 9: clarifai.api.Data.regions:type_name -> clarifai.api.Region
 	28, // 10: clarifai.api.Data.frames:type_name -> clarifai.api.Frame
@@ -3775,7 +3833,7 @@ var file_clarifai_api_resources_proto_depIdxs = []int32{
 	30, // 13: clarifai.api.Data.parts:type_name -> clarifai.api.Part
 	10, // 14: clarifai.api.Image.hosted:type_name -> clarifai.api.HostedURL
 	11, // 15: clarifai.api.Image.image_info:type_name -> clarifai.api.ImageInfo
-	45, // 16: clarifai.api.Image.hosted_image_info:type_name -> clarifai.api.Image.HostedImageInfoEntry
+	46, // 16: clarifai.api.Image.hosted_image_info:type_name -> clarifai.api.Image.HostedImageInfoEntry
 	10, // 17: clarifai.api.Video.hosted:type_name -> clarifai.api.HostedURL
 	12, // 18: clarifai.api.Video.video_info:type_name -> clarifai.api.VideoInfo
 	10, // 19: clarifai.api.Video.hosted_thumbnail:type_name -> clarifai.api.HostedURL
@@ -3783,9 +3841,9 @@ var file_clarifai_api_resources_proto_depIdxs = []int32{
 	13, // 21: clarifai.api.Audio.audio_info:type_name -> clarifai.api.AudioInfo
 	10, // 22: clarifai.api.Text.hosted:type_name -> clarifai.api.HostedURL
 	14, // 23: clarifai.api.Text.text_info:type_name -> clarifai.api.TextInfo
-	46, // 24: clarifai.api.Concept.created_at:type_name -> google.protobuf.Timestamp
+	47, // 24: clarifai.api.Concept.created_at:type_name -> google.protobuf.Timestamp
 	32, // 25: clarifai.api.Concept.visibility:type_name -> clarifai.api.Visibility
-	48, // 26: clarifai.api.Concept.metadata:type_name -> google.protobuf.Struct
+	49, // 26: clarifai.api.Concept.metadata:type_name -> google.protobuf.Struct
 	17, // 27: clarifai.api.Geo.geo_point:type_name -> clarifai.api.GeoPoint
 	18, // 28: clarifai.api.Geo.geo_limit:type_name -> clarifai.api.GeoLimit
 	19, // 29: clarifai.api.Geo.geo_box:type_name -> clarifai.api.GeoBoxedPoint
@@ -3806,45 +3864,47 @@ var file_clarifai_api_resources_proto_depIdxs = []int32{
 	5,  // 44: clarifai.api.Frame.data:type_name -> clarifai.api.Data
 	5,  // 45: clarifai.api.Part.data:type_name -> clarifai.api.Data
 	5,  // 46: clarifai.api.Annotation.data:type_name -> clarifai.api.Data
-	47, // 47: clarifai.api.Annotation.status:type_name -> clarifai.api.status.Status
-	46, // 48: clarifai.api.Annotation.created_at:type_name -> google.protobuf.Timestamp
-	46, // 49: clarifai.api.Annotation.modified_at:type_name -> google.protobuf.Timestamp
-	48, // 50: clarifai.api.Annotation.annotation_info:type_name -> google.protobuf.Struct
-	48, // 51: clarifai.api.Annotation.consensus_info:type_name -> google.protobuf.Struct
+	48, // 47: clarifai.api.Annotation.status:type_name -> clarifai.api.status.Status
+	47, // 48: clarifai.api.Annotation.created_at:type_name -> google.protobuf.Timestamp
+	47, // 49: clarifai.api.Annotation.modified_at:type_name -> google.protobuf.Timestamp
+	49, // 50: clarifai.api.Annotation.annotation_info:type_name -> google.protobuf.Struct
+	49, // 51: clarifai.api.Annotation.consensus_info:type_name -> google.protobuf.Struct
 	2,  // 52: clarifai.api.Visibility.gettable:type_name -> clarifai.api.Visibility.Gettable
-	46, // 53: clarifai.api.Dataset.created_at:type_name -> google.protobuf.Timestamp
-	46, // 54: clarifai.api.Dataset.modified_at:type_name -> google.protobuf.Timestamp
-	48, // 55: clarifai.api.Dataset.metadata:type_name -> google.protobuf.Struct
+	47, // 53: clarifai.api.Dataset.created_at:type_name -> google.protobuf.Timestamp
+	47, // 54: clarifai.api.Dataset.modified_at:type_name -> google.protobuf.Timestamp
+	49, // 55: clarifai.api.Dataset.metadata:type_name -> google.protobuf.Struct
 	32, // 56: clarifai.api.Dataset.visibility:type_name -> clarifai.api.Visibility
 	6,  // 57: clarifai.api.Dataset.image:type_name -> clarifai.api.Image
-	36, // 58: clarifai.api.InputsAddJob.progress:type_name -> clarifai.api.InputsAddJobProgress
-	46, // 59: clarifai.api.InputsAddJob.created_at:type_name -> google.protobuf.Timestamp
-	46, // 60: clarifai.api.InputsAddJob.modified_at:type_name -> google.protobuf.Timestamp
-	37, // 61: clarifai.api.InputsAddJob.extraction_jobs:type_name -> clarifai.api.InputsExtractionJob
-	44, // 62: clarifai.api.InputsAddJob.uploads:type_name -> clarifai.api.Upload
-	47, // 63: clarifai.api.InputsAddJob.status:type_name -> clarifai.api.status.Status
-	47, // 64: clarifai.api.InputsExtractionJob.status:type_name -> clarifai.api.status.Status
-	38, // 65: clarifai.api.InputsExtractionJob.progress:type_name -> clarifai.api.InputsExtractionJobProgress
-	46, // 66: clarifai.api.InputsExtractionJob.created_at:type_name -> google.protobuf.Timestamp
-	46, // 67: clarifai.api.InputsExtractionJob.modified_at:type_name -> google.protobuf.Timestamp
-	0,  // 68: clarifai.api.InputsExtractionJob.input_id_conflict_resolution:type_name -> clarifai.api.InputIDConflictResolution
-	4,  // 69: clarifai.api.InputsExtractionJob.input_template:type_name -> clarifai.api.Input
-	40, // 70: clarifai.api.InputsDataSource.url:type_name -> clarifai.api.DataSourceURL
-	0,  // 71: clarifai.api.InputsDataSource.input_id_conflict_resolution:type_name -> clarifai.api.InputIDConflictResolution
-	4,  // 72: clarifai.api.InputsDataSource.input_template:type_name -> clarifai.api.Input
-	41, // 73: clarifai.api.DataSourceURL.credentials:type_name -> clarifai.api.DataSourceCredentials
-	42, // 74: clarifai.api.DataSourceCredentials.s3_creds:type_name -> clarifai.api.AWSCreds
-	43, // 75: clarifai.api.DataSourceCredentials.azure_blob_creds:type_name -> clarifai.api.AzureBlobCreds
-	46, // 76: clarifai.api.Upload.created_at:type_name -> google.protobuf.Timestamp
-	46, // 77: clarifai.api.Upload.modified_at:type_name -> google.protobuf.Timestamp
-	46, // 78: clarifai.api.Upload.expires_at:type_name -> google.protobuf.Timestamp
-	47, // 79: clarifai.api.Upload.status:type_name -> clarifai.api.status.Status
-	11, // 80: clarifai.api.Image.HostedImageInfoEntry.value:type_name -> clarifai.api.ImageInfo
-	81, // [81:81] is the sub-list for method output_type
-	81, // [81:81] is the sub-list for method input_type
-	81, // [81:81] is the sub-list for extension type_name
-	81, // [81:81] is the sub-list for extension extendee
-	0,  // [0:81] is the sub-list for field type_name
+	47, // 58: clarifai.api.DatasetInput.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 59: clarifai.api.DatasetInput.input:type_name -> clarifai.api.Input
+	37, // 60: clarifai.api.InputsAddJob.progress:type_name -> clarifai.api.InputsAddJobProgress
+	47, // 61: clarifai.api.InputsAddJob.created_at:type_name -> google.protobuf.Timestamp
+	47, // 62: clarifai.api.InputsAddJob.modified_at:type_name -> google.protobuf.Timestamp
+	38, // 63: clarifai.api.InputsAddJob.extraction_jobs:type_name -> clarifai.api.InputsExtractionJob
+	45, // 64: clarifai.api.InputsAddJob.uploads:type_name -> clarifai.api.Upload
+	48, // 65: clarifai.api.InputsAddJob.status:type_name -> clarifai.api.status.Status
+	48, // 66: clarifai.api.InputsExtractionJob.status:type_name -> clarifai.api.status.Status
+	39, // 67: clarifai.api.InputsExtractionJob.progress:type_name -> clarifai.api.InputsExtractionJobProgress
+	47, // 68: clarifai.api.InputsExtractionJob.created_at:type_name -> google.protobuf.Timestamp
+	47, // 69: clarifai.api.InputsExtractionJob.modified_at:type_name -> google.protobuf.Timestamp
+	0,  // 70: clarifai.api.InputsExtractionJob.input_id_conflict_resolution:type_name -> clarifai.api.InputIDConflictResolution
+	4,  // 71: clarifai.api.InputsExtractionJob.input_template:type_name -> clarifai.api.Input
+	41, // 72: clarifai.api.InputsDataSource.url:type_name -> clarifai.api.DataSourceURL
+	0,  // 73: clarifai.api.InputsDataSource.input_id_conflict_resolution:type_name -> clarifai.api.InputIDConflictResolution
+	4,  // 74: clarifai.api.InputsDataSource.input_template:type_name -> clarifai.api.Input
+	42, // 75: clarifai.api.DataSourceURL.credentials:type_name -> clarifai.api.DataSourceCredentials
+	43, // 76: clarifai.api.DataSourceCredentials.s3_creds:type_name -> clarifai.api.AWSCreds
+	44, // 77: clarifai.api.DataSourceCredentials.azure_blob_creds:type_name -> clarifai.api.AzureBlobCreds
+	47, // 78: clarifai.api.Upload.created_at:type_name -> google.protobuf.Timestamp
+	47, // 79: clarifai.api.Upload.modified_at:type_name -> google.protobuf.Timestamp
+	47, // 80: clarifai.api.Upload.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 81: clarifai.api.Upload.status:type_name -> clarifai.api.status.Status
+	11, // 82: clarifai.api.Image.HostedImageInfoEntry.value:type_name -> clarifai.api.ImageInfo
+	83, // [83:83] is the sub-list for method output_type
+	83, // [83:83] is the sub-list for method input_type
+	83, // [83:83] is the sub-list for extension type_name
+	83, // [83:83] is the sub-list for extension extendee
+	0,  // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_clarifai_api_resources_proto_init() }
@@ -3852,7 +3912,7 @@ func file_clarifai_api_resources_proto_init() {
 	if File_clarifai_api_resources_proto != nil {
 		return
 	}
-	file_clarifai_api_resources_proto_msgTypes[38].OneofWrappers = []any{
+	file_clarifai_api_resources_proto_msgTypes[39].OneofWrappers = []any{
 		(*DataSourceCredentials_S3Creds)(nil),
 		(*DataSourceCredentials_GcpCreds)(nil),
 		(*DataSourceCredentials_AzureBlobCreds)(nil),
@@ -3863,7 +3923,7 @@ func file_clarifai_api_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clarifai_api_resources_proto_rawDesc), len(file_clarifai_api_resources_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   43,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

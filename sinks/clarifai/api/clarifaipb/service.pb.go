@@ -1,5 +1,5 @@
-// Wire-compatible subset of Clarifai's V2 service, written from
-// shared/clarifai-wire.md §1 and §2a-b. Every RPC is unary; method paths are
+// Wire-compatible subset of Clarifai's V2 service, written from Clarifai's
+// public API definitions (clarifai/clarifai-go-grpc). Every RPC is unary; method paths are
 // /clarifai.api.V2/<Rpc>. Field 1 of every request is the UserAppIDSet and
 // field 1 of every response is the Status.
 
@@ -268,6 +268,7 @@ func (x *GetInputCountRequest) GetUserAppId() *UserAppIDSet {
 	return nil
 }
 
+// DeleteInputsRequest: deletion is asynchronous; the inputs go away later.
 type DeleteInputsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
@@ -320,6 +321,7 @@ func (x *DeleteInputsRequest) GetIds() []string {
 	return nil
 }
 
+// PatchInputsRequest: inputs are named by id; their data is the patch.
 type PatchInputsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
@@ -380,6 +382,84 @@ func (x *PatchInputsRequest) GetAction() string {
 	return ""
 }
 
+// StreamInputsRequest pages by the id of the last input of the previous
+// page (empty: from the start).
+type StreamInputsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
+	PerPage       uint32                 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	LastId        string                 `protobuf:"bytes,3,opt,name=last_id,json=lastId,proto3" json:"last_id,omitempty"`
+	Descending    bool                   `protobuf:"varint,4,opt,name=descending,proto3" json:"descending,omitempty"`
+	OrderById     bool                   `protobuf:"varint,5,opt,name=order_by_id,json=orderById,proto3" json:"order_by_id,omitempty"` // by input id instead of by creation
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamInputsRequest) Reset() {
+	*x = StreamInputsRequest{}
+	mi := &file_clarifai_api_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamInputsRequest) ProtoMessage() {}
+
+func (x *StreamInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamInputsRequest.ProtoReflect.Descriptor instead.
+func (*StreamInputsRequest) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamInputsRequest) GetUserAppId() *UserAppIDSet {
+	if x != nil {
+		return x.UserAppId
+	}
+	return nil
+}
+
+func (x *StreamInputsRequest) GetPerPage() uint32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+func (x *StreamInputsRequest) GetLastId() string {
+	if x != nil {
+		return x.LastId
+	}
+	return ""
+}
+
+func (x *StreamInputsRequest) GetDescending() bool {
+	if x != nil {
+		return x.Descending
+	}
+	return false
+}
+
+func (x *StreamInputsRequest) GetOrderById() bool {
+	if x != nil {
+		return x.OrderById
+	}
+	return false
+}
+
 type PostAnnotationsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
@@ -390,7 +470,7 @@ type PostAnnotationsRequest struct {
 
 func (x *PostAnnotationsRequest) Reset() {
 	*x = PostAnnotationsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[6]
+	mi := &file_clarifai_api_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +482,7 @@ func (x *PostAnnotationsRequest) String() string {
 func (*PostAnnotationsRequest) ProtoMessage() {}
 
 func (x *PostAnnotationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[6]
+	mi := &file_clarifai_api_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +495,7 @@ func (x *PostAnnotationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostAnnotationsRequest.ProtoReflect.Descriptor instead.
 func (*PostAnnotationsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{6}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PostAnnotationsRequest) GetUserAppId() *UserAppIDSet {
@@ -452,7 +532,7 @@ type ListAnnotationsRequest struct {
 
 func (x *ListAnnotationsRequest) Reset() {
 	*x = ListAnnotationsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[7]
+	mi := &file_clarifai_api_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +544,7 @@ func (x *ListAnnotationsRequest) String() string {
 func (*ListAnnotationsRequest) ProtoMessage() {}
 
 func (x *ListAnnotationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[7]
+	mi := &file_clarifai_api_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +557,7 @@ func (x *ListAnnotationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnnotationsRequest.ProtoReflect.Descriptor instead.
 func (*ListAnnotationsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{7}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListAnnotationsRequest) GetUserAppId() *UserAppIDSet {
@@ -564,6 +644,137 @@ func (x *ListAnnotationsRequest) GetWorkflowVersionIds() []string {
 	return nil
 }
 
+// PatchAnnotationsRequest: annotations are named by id; their data is the
+// patch. With delete_if_empty_data, a "remove" that leaves an annotation
+// without data deletes it.
+type PatchAnnotationsRequest struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	UserAppId         *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
+	Annotations       []*Annotation          `protobuf:"bytes,2,rep,name=annotations,proto3" json:"annotations,omitempty"`
+	Action            string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"` // "merge", "overwrite" or "remove"
+	DeleteIfEmptyData bool                   `protobuf:"varint,4,opt,name=delete_if_empty_data,json=deleteIfEmptyData,proto3" json:"delete_if_empty_data,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *PatchAnnotationsRequest) Reset() {
+	*x = PatchAnnotationsRequest{}
+	mi := &file_clarifai_api_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatchAnnotationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatchAnnotationsRequest) ProtoMessage() {}
+
+func (x *PatchAnnotationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatchAnnotationsRequest.ProtoReflect.Descriptor instead.
+func (*PatchAnnotationsRequest) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PatchAnnotationsRequest) GetUserAppId() *UserAppIDSet {
+	if x != nil {
+		return x.UserAppId
+	}
+	return nil
+}
+
+func (x *PatchAnnotationsRequest) GetAnnotations() []*Annotation {
+	if x != nil {
+		return x.Annotations
+	}
+	return nil
+}
+
+func (x *PatchAnnotationsRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PatchAnnotationsRequest) GetDeleteIfEmptyData() bool {
+	if x != nil {
+		return x.DeleteIfEmptyData
+	}
+	return false
+}
+
+type DeleteAnnotationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	InputIds      []string               `protobuf:"bytes,3,rep,name=input_ids,json=inputIds,proto3" json:"input_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAnnotationsRequest) Reset() {
+	*x = DeleteAnnotationsRequest{}
+	mi := &file_clarifai_api_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAnnotationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAnnotationsRequest) ProtoMessage() {}
+
+func (x *DeleteAnnotationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAnnotationsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAnnotationsRequest) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DeleteAnnotationsRequest) GetUserAppId() *UserAppIDSet {
+	if x != nil {
+		return x.UserAppId
+	}
+	return nil
+}
+
+func (x *DeleteAnnotationsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *DeleteAnnotationsRequest) GetInputIds() []string {
+	if x != nil {
+		return x.InputIds
+	}
+	return nil
+}
+
 type GetInputsAddJobRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
@@ -574,7 +785,7 @@ type GetInputsAddJobRequest struct {
 
 func (x *GetInputsAddJobRequest) Reset() {
 	*x = GetInputsAddJobRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[8]
+	mi := &file_clarifai_api_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +797,7 @@ func (x *GetInputsAddJobRequest) String() string {
 func (*GetInputsAddJobRequest) ProtoMessage() {}
 
 func (x *GetInputsAddJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[8]
+	mi := &file_clarifai_api_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +810,7 @@ func (x *GetInputsAddJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInputsAddJobRequest.ProtoReflect.Descriptor instead.
 func (*GetInputsAddJobRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{8}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetInputsAddJobRequest) GetUserAppId() *UserAppIDSet {
@@ -627,7 +838,7 @@ type ListInputsAddJobsRequest struct {
 
 func (x *ListInputsAddJobsRequest) Reset() {
 	*x = ListInputsAddJobsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[9]
+	mi := &file_clarifai_api_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +850,7 @@ func (x *ListInputsAddJobsRequest) String() string {
 func (*ListInputsAddJobsRequest) ProtoMessage() {}
 
 func (x *ListInputsAddJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[9]
+	mi := &file_clarifai_api_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +863,7 @@ func (x *ListInputsAddJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInputsAddJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListInputsAddJobsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{9}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListInputsAddJobsRequest) GetUserAppId() *UserAppIDSet {
@@ -686,7 +897,7 @@ type CancelInputsAddJobRequest struct {
 
 func (x *CancelInputsAddJobRequest) Reset() {
 	*x = CancelInputsAddJobRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[10]
+	mi := &file_clarifai_api_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +909,7 @@ func (x *CancelInputsAddJobRequest) String() string {
 func (*CancelInputsAddJobRequest) ProtoMessage() {}
 
 func (x *CancelInputsAddJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[10]
+	mi := &file_clarifai_api_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +922,7 @@ func (x *CancelInputsAddJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelInputsAddJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelInputsAddJobRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{10}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelInputsAddJobRequest) GetUserAppId() *UserAppIDSet {
@@ -741,7 +952,7 @@ type PostInputsDataSourcesRequest struct {
 
 func (x *PostInputsDataSourcesRequest) Reset() {
 	*x = PostInputsDataSourcesRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[11]
+	mi := &file_clarifai_api_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +964,7 @@ func (x *PostInputsDataSourcesRequest) String() string {
 func (*PostInputsDataSourcesRequest) ProtoMessage() {}
 
 func (x *PostInputsDataSourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[11]
+	mi := &file_clarifai_api_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +977,7 @@ func (x *PostInputsDataSourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostInputsDataSourcesRequest.ProtoReflect.Descriptor instead.
 func (*PostInputsDataSourcesRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{11}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PostInputsDataSourcesRequest) GetUserAppId() *UserAppIDSet {
@@ -808,7 +1019,7 @@ type GetInputsExtractionJobRequest struct {
 
 func (x *GetInputsExtractionJobRequest) Reset() {
 	*x = GetInputsExtractionJobRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[12]
+	mi := &file_clarifai_api_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1031,7 @@ func (x *GetInputsExtractionJobRequest) String() string {
 func (*GetInputsExtractionJobRequest) ProtoMessage() {}
 
 func (x *GetInputsExtractionJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[12]
+	mi := &file_clarifai_api_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1044,7 @@ func (x *GetInputsExtractionJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInputsExtractionJobRequest.ProtoReflect.Descriptor instead.
 func (*GetInputsExtractionJobRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{12}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetInputsExtractionJobRequest) GetUserAppId() *UserAppIDSet {
@@ -861,7 +1072,7 @@ type ListInputsExtractionJobsRequest struct {
 
 func (x *ListInputsExtractionJobsRequest) Reset() {
 	*x = ListInputsExtractionJobsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[13]
+	mi := &file_clarifai_api_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1084,7 @@ func (x *ListInputsExtractionJobsRequest) String() string {
 func (*ListInputsExtractionJobsRequest) ProtoMessage() {}
 
 func (x *ListInputsExtractionJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[13]
+	mi := &file_clarifai_api_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1097,7 @@ func (x *ListInputsExtractionJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInputsExtractionJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListInputsExtractionJobsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{13}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListInputsExtractionJobsRequest) GetUserAppId() *UserAppIDSet {
@@ -920,7 +1131,7 @@ type CancelInputsExtractionJobsRequest struct {
 
 func (x *CancelInputsExtractionJobsRequest) Reset() {
 	*x = CancelInputsExtractionJobsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[14]
+	mi := &file_clarifai_api_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1143,7 @@ func (x *CancelInputsExtractionJobsRequest) String() string {
 func (*CancelInputsExtractionJobsRequest) ProtoMessage() {}
 
 func (x *CancelInputsExtractionJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[14]
+	mi := &file_clarifai_api_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1156,7 @@ func (x *CancelInputsExtractionJobsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CancelInputsExtractionJobsRequest.ProtoReflect.Descriptor instead.
 func (*CancelInputsExtractionJobsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{14}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelInputsExtractionJobsRequest) GetUserAppId() *UserAppIDSet {
@@ -972,7 +1183,7 @@ type PostDatasetsRequest struct {
 
 func (x *PostDatasetsRequest) Reset() {
 	*x = PostDatasetsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[15]
+	mi := &file_clarifai_api_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1195,7 @@ func (x *PostDatasetsRequest) String() string {
 func (*PostDatasetsRequest) ProtoMessage() {}
 
 func (x *PostDatasetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[15]
+	mi := &file_clarifai_api_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1208,7 @@ func (x *PostDatasetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostDatasetsRequest.ProtoReflect.Descriptor instead.
 func (*PostDatasetsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{15}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PostDatasetsRequest) GetUserAppId() *UserAppIDSet {
@@ -1040,7 +1251,7 @@ type ListDatasetsRequest struct {
 
 func (x *ListDatasetsRequest) Reset() {
 	*x = ListDatasetsRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[16]
+	mi := &file_clarifai_api_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1263,7 @@ func (x *ListDatasetsRequest) String() string {
 func (*ListDatasetsRequest) ProtoMessage() {}
 
 func (x *ListDatasetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[16]
+	mi := &file_clarifai_api_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1276,7 @@ func (x *ListDatasetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDatasetsRequest.ProtoReflect.Descriptor instead.
 func (*ListDatasetsRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{16}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDatasetsRequest) GetUserAppId() *UserAppIDSet {
@@ -1229,7 +1440,7 @@ type GetDatasetRequest struct {
 
 func (x *GetDatasetRequest) Reset() {
 	*x = GetDatasetRequest{}
-	mi := &file_clarifai_api_service_proto_msgTypes[17]
+	mi := &file_clarifai_api_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1452,7 @@ func (x *GetDatasetRequest) String() string {
 func (*GetDatasetRequest) ProtoMessage() {}
 
 func (x *GetDatasetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[17]
+	mi := &file_clarifai_api_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1465,7 @@ func (x *GetDatasetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatasetRequest.ProtoReflect.Descriptor instead.
 func (*GetDatasetRequest) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{17}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetDatasetRequest) GetUserAppId() *UserAppIDSet {
@@ -1278,6 +1489,196 @@ func (x *GetDatasetRequest) GetAdditionalFields() []string {
 	return nil
 }
 
+// PostDatasetInputsRequest adds existing inputs (only their id is read) to
+// a dataset. Field 4 (a search query) is left out.
+type PostDatasetInputsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
+	DatasetId     string                 `protobuf:"bytes,2,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	DatasetInputs []*DatasetInput        `protobuf:"bytes,3,rep,name=dataset_inputs,json=datasetInputs,proto3" json:"dataset_inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostDatasetInputsRequest) Reset() {
+	*x = PostDatasetInputsRequest{}
+	mi := &file_clarifai_api_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostDatasetInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostDatasetInputsRequest) ProtoMessage() {}
+
+func (x *PostDatasetInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostDatasetInputsRequest.ProtoReflect.Descriptor instead.
+func (*PostDatasetInputsRequest) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PostDatasetInputsRequest) GetUserAppId() *UserAppIDSet {
+	if x != nil {
+		return x.UserAppId
+	}
+	return nil
+}
+
+func (x *PostDatasetInputsRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *PostDatasetInputsRequest) GetDatasetInputs() []*DatasetInput {
+	if x != nil {
+		return x.DatasetInputs
+	}
+	return nil
+}
+
+type ListDatasetInputsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
+	DatasetId     string                 `protobuf:"bytes,2,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	Page          uint32                 `protobuf:"varint,3,opt,name=page,proto3" json:"page,omitempty"`
+	PerPage       uint32                 `protobuf:"varint,4,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDatasetInputsRequest) Reset() {
+	*x = ListDatasetInputsRequest{}
+	mi := &file_clarifai_api_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDatasetInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDatasetInputsRequest) ProtoMessage() {}
+
+func (x *ListDatasetInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDatasetInputsRequest.ProtoReflect.Descriptor instead.
+func (*ListDatasetInputsRequest) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListDatasetInputsRequest) GetUserAppId() *UserAppIDSet {
+	if x != nil {
+		return x.UserAppId
+	}
+	return nil
+}
+
+func (x *ListDatasetInputsRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *ListDatasetInputsRequest) GetPage() uint32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListDatasetInputsRequest) GetPerPage() uint32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+type DeleteDatasetInputsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserAppId     *UserAppIDSet          `protobuf:"bytes,1,opt,name=user_app_id,json=userAppId,proto3" json:"user_app_id,omitempty"`
+	DatasetId     string                 `protobuf:"bytes,2,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	InputIds      []string               `protobuf:"bytes,3,rep,name=input_ids,json=inputIds,proto3" json:"input_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDatasetInputsRequest) Reset() {
+	*x = DeleteDatasetInputsRequest{}
+	mi := &file_clarifai_api_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDatasetInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDatasetInputsRequest) ProtoMessage() {}
+
+func (x *DeleteDatasetInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDatasetInputsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDatasetInputsRequest) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeleteDatasetInputsRequest) GetUserAppId() *UserAppIDSet {
+	if x != nil {
+		return x.UserAppId
+	}
+	return nil
+}
+
+func (x *DeleteDatasetInputsRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *DeleteDatasetInputsRequest) GetInputIds() []string {
+	if x != nil {
+		return x.InputIds
+	}
+	return nil
+}
+
 type MultiInputResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        *statuspb.Status       `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -1289,7 +1690,7 @@ type MultiInputResponse struct {
 
 func (x *MultiInputResponse) Reset() {
 	*x = MultiInputResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[18]
+	mi := &file_clarifai_api_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1702,7 @@ func (x *MultiInputResponse) String() string {
 func (*MultiInputResponse) ProtoMessage() {}
 
 func (x *MultiInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[18]
+	mi := &file_clarifai_api_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1715,7 @@ func (x *MultiInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultiInputResponse.ProtoReflect.Descriptor instead.
 func (*MultiInputResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{18}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MultiInputResponse) GetStatus() *statuspb.Status {
@@ -1348,7 +1749,7 @@ type SingleInputResponse struct {
 
 func (x *SingleInputResponse) Reset() {
 	*x = SingleInputResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[19]
+	mi := &file_clarifai_api_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1761,7 @@ func (x *SingleInputResponse) String() string {
 func (*SingleInputResponse) ProtoMessage() {}
 
 func (x *SingleInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[19]
+	mi := &file_clarifai_api_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1774,7 @@ func (x *SingleInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SingleInputResponse.ProtoReflect.Descriptor instead.
 func (*SingleInputResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{19}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SingleInputResponse) GetStatus() *statuspb.Status {
@@ -1400,7 +1801,7 @@ type SingleInputCountResponse struct {
 
 func (x *SingleInputCountResponse) Reset() {
 	*x = SingleInputCountResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[20]
+	mi := &file_clarifai_api_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1813,7 @@ func (x *SingleInputCountResponse) String() string {
 func (*SingleInputCountResponse) ProtoMessage() {}
 
 func (x *SingleInputCountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[20]
+	mi := &file_clarifai_api_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1826,7 @@ func (x *SingleInputCountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SingleInputCountResponse.ProtoReflect.Descriptor instead.
 func (*SingleInputCountResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{20}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SingleInputCountResponse) GetStatus() *statuspb.Status {
@@ -1452,7 +1853,7 @@ type MultiAnnotationResponse struct {
 
 func (x *MultiAnnotationResponse) Reset() {
 	*x = MultiAnnotationResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[21]
+	mi := &file_clarifai_api_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1865,7 @@ func (x *MultiAnnotationResponse) String() string {
 func (*MultiAnnotationResponse) ProtoMessage() {}
 
 func (x *MultiAnnotationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[21]
+	mi := &file_clarifai_api_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1878,7 @@ func (x *MultiAnnotationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultiAnnotationResponse.ProtoReflect.Descriptor instead.
 func (*MultiAnnotationResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{21}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MultiAnnotationResponse) GetStatus() *statuspb.Status {
@@ -1504,7 +1905,7 @@ type MultiInputsAddJobResponse struct {
 
 func (x *MultiInputsAddJobResponse) Reset() {
 	*x = MultiInputsAddJobResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[22]
+	mi := &file_clarifai_api_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1917,7 @@ func (x *MultiInputsAddJobResponse) String() string {
 func (*MultiInputsAddJobResponse) ProtoMessage() {}
 
 func (x *MultiInputsAddJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[22]
+	mi := &file_clarifai_api_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1930,7 @@ func (x *MultiInputsAddJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultiInputsAddJobResponse.ProtoReflect.Descriptor instead.
 func (*MultiInputsAddJobResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{22}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MultiInputsAddJobResponse) GetStatus() *statuspb.Status {
@@ -1556,7 +1957,7 @@ type SingleInputsAddJobResponse struct {
 
 func (x *SingleInputsAddJobResponse) Reset() {
 	*x = SingleInputsAddJobResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[23]
+	mi := &file_clarifai_api_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1969,7 @@ func (x *SingleInputsAddJobResponse) String() string {
 func (*SingleInputsAddJobResponse) ProtoMessage() {}
 
 func (x *SingleInputsAddJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[23]
+	mi := &file_clarifai_api_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1982,7 @@ func (x *SingleInputsAddJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SingleInputsAddJobResponse.ProtoReflect.Descriptor instead.
 func (*SingleInputsAddJobResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{23}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SingleInputsAddJobResponse) GetStatus() *statuspb.Status {
@@ -1608,7 +2009,7 @@ type SingleInputsExtractionJobResponse struct {
 
 func (x *SingleInputsExtractionJobResponse) Reset() {
 	*x = SingleInputsExtractionJobResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[24]
+	mi := &file_clarifai_api_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +2021,7 @@ func (x *SingleInputsExtractionJobResponse) String() string {
 func (*SingleInputsExtractionJobResponse) ProtoMessage() {}
 
 func (x *SingleInputsExtractionJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[24]
+	mi := &file_clarifai_api_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +2034,7 @@ func (x *SingleInputsExtractionJobResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SingleInputsExtractionJobResponse.ProtoReflect.Descriptor instead.
 func (*SingleInputsExtractionJobResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{24}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SingleInputsExtractionJobResponse) GetStatus() *statuspb.Status {
@@ -1660,7 +2061,7 @@ type MultiInputsExtractionJobResponse struct {
 
 func (x *MultiInputsExtractionJobResponse) Reset() {
 	*x = MultiInputsExtractionJobResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[25]
+	mi := &file_clarifai_api_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +2073,7 @@ func (x *MultiInputsExtractionJobResponse) String() string {
 func (*MultiInputsExtractionJobResponse) ProtoMessage() {}
 
 func (x *MultiInputsExtractionJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[25]
+	mi := &file_clarifai_api_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +2086,7 @@ func (x *MultiInputsExtractionJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultiInputsExtractionJobResponse.ProtoReflect.Descriptor instead.
 func (*MultiInputsExtractionJobResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{25}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MultiInputsExtractionJobResponse) GetStatus() *statuspb.Status {
@@ -1712,7 +2113,7 @@ type MultiDatasetResponse struct {
 
 func (x *MultiDatasetResponse) Reset() {
 	*x = MultiDatasetResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[26]
+	mi := &file_clarifai_api_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2125,7 @@ func (x *MultiDatasetResponse) String() string {
 func (*MultiDatasetResponse) ProtoMessage() {}
 
 func (x *MultiDatasetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[26]
+	mi := &file_clarifai_api_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2138,7 @@ func (x *MultiDatasetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultiDatasetResponse.ProtoReflect.Descriptor instead.
 func (*MultiDatasetResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{26}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MultiDatasetResponse) GetStatus() *statuspb.Status {
@@ -1764,7 +2165,7 @@ type SingleDatasetResponse struct {
 
 func (x *SingleDatasetResponse) Reset() {
 	*x = SingleDatasetResponse{}
-	mi := &file_clarifai_api_service_proto_msgTypes[27]
+	mi := &file_clarifai_api_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +2177,7 @@ func (x *SingleDatasetResponse) String() string {
 func (*SingleDatasetResponse) ProtoMessage() {}
 
 func (x *SingleDatasetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clarifai_api_service_proto_msgTypes[27]
+	mi := &file_clarifai_api_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +2190,7 @@ func (x *SingleDatasetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SingleDatasetResponse.ProtoReflect.Descriptor instead.
 func (*SingleDatasetResponse) Descriptor() ([]byte, []int) {
-	return file_clarifai_api_service_proto_rawDescGZIP(), []int{27}
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SingleDatasetResponse) GetStatus() *statuspb.Status {
@@ -1802,6 +2203,59 @@ func (x *SingleDatasetResponse) GetStatus() *statuspb.Status {
 func (x *SingleDatasetResponse) GetDataset() *Dataset {
 	if x != nil {
 		return x.Dataset
+	}
+	return nil
+}
+
+// MultiDatasetInputResponse: field 4 (a bulk operation) is left out.
+type MultiDatasetInputResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *statuspb.Status       `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	DatasetInputs []*DatasetInput        `protobuf:"bytes,2,rep,name=dataset_inputs,json=datasetInputs,proto3" json:"dataset_inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MultiDatasetInputResponse) Reset() {
+	*x = MultiDatasetInputResponse{}
+	mi := &file_clarifai_api_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultiDatasetInputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultiDatasetInputResponse) ProtoMessage() {}
+
+func (x *MultiDatasetInputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_clarifai_api_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultiDatasetInputResponse.ProtoReflect.Descriptor instead.
+func (*MultiDatasetInputResponse) Descriptor() ([]byte, []int) {
+	return file_clarifai_api_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *MultiDatasetInputResponse) GetStatus() *statuspb.Status {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *MultiDatasetInputResponse) GetDatasetInputs() []*DatasetInput {
+	if x != nil {
+		return x.DatasetInputs
 	}
 	return nil
 }
@@ -1826,17 +2280,25 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x19\n" +
 	"\binput_id\x18\x02 \x01(\tR\ainputId\"R\n" +
 	"\x14GetInputCountRequest\x12:\n" +
-	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\"c\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\"i\n" +
 	"\x13DeleteInputsRequest\x12:\n" +
 	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\"\x95\x01\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03idsJ\x04\b\x03\x10\x04\"\x95\x01\n" +
 	"\x12PatchInputsRequest\x12:\n" +
 	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12+\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x13.clarifai.api.InputR\x06inputs\x12\x16\n" +
-	"\x06action\x18\x03 \x01(\tR\x06action\"\x90\x01\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\"\xc5\x01\n" +
+	"\x13StreamInputsRequest\x12:\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x19\n" +
+	"\bper_page\x18\x02 \x01(\rR\aperPage\x12\x17\n" +
+	"\alast_id\x18\x03 \x01(\tR\x06lastId\x12\x1e\n" +
+	"\n" +
+	"descending\x18\x04 \x01(\bR\n" +
+	"descending\x12\x1e\n" +
+	"\vorder_by_id\x18\x05 \x01(\bR\torderById\"\x90\x01\n" +
 	"\x16PostAnnotationsRequest\x12:\n" +
 	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12:\n" +
-	"\vannotations\x18\x02 \x03(\v2\x18.clarifai.api.AnnotationR\vannotations\"\xdf\x03\n" +
+	"\vannotations\x18\x02 \x03(\v2\x18.clarifai.api.AnnotationR\vannotations\"\xe5\x03\n" +
 	"\x16ListAnnotationsRequest\x12:\n" +
 	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x1b\n" +
@@ -1850,7 +2312,16 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	" \x03(\tR\x0fmodelVersionIds\x12\x17\n" +
 	"\atask_id\x18\v \x01(\tR\x06taskId\x12.\n" +
 	"\x13return_model_output\x18\f \x01(\bR\x11returnModelOutput\x120\n" +
-	"\x14workflow_version_ids\x18\r \x03(\tR\x12workflowVersionIds\"d\n" +
+	"\x14workflow_version_ids\x18\r \x03(\tR\x12workflowVersionIdsJ\x04\b\x04\x10\x05\"\xda\x01\n" +
+	"\x17PatchAnnotationsRequest\x12:\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12:\n" +
+	"\vannotations\x18\x02 \x03(\v2\x18.clarifai.api.AnnotationR\vannotations\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12/\n" +
+	"\x14delete_if_empty_data\x18\x04 \x01(\bR\x11deleteIfEmptyData\"\x85\x01\n" +
+	"\x18DeleteAnnotationsRequest\x12:\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x1b\n" +
+	"\tinput_ids\x18\x03 \x03(\tR\binputIds\"d\n" +
 	"\x16GetInputsAddJobRequest\x12:\n" +
 	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x85\x01\n" +
@@ -1902,6 +2373,22 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	"\n" +
 	"dataset_id\x18\x02 \x01(\tR\tdatasetId\x12+\n" +
 	"\x11additional_fields\x18\x03 \x03(\tR\x10additionalFields\"\xb8\x01\n" +
+	"\x18PostDatasetInputsRequest\x12:\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x02 \x01(\tR\tdatasetId\x12A\n" +
+	"\x0edataset_inputs\x18\x03 \x03(\v2\x1a.clarifai.api.DatasetInputR\rdatasetInputs\"\xa4\x01\n" +
+	"\x18ListDatasetInputsRequest\x12:\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x02 \x01(\tR\tdatasetId\x12\x12\n" +
+	"\x04page\x18\x03 \x01(\rR\x04page\x12\x19\n" +
+	"\bper_page\x18\x04 \x01(\rR\aperPage\"\x94\x01\n" +
+	"\x1aDeleteDatasetInputsRequest\x12:\n" +
+	"\vuser_app_id\x18\x01 \x01(\v2\x1a.clarifai.api.UserAppIDSetR\tuserAppId\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x02 \x01(\tR\tdatasetId\x12\x1b\n" +
+	"\tinput_ids\x18\x03 \x03(\tR\binputIds\"\xb8\x01\n" +
 	"\x12MultiInputResponse\x123\n" +
 	"\x06status\x18\x01 \x01(\v2\x1b.clarifai.api.status.StatusR\x06status\x12+\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x13.clarifai.api.InputR\x06inputs\x12@\n" +
@@ -1932,7 +2419,10 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	"\bdatasets\x18\x02 \x03(\v2\x15.clarifai.api.DatasetR\bdatasets\"}\n" +
 	"\x15SingleDatasetResponse\x123\n" +
 	"\x06status\x18\x01 \x01(\v2\x1b.clarifai.api.status.StatusR\x06status\x12/\n" +
-	"\adataset\x18\x02 \x01(\v2\x15.clarifai.api.DatasetR\adataset2\xce\r\n" +
+	"\adataset\x18\x02 \x01(\v2\x15.clarifai.api.DatasetR\adataset\"\x93\x01\n" +
+	"\x19MultiDatasetInputResponse\x123\n" +
+	"\x06status\x18\x01 \x01(\v2\x1b.clarifai.api.status.StatusR\x06status\x12A\n" +
+	"\x0edataset_inputs\x18\x02 \x03(\v2\x1a.clarifai.api.DatasetInputR\rdatasetInputs2\x95\x12\n" +
 	"\x02V2\x12O\n" +
 	"\n" +
 	"PostInputs\x12\x1f.clarifai.api.PostInputsRequest\x1a .clarifai.api.MultiInputResponse\x12O\n" +
@@ -1941,9 +2431,12 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	"\bGetInput\x12\x1d.clarifai.api.GetInputRequest\x1a!.clarifai.api.SingleInputResponse\x12[\n" +
 	"\rGetInputCount\x12\".clarifai.api.GetInputCountRequest\x1a&.clarifai.api.SingleInputCountResponse\x12T\n" +
 	"\fDeleteInputs\x12!.clarifai.api.DeleteInputsRequest\x1a!.clarifai.api.status.BaseResponse\x12Q\n" +
-	"\vPatchInputs\x12 .clarifai.api.PatchInputsRequest\x1a .clarifai.api.MultiInputResponse\x12^\n" +
+	"\vPatchInputs\x12 .clarifai.api.PatchInputsRequest\x1a .clarifai.api.MultiInputResponse\x12S\n" +
+	"\fStreamInputs\x12!.clarifai.api.StreamInputsRequest\x1a .clarifai.api.MultiInputResponse\x12^\n" +
 	"\x0fPostAnnotations\x12$.clarifai.api.PostAnnotationsRequest\x1a%.clarifai.api.MultiAnnotationResponse\x12^\n" +
-	"\x0fListAnnotations\x12$.clarifai.api.ListAnnotationsRequest\x1a%.clarifai.api.MultiAnnotationResponse\x12a\n" +
+	"\x0fListAnnotations\x12$.clarifai.api.ListAnnotationsRequest\x1a%.clarifai.api.MultiAnnotationResponse\x12`\n" +
+	"\x10PatchAnnotations\x12%.clarifai.api.PatchAnnotationsRequest\x1a%.clarifai.api.MultiAnnotationResponse\x12^\n" +
+	"\x11DeleteAnnotations\x12&.clarifai.api.DeleteAnnotationsRequest\x1a!.clarifai.api.status.BaseResponse\x12a\n" +
 	"\x0fGetInputsAddJob\x12$.clarifai.api.GetInputsAddJobRequest\x1a(.clarifai.api.SingleInputsAddJobResponse\x12d\n" +
 	"\x11ListInputsAddJobs\x12&.clarifai.api.ListInputsAddJobsRequest\x1a'.clarifai.api.MultiInputsAddJobResponse\x12g\n" +
 	"\x12CancelInputsAddJob\x12'.clarifai.api.CancelInputsAddJobRequest\x1a(.clarifai.api.SingleInputsAddJobResponse\x12l\n" +
@@ -1954,7 +2447,10 @@ const file_clarifai_api_service_proto_rawDesc = "" +
 	"\fPostDatasets\x12!.clarifai.api.PostDatasetsRequest\x1a\".clarifai.api.MultiDatasetResponse\x12U\n" +
 	"\fListDatasets\x12!.clarifai.api.ListDatasetsRequest\x1a\".clarifai.api.MultiDatasetResponse\x12R\n" +
 	"\n" +
-	"GetDataset\x12\x1f.clarifai.api.GetDatasetRequest\x1a#.clarifai.api.SingleDatasetResponseBOZMgithub.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb;clarifaipbb\x06proto3"
+	"GetDataset\x12\x1f.clarifai.api.GetDatasetRequest\x1a#.clarifai.api.SingleDatasetResponse\x12d\n" +
+	"\x11PostDatasetInputs\x12&.clarifai.api.PostDatasetInputsRequest\x1a'.clarifai.api.MultiDatasetInputResponse\x12d\n" +
+	"\x11ListDatasetInputs\x12&.clarifai.api.ListDatasetInputsRequest\x1a'.clarifai.api.MultiDatasetInputResponse\x12b\n" +
+	"\x13DeleteDatasetInputs\x12(.clarifai.api.DeleteDatasetInputsRequest\x1a!.clarifai.api.status.BaseResponseBOZMgithub.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb;clarifaipbb\x06proto3"
 
 var (
 	file_clarifai_api_service_proto_rawDescOnce sync.Once
@@ -1968,7 +2464,7 @@ func file_clarifai_api_service_proto_rawDescGZIP() []byte {
 	return file_clarifai_api_service_proto_rawDescData
 }
 
-var file_clarifai_api_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_clarifai_api_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_clarifai_api_service_proto_goTypes = []any{
 	(*PostInputsRequest)(nil),                 // 0: clarifai.api.PostInputsRequest
 	(*ListInputsRequest)(nil),                 // 1: clarifai.api.ListInputsRequest
@@ -1976,129 +2472,159 @@ var file_clarifai_api_service_proto_goTypes = []any{
 	(*GetInputCountRequest)(nil),              // 3: clarifai.api.GetInputCountRequest
 	(*DeleteInputsRequest)(nil),               // 4: clarifai.api.DeleteInputsRequest
 	(*PatchInputsRequest)(nil),                // 5: clarifai.api.PatchInputsRequest
-	(*PostAnnotationsRequest)(nil),            // 6: clarifai.api.PostAnnotationsRequest
-	(*ListAnnotationsRequest)(nil),            // 7: clarifai.api.ListAnnotationsRequest
-	(*GetInputsAddJobRequest)(nil),            // 8: clarifai.api.GetInputsAddJobRequest
-	(*ListInputsAddJobsRequest)(nil),          // 9: clarifai.api.ListInputsAddJobsRequest
-	(*CancelInputsAddJobRequest)(nil),         // 10: clarifai.api.CancelInputsAddJobRequest
-	(*PostInputsDataSourcesRequest)(nil),      // 11: clarifai.api.PostInputsDataSourcesRequest
-	(*GetInputsExtractionJobRequest)(nil),     // 12: clarifai.api.GetInputsExtractionJobRequest
-	(*ListInputsExtractionJobsRequest)(nil),   // 13: clarifai.api.ListInputsExtractionJobsRequest
-	(*CancelInputsExtractionJobsRequest)(nil), // 14: clarifai.api.CancelInputsExtractionJobsRequest
-	(*PostDatasetsRequest)(nil),               // 15: clarifai.api.PostDatasetsRequest
-	(*ListDatasetsRequest)(nil),               // 16: clarifai.api.ListDatasetsRequest
-	(*GetDatasetRequest)(nil),                 // 17: clarifai.api.GetDatasetRequest
-	(*MultiInputResponse)(nil),                // 18: clarifai.api.MultiInputResponse
-	(*SingleInputResponse)(nil),               // 19: clarifai.api.SingleInputResponse
-	(*SingleInputCountResponse)(nil),          // 20: clarifai.api.SingleInputCountResponse
-	(*MultiAnnotationResponse)(nil),           // 21: clarifai.api.MultiAnnotationResponse
-	(*MultiInputsAddJobResponse)(nil),         // 22: clarifai.api.MultiInputsAddJobResponse
-	(*SingleInputsAddJobResponse)(nil),        // 23: clarifai.api.SingleInputsAddJobResponse
-	(*SingleInputsExtractionJobResponse)(nil), // 24: clarifai.api.SingleInputsExtractionJobResponse
-	(*MultiInputsExtractionJobResponse)(nil),  // 25: clarifai.api.MultiInputsExtractionJobResponse
-	(*MultiDatasetResponse)(nil),              // 26: clarifai.api.MultiDatasetResponse
-	(*SingleDatasetResponse)(nil),             // 27: clarifai.api.SingleDatasetResponse
-	(*UserAppIDSet)(nil),                      // 28: clarifai.api.UserAppIDSet
-	(*Input)(nil),                             // 29: clarifai.api.Input
-	(InputIDConflictResolution)(0),            // 30: clarifai.api.InputIDConflictResolution
-	(*statuspb.Status)(nil),                   // 31: clarifai.api.status.Status
-	(*Annotation)(nil),                        // 32: clarifai.api.Annotation
-	(*InputsDataSource)(nil),                  // 33: clarifai.api.InputsDataSource
-	(*Dataset)(nil),                           // 34: clarifai.api.Dataset
-	(*InputsAddJob)(nil),                      // 35: clarifai.api.InputsAddJob
-	(*InputCount)(nil),                        // 36: clarifai.api.InputCount
-	(*InputsExtractionJob)(nil),               // 37: clarifai.api.InputsExtractionJob
-	(*statuspb.BaseResponse)(nil),             // 38: clarifai.api.status.BaseResponse
+	(*StreamInputsRequest)(nil),               // 6: clarifai.api.StreamInputsRequest
+	(*PostAnnotationsRequest)(nil),            // 7: clarifai.api.PostAnnotationsRequest
+	(*ListAnnotationsRequest)(nil),            // 8: clarifai.api.ListAnnotationsRequest
+	(*PatchAnnotationsRequest)(nil),           // 9: clarifai.api.PatchAnnotationsRequest
+	(*DeleteAnnotationsRequest)(nil),          // 10: clarifai.api.DeleteAnnotationsRequest
+	(*GetInputsAddJobRequest)(nil),            // 11: clarifai.api.GetInputsAddJobRequest
+	(*ListInputsAddJobsRequest)(nil),          // 12: clarifai.api.ListInputsAddJobsRequest
+	(*CancelInputsAddJobRequest)(nil),         // 13: clarifai.api.CancelInputsAddJobRequest
+	(*PostInputsDataSourcesRequest)(nil),      // 14: clarifai.api.PostInputsDataSourcesRequest
+	(*GetInputsExtractionJobRequest)(nil),     // 15: clarifai.api.GetInputsExtractionJobRequest
+	(*ListInputsExtractionJobsRequest)(nil),   // 16: clarifai.api.ListInputsExtractionJobsRequest
+	(*CancelInputsExtractionJobsRequest)(nil), // 17: clarifai.api.CancelInputsExtractionJobsRequest
+	(*PostDatasetsRequest)(nil),               // 18: clarifai.api.PostDatasetsRequest
+	(*ListDatasetsRequest)(nil),               // 19: clarifai.api.ListDatasetsRequest
+	(*GetDatasetRequest)(nil),                 // 20: clarifai.api.GetDatasetRequest
+	(*PostDatasetInputsRequest)(nil),          // 21: clarifai.api.PostDatasetInputsRequest
+	(*ListDatasetInputsRequest)(nil),          // 22: clarifai.api.ListDatasetInputsRequest
+	(*DeleteDatasetInputsRequest)(nil),        // 23: clarifai.api.DeleteDatasetInputsRequest
+	(*MultiInputResponse)(nil),                // 24: clarifai.api.MultiInputResponse
+	(*SingleInputResponse)(nil),               // 25: clarifai.api.SingleInputResponse
+	(*SingleInputCountResponse)(nil),          // 26: clarifai.api.SingleInputCountResponse
+	(*MultiAnnotationResponse)(nil),           // 27: clarifai.api.MultiAnnotationResponse
+	(*MultiInputsAddJobResponse)(nil),         // 28: clarifai.api.MultiInputsAddJobResponse
+	(*SingleInputsAddJobResponse)(nil),        // 29: clarifai.api.SingleInputsAddJobResponse
+	(*SingleInputsExtractionJobResponse)(nil), // 30: clarifai.api.SingleInputsExtractionJobResponse
+	(*MultiInputsExtractionJobResponse)(nil),  // 31: clarifai.api.MultiInputsExtractionJobResponse
+	(*MultiDatasetResponse)(nil),              // 32: clarifai.api.MultiDatasetResponse
+	(*SingleDatasetResponse)(nil),             // 33: clarifai.api.SingleDatasetResponse
+	(*MultiDatasetInputResponse)(nil),         // 34: clarifai.api.MultiDatasetInputResponse
+	(*UserAppIDSet)(nil),                      // 35: clarifai.api.UserAppIDSet
+	(*Input)(nil),                             // 36: clarifai.api.Input
+	(InputIDConflictResolution)(0),            // 37: clarifai.api.InputIDConflictResolution
+	(*statuspb.Status)(nil),                   // 38: clarifai.api.status.Status
+	(*Annotation)(nil),                        // 39: clarifai.api.Annotation
+	(*InputsDataSource)(nil),                  // 40: clarifai.api.InputsDataSource
+	(*Dataset)(nil),                           // 41: clarifai.api.Dataset
+	(*DatasetInput)(nil),                      // 42: clarifai.api.DatasetInput
+	(*InputsAddJob)(nil),                      // 43: clarifai.api.InputsAddJob
+	(*InputCount)(nil),                        // 44: clarifai.api.InputCount
+	(*InputsExtractionJob)(nil),               // 45: clarifai.api.InputsExtractionJob
+	(*statuspb.BaseResponse)(nil),             // 46: clarifai.api.status.BaseResponse
 }
 var file_clarifai_api_service_proto_depIdxs = []int32{
-	28, // 0: clarifai.api.PostInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	29, // 1: clarifai.api.PostInputsRequest.inputs:type_name -> clarifai.api.Input
-	30, // 2: clarifai.api.PostInputsRequest.input_id_conflict_resolution:type_name -> clarifai.api.InputIDConflictResolution
-	28, // 3: clarifai.api.ListInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	31, // 4: clarifai.api.ListInputsRequest.status:type_name -> clarifai.api.status.Status
-	28, // 5: clarifai.api.GetInputRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 6: clarifai.api.GetInputCountRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 7: clarifai.api.DeleteInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 8: clarifai.api.PatchInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	29, // 9: clarifai.api.PatchInputsRequest.inputs:type_name -> clarifai.api.Input
-	28, // 10: clarifai.api.PostAnnotationsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	32, // 11: clarifai.api.PostAnnotationsRequest.annotations:type_name -> clarifai.api.Annotation
-	28, // 12: clarifai.api.ListAnnotationsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	31, // 13: clarifai.api.ListAnnotationsRequest.statuses:type_name -> clarifai.api.status.Status
-	28, // 14: clarifai.api.GetInputsAddJobRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 15: clarifai.api.ListInputsAddJobsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 16: clarifai.api.CancelInputsAddJobRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 17: clarifai.api.PostInputsDataSourcesRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	33, // 18: clarifai.api.PostInputsDataSourcesRequest.data_sources:type_name -> clarifai.api.InputsDataSource
-	28, // 19: clarifai.api.GetInputsExtractionJobRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 20: clarifai.api.ListInputsExtractionJobsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 21: clarifai.api.CancelInputsExtractionJobsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 22: clarifai.api.PostDatasetsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	34, // 23: clarifai.api.PostDatasetsRequest.datasets:type_name -> clarifai.api.Dataset
-	28, // 24: clarifai.api.ListDatasetsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	28, // 25: clarifai.api.GetDatasetRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
-	31, // 26: clarifai.api.MultiInputResponse.status:type_name -> clarifai.api.status.Status
-	29, // 27: clarifai.api.MultiInputResponse.inputs:type_name -> clarifai.api.Input
-	35, // 28: clarifai.api.MultiInputResponse.inputs_add_job:type_name -> clarifai.api.InputsAddJob
-	31, // 29: clarifai.api.SingleInputResponse.status:type_name -> clarifai.api.status.Status
-	29, // 30: clarifai.api.SingleInputResponse.input:type_name -> clarifai.api.Input
-	31, // 31: clarifai.api.SingleInputCountResponse.status:type_name -> clarifai.api.status.Status
-	36, // 32: clarifai.api.SingleInputCountResponse.counts:type_name -> clarifai.api.InputCount
-	31, // 33: clarifai.api.MultiAnnotationResponse.status:type_name -> clarifai.api.status.Status
-	32, // 34: clarifai.api.MultiAnnotationResponse.annotations:type_name -> clarifai.api.Annotation
-	31, // 35: clarifai.api.MultiInputsAddJobResponse.status:type_name -> clarifai.api.status.Status
-	35, // 36: clarifai.api.MultiInputsAddJobResponse.inputs_add_jobs:type_name -> clarifai.api.InputsAddJob
-	31, // 37: clarifai.api.SingleInputsAddJobResponse.status:type_name -> clarifai.api.status.Status
-	35, // 38: clarifai.api.SingleInputsAddJobResponse.inputs_add_job:type_name -> clarifai.api.InputsAddJob
-	31, // 39: clarifai.api.SingleInputsExtractionJobResponse.status:type_name -> clarifai.api.status.Status
-	37, // 40: clarifai.api.SingleInputsExtractionJobResponse.inputs_extraction_job:type_name -> clarifai.api.InputsExtractionJob
-	31, // 41: clarifai.api.MultiInputsExtractionJobResponse.status:type_name -> clarifai.api.status.Status
-	37, // 42: clarifai.api.MultiInputsExtractionJobResponse.inputs_extraction_jobs:type_name -> clarifai.api.InputsExtractionJob
-	31, // 43: clarifai.api.MultiDatasetResponse.status:type_name -> clarifai.api.status.Status
-	34, // 44: clarifai.api.MultiDatasetResponse.datasets:type_name -> clarifai.api.Dataset
-	31, // 45: clarifai.api.SingleDatasetResponse.status:type_name -> clarifai.api.status.Status
-	34, // 46: clarifai.api.SingleDatasetResponse.dataset:type_name -> clarifai.api.Dataset
-	0,  // 47: clarifai.api.V2.PostInputs:input_type -> clarifai.api.PostInputsRequest
-	1,  // 48: clarifai.api.V2.ListInputs:input_type -> clarifai.api.ListInputsRequest
-	2,  // 49: clarifai.api.V2.GetInput:input_type -> clarifai.api.GetInputRequest
-	3,  // 50: clarifai.api.V2.GetInputCount:input_type -> clarifai.api.GetInputCountRequest
-	4,  // 51: clarifai.api.V2.DeleteInputs:input_type -> clarifai.api.DeleteInputsRequest
-	5,  // 52: clarifai.api.V2.PatchInputs:input_type -> clarifai.api.PatchInputsRequest
-	6,  // 53: clarifai.api.V2.PostAnnotations:input_type -> clarifai.api.PostAnnotationsRequest
-	7,  // 54: clarifai.api.V2.ListAnnotations:input_type -> clarifai.api.ListAnnotationsRequest
-	8,  // 55: clarifai.api.V2.GetInputsAddJob:input_type -> clarifai.api.GetInputsAddJobRequest
-	9,  // 56: clarifai.api.V2.ListInputsAddJobs:input_type -> clarifai.api.ListInputsAddJobsRequest
-	10, // 57: clarifai.api.V2.CancelInputsAddJob:input_type -> clarifai.api.CancelInputsAddJobRequest
-	11, // 58: clarifai.api.V2.PostInputsDataSources:input_type -> clarifai.api.PostInputsDataSourcesRequest
-	12, // 59: clarifai.api.V2.GetInputsExtractionJob:input_type -> clarifai.api.GetInputsExtractionJobRequest
-	13, // 60: clarifai.api.V2.ListInputsExtractionJobs:input_type -> clarifai.api.ListInputsExtractionJobsRequest
-	14, // 61: clarifai.api.V2.CancelInputsExtractionJobs:input_type -> clarifai.api.CancelInputsExtractionJobsRequest
-	15, // 62: clarifai.api.V2.PostDatasets:input_type -> clarifai.api.PostDatasetsRequest
-	16, // 63: clarifai.api.V2.ListDatasets:input_type -> clarifai.api.ListDatasetsRequest
-	17, // 64: clarifai.api.V2.GetDataset:input_type -> clarifai.api.GetDatasetRequest
-	18, // 65: clarifai.api.V2.PostInputs:output_type -> clarifai.api.MultiInputResponse
-	18, // 66: clarifai.api.V2.ListInputs:output_type -> clarifai.api.MultiInputResponse
-	19, // 67: clarifai.api.V2.GetInput:output_type -> clarifai.api.SingleInputResponse
-	20, // 68: clarifai.api.V2.GetInputCount:output_type -> clarifai.api.SingleInputCountResponse
-	38, // 69: clarifai.api.V2.DeleteInputs:output_type -> clarifai.api.status.BaseResponse
-	18, // 70: clarifai.api.V2.PatchInputs:output_type -> clarifai.api.MultiInputResponse
-	21, // 71: clarifai.api.V2.PostAnnotations:output_type -> clarifai.api.MultiAnnotationResponse
-	21, // 72: clarifai.api.V2.ListAnnotations:output_type -> clarifai.api.MultiAnnotationResponse
-	23, // 73: clarifai.api.V2.GetInputsAddJob:output_type -> clarifai.api.SingleInputsAddJobResponse
-	22, // 74: clarifai.api.V2.ListInputsAddJobs:output_type -> clarifai.api.MultiInputsAddJobResponse
-	23, // 75: clarifai.api.V2.CancelInputsAddJob:output_type -> clarifai.api.SingleInputsAddJobResponse
-	22, // 76: clarifai.api.V2.PostInputsDataSources:output_type -> clarifai.api.MultiInputsAddJobResponse
-	24, // 77: clarifai.api.V2.GetInputsExtractionJob:output_type -> clarifai.api.SingleInputsExtractionJobResponse
-	25, // 78: clarifai.api.V2.ListInputsExtractionJobs:output_type -> clarifai.api.MultiInputsExtractionJobResponse
-	25, // 79: clarifai.api.V2.CancelInputsExtractionJobs:output_type -> clarifai.api.MultiInputsExtractionJobResponse
-	26, // 80: clarifai.api.V2.PostDatasets:output_type -> clarifai.api.MultiDatasetResponse
-	26, // 81: clarifai.api.V2.ListDatasets:output_type -> clarifai.api.MultiDatasetResponse
-	27, // 82: clarifai.api.V2.GetDataset:output_type -> clarifai.api.SingleDatasetResponse
-	65, // [65:83] is the sub-list for method output_type
-	47, // [47:65] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	35, // 0: clarifai.api.PostInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	36, // 1: clarifai.api.PostInputsRequest.inputs:type_name -> clarifai.api.Input
+	37, // 2: clarifai.api.PostInputsRequest.input_id_conflict_resolution:type_name -> clarifai.api.InputIDConflictResolution
+	35, // 3: clarifai.api.ListInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	38, // 4: clarifai.api.ListInputsRequest.status:type_name -> clarifai.api.status.Status
+	35, // 5: clarifai.api.GetInputRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 6: clarifai.api.GetInputCountRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 7: clarifai.api.DeleteInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 8: clarifai.api.PatchInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	36, // 9: clarifai.api.PatchInputsRequest.inputs:type_name -> clarifai.api.Input
+	35, // 10: clarifai.api.StreamInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 11: clarifai.api.PostAnnotationsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	39, // 12: clarifai.api.PostAnnotationsRequest.annotations:type_name -> clarifai.api.Annotation
+	35, // 13: clarifai.api.ListAnnotationsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	38, // 14: clarifai.api.ListAnnotationsRequest.statuses:type_name -> clarifai.api.status.Status
+	35, // 15: clarifai.api.PatchAnnotationsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	39, // 16: clarifai.api.PatchAnnotationsRequest.annotations:type_name -> clarifai.api.Annotation
+	35, // 17: clarifai.api.DeleteAnnotationsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 18: clarifai.api.GetInputsAddJobRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 19: clarifai.api.ListInputsAddJobsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 20: clarifai.api.CancelInputsAddJobRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 21: clarifai.api.PostInputsDataSourcesRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	40, // 22: clarifai.api.PostInputsDataSourcesRequest.data_sources:type_name -> clarifai.api.InputsDataSource
+	35, // 23: clarifai.api.GetInputsExtractionJobRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 24: clarifai.api.ListInputsExtractionJobsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 25: clarifai.api.CancelInputsExtractionJobsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 26: clarifai.api.PostDatasetsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	41, // 27: clarifai.api.PostDatasetsRequest.datasets:type_name -> clarifai.api.Dataset
+	35, // 28: clarifai.api.ListDatasetsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 29: clarifai.api.GetDatasetRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 30: clarifai.api.PostDatasetInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	42, // 31: clarifai.api.PostDatasetInputsRequest.dataset_inputs:type_name -> clarifai.api.DatasetInput
+	35, // 32: clarifai.api.ListDatasetInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	35, // 33: clarifai.api.DeleteDatasetInputsRequest.user_app_id:type_name -> clarifai.api.UserAppIDSet
+	38, // 34: clarifai.api.MultiInputResponse.status:type_name -> clarifai.api.status.Status
+	36, // 35: clarifai.api.MultiInputResponse.inputs:type_name -> clarifai.api.Input
+	43, // 36: clarifai.api.MultiInputResponse.inputs_add_job:type_name -> clarifai.api.InputsAddJob
+	38, // 37: clarifai.api.SingleInputResponse.status:type_name -> clarifai.api.status.Status
+	36, // 38: clarifai.api.SingleInputResponse.input:type_name -> clarifai.api.Input
+	38, // 39: clarifai.api.SingleInputCountResponse.status:type_name -> clarifai.api.status.Status
+	44, // 40: clarifai.api.SingleInputCountResponse.counts:type_name -> clarifai.api.InputCount
+	38, // 41: clarifai.api.MultiAnnotationResponse.status:type_name -> clarifai.api.status.Status
+	39, // 42: clarifai.api.MultiAnnotationResponse.annotations:type_name -> clarifai.api.Annotation
+	38, // 43: clarifai.api.MultiInputsAddJobResponse.status:type_name -> clarifai.api.status.Status
+	43, // 44: clarifai.api.MultiInputsAddJobResponse.inputs_add_jobs:type_name -> clarifai.api.InputsAddJob
+	38, // 45: clarifai.api.SingleInputsAddJobResponse.status:type_name -> clarifai.api.status.Status
+	43, // 46: clarifai.api.SingleInputsAddJobResponse.inputs_add_job:type_name -> clarifai.api.InputsAddJob
+	38, // 47: clarifai.api.SingleInputsExtractionJobResponse.status:type_name -> clarifai.api.status.Status
+	45, // 48: clarifai.api.SingleInputsExtractionJobResponse.inputs_extraction_job:type_name -> clarifai.api.InputsExtractionJob
+	38, // 49: clarifai.api.MultiInputsExtractionJobResponse.status:type_name -> clarifai.api.status.Status
+	45, // 50: clarifai.api.MultiInputsExtractionJobResponse.inputs_extraction_jobs:type_name -> clarifai.api.InputsExtractionJob
+	38, // 51: clarifai.api.MultiDatasetResponse.status:type_name -> clarifai.api.status.Status
+	41, // 52: clarifai.api.MultiDatasetResponse.datasets:type_name -> clarifai.api.Dataset
+	38, // 53: clarifai.api.SingleDatasetResponse.status:type_name -> clarifai.api.status.Status
+	41, // 54: clarifai.api.SingleDatasetResponse.dataset:type_name -> clarifai.api.Dataset
+	38, // 55: clarifai.api.MultiDatasetInputResponse.status:type_name -> clarifai.api.status.Status
+	42, // 56: clarifai.api.MultiDatasetInputResponse.dataset_inputs:type_name -> clarifai.api.DatasetInput
+	0,  // 57: clarifai.api.V2.PostInputs:input_type -> clarifai.api.PostInputsRequest
+	1,  // 58: clarifai.api.V2.ListInputs:input_type -> clarifai.api.ListInputsRequest
+	2,  // 59: clarifai.api.V2.GetInput:input_type -> clarifai.api.GetInputRequest
+	3,  // 60: clarifai.api.V2.GetInputCount:input_type -> clarifai.api.GetInputCountRequest
+	4,  // 61: clarifai.api.V2.DeleteInputs:input_type -> clarifai.api.DeleteInputsRequest
+	5,  // 62: clarifai.api.V2.PatchInputs:input_type -> clarifai.api.PatchInputsRequest
+	6,  // 63: clarifai.api.V2.StreamInputs:input_type -> clarifai.api.StreamInputsRequest
+	7,  // 64: clarifai.api.V2.PostAnnotations:input_type -> clarifai.api.PostAnnotationsRequest
+	8,  // 65: clarifai.api.V2.ListAnnotations:input_type -> clarifai.api.ListAnnotationsRequest
+	9,  // 66: clarifai.api.V2.PatchAnnotations:input_type -> clarifai.api.PatchAnnotationsRequest
+	10, // 67: clarifai.api.V2.DeleteAnnotations:input_type -> clarifai.api.DeleteAnnotationsRequest
+	11, // 68: clarifai.api.V2.GetInputsAddJob:input_type -> clarifai.api.GetInputsAddJobRequest
+	12, // 69: clarifai.api.V2.ListInputsAddJobs:input_type -> clarifai.api.ListInputsAddJobsRequest
+	13, // 70: clarifai.api.V2.CancelInputsAddJob:input_type -> clarifai.api.CancelInputsAddJobRequest
+	14, // 71: clarifai.api.V2.PostInputsDataSources:input_type -> clarifai.api.PostInputsDataSourcesRequest
+	15, // 72: clarifai.api.V2.GetInputsExtractionJob:input_type -> clarifai.api.GetInputsExtractionJobRequest
+	16, // 73: clarifai.api.V2.ListInputsExtractionJobs:input_type -> clarifai.api.ListInputsExtractionJobsRequest
+	17, // 74: clarifai.api.V2.CancelInputsExtractionJobs:input_type -> clarifai.api.CancelInputsExtractionJobsRequest
+	18, // 75: clarifai.api.V2.PostDatasets:input_type -> clarifai.api.PostDatasetsRequest
+	19, // 76: clarifai.api.V2.ListDatasets:input_type -> clarifai.api.ListDatasetsRequest
+	20, // 77: clarifai.api.V2.GetDataset:input_type -> clarifai.api.GetDatasetRequest
+	21, // 78: clarifai.api.V2.PostDatasetInputs:input_type -> clarifai.api.PostDatasetInputsRequest
+	22, // 79: clarifai.api.V2.ListDatasetInputs:input_type -> clarifai.api.ListDatasetInputsRequest
+	23, // 80: clarifai.api.V2.DeleteDatasetInputs:input_type -> clarifai.api.DeleteDatasetInputsRequest
+	24, // 81: clarifai.api.V2.PostInputs:output_type -> clarifai.api.MultiInputResponse
+	24, // 82: clarifai.api.V2.ListInputs:output_type -> clarifai.api.MultiInputResponse
+	25, // 83: clarifai.api.V2.GetInput:output_type -> clarifai.api.SingleInputResponse
+	26, // 84: clarifai.api.V2.GetInputCount:output_type -> clarifai.api.SingleInputCountResponse
+	46, // 85: clarifai.api.V2.DeleteInputs:output_type -> clarifai.api.status.BaseResponse
+	24, // 86: clarifai.api.V2.PatchInputs:output_type -> clarifai.api.MultiInputResponse
+	24, // 87: clarifai.api.V2.StreamInputs:output_type -> clarifai.api.MultiInputResponse
+	27, // 88: clarifai.api.V2.PostAnnotations:output_type -> clarifai.api.MultiAnnotationResponse
+	27, // 89: clarifai.api.V2.ListAnnotations:output_type -> clarifai.api.MultiAnnotationResponse
+	27, // 90: clarifai.api.V2.PatchAnnotations:output_type -> clarifai.api.MultiAnnotationResponse
+	46, // 91: clarifai.api.V2.DeleteAnnotations:output_type -> clarifai.api.status.BaseResponse
+	29, // 92: clarifai.api.V2.GetInputsAddJob:output_type -> clarifai.api.SingleInputsAddJobResponse
+	28, // 93: clarifai.api.V2.ListInputsAddJobs:output_type -> clarifai.api.MultiInputsAddJobResponse
+	29, // 94: clarifai.api.V2.CancelInputsAddJob:output_type -> clarifai.api.SingleInputsAddJobResponse
+	28, // 95: clarifai.api.V2.PostInputsDataSources:output_type -> clarifai.api.MultiInputsAddJobResponse
+	30, // 96: clarifai.api.V2.GetInputsExtractionJob:output_type -> clarifai.api.SingleInputsExtractionJobResponse
+	31, // 97: clarifai.api.V2.ListInputsExtractionJobs:output_type -> clarifai.api.MultiInputsExtractionJobResponse
+	31, // 98: clarifai.api.V2.CancelInputsExtractionJobs:output_type -> clarifai.api.MultiInputsExtractionJobResponse
+	32, // 99: clarifai.api.V2.PostDatasets:output_type -> clarifai.api.MultiDatasetResponse
+	32, // 100: clarifai.api.V2.ListDatasets:output_type -> clarifai.api.MultiDatasetResponse
+	33, // 101: clarifai.api.V2.GetDataset:output_type -> clarifai.api.SingleDatasetResponse
+	34, // 102: clarifai.api.V2.PostDatasetInputs:output_type -> clarifai.api.MultiDatasetInputResponse
+	34, // 103: clarifai.api.V2.ListDatasetInputs:output_type -> clarifai.api.MultiDatasetInputResponse
+	46, // 104: clarifai.api.V2.DeleteDatasetInputs:output_type -> clarifai.api.status.BaseResponse
+	81, // [81:105] is the sub-list for method output_type
+	57, // [57:81] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_clarifai_api_service_proto_init() }
@@ -2107,7 +2633,7 @@ func file_clarifai_api_service_proto_init() {
 		return
 	}
 	file_clarifai_api_resources_proto_init()
-	file_clarifai_api_service_proto_msgTypes[16].OneofWrappers = []any{
+	file_clarifai_api_service_proto_msgTypes[19].OneofWrappers = []any{
 		(*ListDatasetsRequest_SortByCreatedAt)(nil),
 		(*ListDatasetsRequest_SortByStarCount)(nil),
 		(*ListDatasetsRequest_SortByModifiedAt)(nil),
@@ -2120,7 +2646,7 @@ func file_clarifai_api_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clarifai_api_service_proto_rawDesc), len(file_clarifai_api_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,5 +1,5 @@
-// Wire-compatible subset of Clarifai's V2 service, written from
-// shared/clarifai-wire.md §1 and §2a-b. Every RPC is unary; method paths are
+// Wire-compatible subset of Clarifai's V2 service, written from Clarifai's
+// public API definitions (clarifai/clarifai-go-grpc). Every RPC is unary; method paths are
 // /clarifai.api.V2/<Rpc>. Field 1 of every request is the UserAppIDSet and
 // field 1 of every response is the Status.
 
@@ -31,8 +31,11 @@ const (
 	V2_GetInputCount_FullMethodName              = "/clarifai.api.V2/GetInputCount"
 	V2_DeleteInputs_FullMethodName               = "/clarifai.api.V2/DeleteInputs"
 	V2_PatchInputs_FullMethodName                = "/clarifai.api.V2/PatchInputs"
+	V2_StreamInputs_FullMethodName               = "/clarifai.api.V2/StreamInputs"
 	V2_PostAnnotations_FullMethodName            = "/clarifai.api.V2/PostAnnotations"
 	V2_ListAnnotations_FullMethodName            = "/clarifai.api.V2/ListAnnotations"
+	V2_PatchAnnotations_FullMethodName           = "/clarifai.api.V2/PatchAnnotations"
+	V2_DeleteAnnotations_FullMethodName          = "/clarifai.api.V2/DeleteAnnotations"
 	V2_GetInputsAddJob_FullMethodName            = "/clarifai.api.V2/GetInputsAddJob"
 	V2_ListInputsAddJobs_FullMethodName          = "/clarifai.api.V2/ListInputsAddJobs"
 	V2_CancelInputsAddJob_FullMethodName         = "/clarifai.api.V2/CancelInputsAddJob"
@@ -43,6 +46,9 @@ const (
 	V2_PostDatasets_FullMethodName               = "/clarifai.api.V2/PostDatasets"
 	V2_ListDatasets_FullMethodName               = "/clarifai.api.V2/ListDatasets"
 	V2_GetDataset_FullMethodName                 = "/clarifai.api.V2/GetDataset"
+	V2_PostDatasetInputs_FullMethodName          = "/clarifai.api.V2/PostDatasetInputs"
+	V2_ListDatasetInputs_FullMethodName          = "/clarifai.api.V2/ListDatasetInputs"
+	V2_DeleteDatasetInputs_FullMethodName        = "/clarifai.api.V2/DeleteDatasetInputs"
 )
 
 // V2Client is the client API for V2 service.
@@ -57,8 +63,13 @@ type V2Client interface {
 	GetInputCount(ctx context.Context, in *GetInputCountRequest, opts ...grpc.CallOption) (*SingleInputCountResponse, error)
 	DeleteInputs(ctx context.Context, in *DeleteInputsRequest, opts ...grpc.CallOption) (*statuspb.BaseResponse, error)
 	PatchInputs(ctx context.Context, in *PatchInputsRequest, opts ...grpc.CallOption) (*MultiInputResponse, error)
+	// StreamInputs is unary, despite its name: it pages through the app's
+	// inputs by last_id.
+	StreamInputs(ctx context.Context, in *StreamInputsRequest, opts ...grpc.CallOption) (*MultiInputResponse, error)
 	PostAnnotations(ctx context.Context, in *PostAnnotationsRequest, opts ...grpc.CallOption) (*MultiAnnotationResponse, error)
 	ListAnnotations(ctx context.Context, in *ListAnnotationsRequest, opts ...grpc.CallOption) (*MultiAnnotationResponse, error)
+	PatchAnnotations(ctx context.Context, in *PatchAnnotationsRequest, opts ...grpc.CallOption) (*MultiAnnotationResponse, error)
+	DeleteAnnotations(ctx context.Context, in *DeleteAnnotationsRequest, opts ...grpc.CallOption) (*statuspb.BaseResponse, error)
 	GetInputsAddJob(ctx context.Context, in *GetInputsAddJobRequest, opts ...grpc.CallOption) (*SingleInputsAddJobResponse, error)
 	ListInputsAddJobs(ctx context.Context, in *ListInputsAddJobsRequest, opts ...grpc.CallOption) (*MultiInputsAddJobResponse, error)
 	CancelInputsAddJob(ctx context.Context, in *CancelInputsAddJobRequest, opts ...grpc.CallOption) (*SingleInputsAddJobResponse, error)
@@ -71,6 +82,11 @@ type V2Client interface {
 	PostDatasets(ctx context.Context, in *PostDatasetsRequest, opts ...grpc.CallOption) (*MultiDatasetResponse, error)
 	ListDatasets(ctx context.Context, in *ListDatasetsRequest, opts ...grpc.CallOption) (*MultiDatasetResponse, error)
 	GetDataset(ctx context.Context, in *GetDatasetRequest, opts ...grpc.CallOption) (*SingleDatasetResponse, error)
+	// PostDatasetInputs is not atomic: each dataset input carries its own
+	// status (DATASET_INPUT_SUCCESS or DATASET_INPUT_DUPLICATE).
+	PostDatasetInputs(ctx context.Context, in *PostDatasetInputsRequest, opts ...grpc.CallOption) (*MultiDatasetInputResponse, error)
+	ListDatasetInputs(ctx context.Context, in *ListDatasetInputsRequest, opts ...grpc.CallOption) (*MultiDatasetInputResponse, error)
+	DeleteDatasetInputs(ctx context.Context, in *DeleteDatasetInputsRequest, opts ...grpc.CallOption) (*statuspb.BaseResponse, error)
 }
 
 type v2Client struct {
@@ -141,6 +157,16 @@ func (c *v2Client) PatchInputs(ctx context.Context, in *PatchInputsRequest, opts
 	return out, nil
 }
 
+func (c *v2Client) StreamInputs(ctx context.Context, in *StreamInputsRequest, opts ...grpc.CallOption) (*MultiInputResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MultiInputResponse)
+	err := c.cc.Invoke(ctx, V2_StreamInputs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *v2Client) PostAnnotations(ctx context.Context, in *PostAnnotationsRequest, opts ...grpc.CallOption) (*MultiAnnotationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MultiAnnotationResponse)
@@ -155,6 +181,26 @@ func (c *v2Client) ListAnnotations(ctx context.Context, in *ListAnnotationsReque
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MultiAnnotationResponse)
 	err := c.cc.Invoke(ctx, V2_ListAnnotations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *v2Client) PatchAnnotations(ctx context.Context, in *PatchAnnotationsRequest, opts ...grpc.CallOption) (*MultiAnnotationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MultiAnnotationResponse)
+	err := c.cc.Invoke(ctx, V2_PatchAnnotations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *v2Client) DeleteAnnotations(ctx context.Context, in *DeleteAnnotationsRequest, opts ...grpc.CallOption) (*statuspb.BaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(statuspb.BaseResponse)
+	err := c.cc.Invoke(ctx, V2_DeleteAnnotations_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +307,36 @@ func (c *v2Client) GetDataset(ctx context.Context, in *GetDatasetRequest, opts .
 	return out, nil
 }
 
+func (c *v2Client) PostDatasetInputs(ctx context.Context, in *PostDatasetInputsRequest, opts ...grpc.CallOption) (*MultiDatasetInputResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MultiDatasetInputResponse)
+	err := c.cc.Invoke(ctx, V2_PostDatasetInputs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *v2Client) ListDatasetInputs(ctx context.Context, in *ListDatasetInputsRequest, opts ...grpc.CallOption) (*MultiDatasetInputResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MultiDatasetInputResponse)
+	err := c.cc.Invoke(ctx, V2_ListDatasetInputs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *v2Client) DeleteDatasetInputs(ctx context.Context, in *DeleteDatasetInputsRequest, opts ...grpc.CallOption) (*statuspb.BaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(statuspb.BaseResponse)
+	err := c.cc.Invoke(ctx, V2_DeleteDatasetInputs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // V2Server is the server API for V2 service.
 // All implementations must embed UnimplementedV2Server
 // for forward compatibility.
@@ -273,8 +349,13 @@ type V2Server interface {
 	GetInputCount(context.Context, *GetInputCountRequest) (*SingleInputCountResponse, error)
 	DeleteInputs(context.Context, *DeleteInputsRequest) (*statuspb.BaseResponse, error)
 	PatchInputs(context.Context, *PatchInputsRequest) (*MultiInputResponse, error)
+	// StreamInputs is unary, despite its name: it pages through the app's
+	// inputs by last_id.
+	StreamInputs(context.Context, *StreamInputsRequest) (*MultiInputResponse, error)
 	PostAnnotations(context.Context, *PostAnnotationsRequest) (*MultiAnnotationResponse, error)
 	ListAnnotations(context.Context, *ListAnnotationsRequest) (*MultiAnnotationResponse, error)
+	PatchAnnotations(context.Context, *PatchAnnotationsRequest) (*MultiAnnotationResponse, error)
+	DeleteAnnotations(context.Context, *DeleteAnnotationsRequest) (*statuspb.BaseResponse, error)
 	GetInputsAddJob(context.Context, *GetInputsAddJobRequest) (*SingleInputsAddJobResponse, error)
 	ListInputsAddJobs(context.Context, *ListInputsAddJobsRequest) (*MultiInputsAddJobResponse, error)
 	CancelInputsAddJob(context.Context, *CancelInputsAddJobRequest) (*SingleInputsAddJobResponse, error)
@@ -287,6 +368,11 @@ type V2Server interface {
 	PostDatasets(context.Context, *PostDatasetsRequest) (*MultiDatasetResponse, error)
 	ListDatasets(context.Context, *ListDatasetsRequest) (*MultiDatasetResponse, error)
 	GetDataset(context.Context, *GetDatasetRequest) (*SingleDatasetResponse, error)
+	// PostDatasetInputs is not atomic: each dataset input carries its own
+	// status (DATASET_INPUT_SUCCESS or DATASET_INPUT_DUPLICATE).
+	PostDatasetInputs(context.Context, *PostDatasetInputsRequest) (*MultiDatasetInputResponse, error)
+	ListDatasetInputs(context.Context, *ListDatasetInputsRequest) (*MultiDatasetInputResponse, error)
+	DeleteDatasetInputs(context.Context, *DeleteDatasetInputsRequest) (*statuspb.BaseResponse, error)
 	mustEmbedUnimplementedV2Server()
 }
 
@@ -315,11 +401,20 @@ func (UnimplementedV2Server) DeleteInputs(context.Context, *DeleteInputsRequest)
 func (UnimplementedV2Server) PatchInputs(context.Context, *PatchInputsRequest) (*MultiInputResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PatchInputs not implemented")
 }
+func (UnimplementedV2Server) StreamInputs(context.Context, *StreamInputsRequest) (*MultiInputResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StreamInputs not implemented")
+}
 func (UnimplementedV2Server) PostAnnotations(context.Context, *PostAnnotationsRequest) (*MultiAnnotationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PostAnnotations not implemented")
 }
 func (UnimplementedV2Server) ListAnnotations(context.Context, *ListAnnotationsRequest) (*MultiAnnotationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAnnotations not implemented")
+}
+func (UnimplementedV2Server) PatchAnnotations(context.Context, *PatchAnnotationsRequest) (*MultiAnnotationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PatchAnnotations not implemented")
+}
+func (UnimplementedV2Server) DeleteAnnotations(context.Context, *DeleteAnnotationsRequest) (*statuspb.BaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAnnotations not implemented")
 }
 func (UnimplementedV2Server) GetInputsAddJob(context.Context, *GetInputsAddJobRequest) (*SingleInputsAddJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetInputsAddJob not implemented")
@@ -350,6 +445,15 @@ func (UnimplementedV2Server) ListDatasets(context.Context, *ListDatasetsRequest)
 }
 func (UnimplementedV2Server) GetDataset(context.Context, *GetDatasetRequest) (*SingleDatasetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDataset not implemented")
+}
+func (UnimplementedV2Server) PostDatasetInputs(context.Context, *PostDatasetInputsRequest) (*MultiDatasetInputResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostDatasetInputs not implemented")
+}
+func (UnimplementedV2Server) ListDatasetInputs(context.Context, *ListDatasetInputsRequest) (*MultiDatasetInputResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDatasetInputs not implemented")
+}
+func (UnimplementedV2Server) DeleteDatasetInputs(context.Context, *DeleteDatasetInputsRequest) (*statuspb.BaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteDatasetInputs not implemented")
 }
 func (UnimplementedV2Server) mustEmbedUnimplementedV2Server() {}
 func (UnimplementedV2Server) testEmbeddedByValue()            {}
@@ -480,6 +584,24 @@ func _V2_PatchInputs_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _V2_StreamInputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StreamInputsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(V2Server).StreamInputs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: V2_StreamInputs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(V2Server).StreamInputs(ctx, req.(*StreamInputsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _V2_PostAnnotations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PostAnnotationsRequest)
 	if err := dec(in); err != nil {
@@ -512,6 +634,42 @@ func _V2_ListAnnotations_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(V2Server).ListAnnotations(ctx, req.(*ListAnnotationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _V2_PatchAnnotations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PatchAnnotationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(V2Server).PatchAnnotations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: V2_PatchAnnotations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(V2Server).PatchAnnotations(ctx, req.(*PatchAnnotationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _V2_DeleteAnnotations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAnnotationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(V2Server).DeleteAnnotations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: V2_DeleteAnnotations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(V2Server).DeleteAnnotations(ctx, req.(*DeleteAnnotationsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -696,6 +854,60 @@ func _V2_GetDataset_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _V2_PostDatasetInputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostDatasetInputsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(V2Server).PostDatasetInputs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: V2_PostDatasetInputs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(V2Server).PostDatasetInputs(ctx, req.(*PostDatasetInputsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _V2_ListDatasetInputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDatasetInputsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(V2Server).ListDatasetInputs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: V2_ListDatasetInputs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(V2Server).ListDatasetInputs(ctx, req.(*ListDatasetInputsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _V2_DeleteDatasetInputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDatasetInputsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(V2Server).DeleteDatasetInputs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: V2_DeleteDatasetInputs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(V2Server).DeleteDatasetInputs(ctx, req.(*DeleteDatasetInputsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // V2_ServiceDesc is the grpc.ServiceDesc for V2 service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -728,12 +940,24 @@ var V2_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _V2_PatchInputs_Handler,
 		},
 		{
+			MethodName: "StreamInputs",
+			Handler:    _V2_StreamInputs_Handler,
+		},
+		{
 			MethodName: "PostAnnotations",
 			Handler:    _V2_PostAnnotations_Handler,
 		},
 		{
 			MethodName: "ListAnnotations",
 			Handler:    _V2_ListAnnotations_Handler,
+		},
+		{
+			MethodName: "PatchAnnotations",
+			Handler:    _V2_PatchAnnotations_Handler,
+		},
+		{
+			MethodName: "DeleteAnnotations",
+			Handler:    _V2_DeleteAnnotations_Handler,
 		},
 		{
 			MethodName: "GetInputsAddJob",
@@ -774,6 +998,18 @@ var V2_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDataset",
 			Handler:    _V2_GetDataset_Handler,
+		},
+		{
+			MethodName: "PostDatasetInputs",
+			Handler:    _V2_PostDatasetInputs_Handler,
+		},
+		{
+			MethodName: "ListDatasetInputs",
+			Handler:    _V2_ListDatasetInputs_Handler,
+		},
+		{
+			MethodName: "DeleteDatasetInputs",
+			Handler:    _V2_DeleteDatasetInputs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,255 @@
+package clarifai
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
+	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
+)
+
+// inputDiff compares the input the server holds under an item's ID with
+// what the sink would send for the item, and returns what differs, one
+// phrase each, for people ("concepts: server has [cat:1], the item [dog:1]").
+// No difference means the server's input can be adopted as this item's: an
+// earlier run sent it and was killed before recording it.
+//
+// It compares what the API gives back: the kind (which parts the data has),
+// each URL, a raw text the server returns, the concepts (ID and value,
+// in any order), the metadata, the geo point (to float32 precision) and,
+// when the server lists them, the dataset IDs. The API never returns
+// uploaded bytes, so content sent as bytes is compared by kind only. It is
+// pure: it calls nothing and changes neither argument.
+func inputDiff(server *pb.Input, it *pipeline.Item) []string {
+	var diffs []string
+	differ := func(what string, server, item any) {
+		diffs = append(diffs, fmt.Sprintf("%s: server has %v, the item %v", what, server, item))
+	}
+	d := server.GetData()
+	if got, want := dataKinds(d), itemKinds(it); got != want {
+		differ("kind", got, want)
+	}
+	url := func(part string, got string) {
+		if it.URL != "" && got != it.URL {
+			differ(part+" url", quoteOrNone(got), quoteOrNone(it.URL))
+		}
+	}
+	switch it.Kind {
+	case pipeline.KindImage, pipeline.KindMultimodal:
+		url("image", d.GetImage().GetUrl())
+	case pipeline.KindVideo:
+		url("video", d.GetVideo().GetUrl())
+	case pipeline.KindAudio:
+		url("audio", d.GetAudio().GetUrl())
+	case pipeline.KindText:
+		if it.Blob == nil && it.Text == "" {
+			url("text", d.GetText().GetUrl())
+		}
+	}
+	if raw := d.GetText().GetRaw(); raw != "" && it.Blob == nil && it.Text != "" && raw != it.Text {
+		differ("text", abbreviate(raw), abbreviate(it.Text))
+	}
+	if got, want := serverConcepts(d.GetConcepts()), itemConcepts(it.Concepts); got != want {
+		differ("concepts", got, want)
+	}
+	if diff := metadataDiff(d.GetMetadata(), it.Metadata); diff != "" {
+		diffs = append(diffs, diff)
+	}
+	if diff := geoDiff(d.GetGeo().GetGeoPoint(), it.Geo); diff != "" {
+		diffs = append(diffs, diff)
+	}
+	if ds := server.GetDatasetIds(); len(ds) > 0 && !sameSet(ds, it.DatasetIDs) {
+		differ("dataset IDs", ds, it.DatasetIDs)
+	}
+	return diffs
+}
+
+// dataKinds names the parts a server's data has: "image", "text",
+// "image+text", ... or "none".
+func dataKinds(d *pb.Data) string {
+	var parts []string
+	if d.GetImage() != nil {
+		parts = append(parts, "image")
+	}
+	if d.GetVideo() != nil {
+		parts = append(parts, "video")
+	}
+	if d.GetAudio() != nil {
+		parts = append(parts, "audio")
+	}
+	if d.GetText() != nil {
+		parts = append(parts, "text")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
+}
+
+// itemKinds names the parts the sink sends for an item, as dataKinds does.
+func itemKinds(it *pipeline.Item) string {
+	if it.Kind == pipeline.KindMultimodal {
+		return "image+text"
+	}
+	return it.Kind.String()
+}
+
+func serverConcepts(cs []*pb.Concept) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = fmt.Sprintf("%s:%g", c.GetId(), c.GetValue())
+	}
+	sort.Strings(out)
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+func itemConcepts(cs []pipeline.Concept) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = fmt.Sprintf("%s:%g", c.ID, c.Value)
+	}
+	sort.Strings(out)
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+// metadataDiff compares metadata as the sink sends it (toStruct): an empty
+// object and none are the same.
+func metadataDiff(server *structpb.Struct, m map[string]any) string {
+	want, err := toStruct(m)
+	if err != nil {
+		return fmt.Sprintf("metadata: the item's cannot be sent: %v", err)
+	}
+	if len(server.GetFields()) == 0 && len(want.GetFields()) == 0 {
+		return ""
+	}
+	if proto.Equal(server, want) {
+		return ""
+	}
+	var keys []string
+	for k, v := range want.GetFields() {
+		if !proto.Equal(server.GetFields()[k], v) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range server.GetFields() {
+		if _, ok := want.GetFields()[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return "metadata: differs in " + strings.Join(keys, ", ")
+}
+
+func geoDiff(server *pb.GeoPoint, g *pipeline.Geo) string {
+	switch {
+	case server == nil && g == nil:
+		return ""
+	case server == nil:
+		return fmt.Sprintf("geo: server has none, the item %g,%g", g.Latitude, g.Longitude)
+	case g == nil:
+		return fmt.Sprintf("geo: server has %g,%g, the item none", server.GetLatitude(), server.GetLongitude())
+	}
+	// Sent as float32: compare at that precision.
+	if float32(g.Latitude) != server.GetLatitude() || float32(g.Longitude) != server.GetLongitude() {
+		if math.Abs(float64(server.GetLatitude())-g.Latitude) > 1e-4 || math.Abs(float64(server.GetLongitude())-g.Longitude) > 1e-4 {
+			return fmt.Sprintf("geo: server has %g,%g, the item %g,%g", server.GetLatitude(), server.GetLongitude(), g.Latitude, g.Longitude)
+		}
+	}
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	return strings.Join(x, "\x00") == strings.Join(y, "\x00")
+}
+
+func quoteOrNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func abbreviate(s string) string {
+	const max = 40
+	if len(s) > max {
+		return fmt.Sprintf("%q...", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// inputLister reads inputs by ID, with the contract of the Client method
+// of the same name.
+type inputLister interface {
+	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
+}
+
+// foreignDup is an input whose given ID the server already holds although
+// this run did not send it: an earlier run may have, and been killed before
+// recording it.
+type foreignDup struct {
+	e      *entry
+	status *st.Status // the duplicate-ID answer
+}
+
+// adoptGiven reads back the inputs of dups (one ListInputs of their IDs)
+// and adopts each that matches its item (inputDiff): it is returned, marked
+// dup, for the caller to accept as its own. Each other one fails, with the
+// differences or why it could not be read back. The error is non-nil for a
+// fatal failure or when ctx is done.
+func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry, error) {
+	if len(dups) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(dups))
+	for i, d := range dups {
+		ids[i] = d.e.in.Id
+	}
+	// A batch has at most 128 inputs: one page holds them all.
+	resp, err := u.lister.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))})
+	apiErr, stop := callFailure("read back existing inputs", err)
+	if stop != nil {
+		return nil, stop
+	}
+	held := make(map[string]*pb.Input, len(ids))
+	for _, in := range resp.GetInputs() {
+		held[in.GetId()] = in
+	}
+	var adopted []*entry
+	for _, d := range dups {
+		var why string
+		in := held[d.e.in.Id]
+		switch {
+		case apiErr != nil:
+			why = fmt.Sprintf("reading it back failed: %v", apiErr)
+		case in == nil:
+			why = "reading it back found nothing"
+		default:
+			diffs := inputDiff(in, d.e.it)
+			if len(diffs) == 0 {
+				d.e.dup = true
+				adopted = append(adopted, d.e)
+				continue
+			}
+			why = "it differs from this item: " + strings.Join(diffs, "; ")
+		}
+		err := u.failEntry(ctx, d.e, int32(d.status.GetCode()), pipeline.Errorf(d.e.it.Prov, "",
+			"input ID %s already exists on the server and was not sent by this run, and %s (%s)",
+			d.e.in.Id, why, client.Describe(d.status)))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return adopted, nil
+}

@@ -1,0 +1,136 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+)
+
+func TestClassifyCode(t *testing.T) {
+	for _, tc := range []struct {
+		code st.StatusCode
+		want Class
+	}{
+		{st.StatusCode_SUCCESS, OK},
+		{st.StatusCode_MIXED_STATUS, OK},
+		{st.StatusCode_INPUT_SUCCESS, OK},
+		{st.StatusCode_INPUT_PENDING, OK},
+		{st.StatusCode_INPUT_IN_PROGRESS, OK},
+		{st.StatusCode_ANNOTATION_SUCCESS, OK},
+
+		{st.StatusCode_CONN_THROTTLED, Retryable},
+		{st.StatusCode_CONN_EXCEED_HOURLY_LIMIT, Retryable},
+		{st.StatusCode_TRY_AGAIN, Retryable},
+		{st.StatusCode_RPC_REQUEST_QUEUE_FULL, Retryable},
+		{st.StatusCode_RPC_SERVER_UNAVAILABLE, Retryable},
+		{st.StatusCode_RPC_REQUEST_TIMEOUT, Retryable},
+		{st.StatusCode_QUEUE_CONN_ERROR, Retryable},
+		{st.StatusCode_REQUEST_DISABLED_FOR_MAINTENANCE, Retryable},
+		{st.StatusCode_INPUT_WRITES_DISABLED_FOR_MAINTENANCE, Retryable},
+		{st.StatusCode_INTERNAL_SERVER_ISSUE, Retryable},
+		{st.StatusCode_INTERNAL_FETCHING_ISSUE, Retryable},
+		{st.StatusCode_INTERNAL_DATABASE_ISSUE, Retryable},
+		{st.StatusCode_INTERNAL_CONTEXT_CANCELED, Retryable},
+		{st.StatusCode_INTERNAL_UNEXPECTED_TIMEOUT, Retryable},
+		{st.StatusCode_INTERNAL_RESOURCE_EXHAUSTED, Retryable},
+		{st.StatusCode_INTERNAL_GCP_UNCATEGORIZED, Retryable},
+		{st.StatusCode(98999), Retryable}, // an internal code this subset does not name
+		{st.StatusCode_INTERNAL_UNCATEGORIZED, Retryable},
+		{st.StatusCode_SERVER_ERROR, Retryable},
+
+		{st.StatusCode_CONN_KEY_INVALID, Fatal},
+		{st.StatusCode_CONN_KEY_NOT_FOUND, Fatal},
+		{st.StatusCode_CONN_CREDENTIALS_INVALID, Fatal},
+		{st.StatusCode_CONN_TOKEN_INVALID, Fatal},
+		{st.StatusCode_CONN_INSUFFICIENT_SCOPES, Fatal},
+		{st.StatusCode_CONN_DOES_NOT_EXIST, Fatal},
+		{st.StatusCode_CONN_ACCOUNT_ISSUES, Fatal},
+		{st.StatusCode_CONN_EXCEED_MONTHLY_LIMIT, Fatal},
+		{st.StatusCode_CONN_AUTH_METHOD_DISABLED, Fatal},
+
+		{st.StatusCode_INPUT_INVALID_ARGUMENT, Permanent},
+		{st.StatusCode_INPUT_OVER_LIMIT, Permanent},
+		{st.StatusCode_INPUT_VIDEO_OVER_LIMIT, Permanent},
+		{st.StatusCode_INPUT_UNSUPPORTED_FORMAT, Permanent},
+		{st.StatusCode_INPUT_INVALID_URL, Permanent},
+		{st.StatusCode_INPUT_DUPLICATE, Permanent},
+		{st.StatusCode_DATABASE_DUPLICATE_KEY, Permanent},
+		{st.StatusCode_INPUT_FAILED, Permanent},
+		{st.StatusCode_ALL_INPUT_INVALID_BYTES, Permanent},
+		{st.StatusCode_RPC_MAX_MESSAGE_SIZE_EXCEEDED, Permanent},
+		{st.StatusCode_CONN_BAD_REQUEST_FORMAT, Permanent},
+		{st.StatusCode_INPUT_CONNECTION_FAILED, Permanent},
+		{st.StatusCode_FAILURE, Permanent},
+		{st.StatusCode_ZERO, Permanent},
+		{st.StatusCode(12345), Permanent},
+	} {
+		if got := ClassifyCode(tc.code); got != tc.want {
+			t.Errorf("ClassifyCode(%v) = %v, want %v", tc.code, got, tc.want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want Class
+	}{
+		{"nil", nil, OK},
+		{"unavailable", status.Error(codes.Unavailable, "connection refused"), Retryable},
+		{"deadline", status.Error(codes.DeadlineExceeded, "deadline"), Retryable},
+		{"resource exhausted", status.Error(codes.ResourceExhausted, "slow down"), Retryable},
+		{"message too large", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5 vs. 4)"), Permanent},
+		{"aborted", status.Error(codes.Aborted, "aborted"), Retryable},
+		{"rst stream", status.Error(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR"), Retryable},
+		{"marshal", status.Error(codes.Internal, "grpc: error while marshaling: string field contains invalid UTF-8"), Permanent},
+		{"unknown reset", status.Error(codes.Unknown, "read: connection reset by peer"), Retryable},
+		{"unknown other", status.Error(codes.Unknown, "boom"), Permanent},
+		{"unauthenticated", status.Error(codes.Unauthenticated, "no"), Fatal},
+		{"permission denied", status.Error(codes.PermissionDenied, "no"), Fatal},
+		{"invalid argument", status.Error(codes.InvalidArgument, "bad"), Permanent},
+		{"unimplemented", status.Error(codes.Unimplemented, "no such method"), Permanent},
+		{"wrapped grpc", fmt.Errorf("post: %w", status.Error(codes.Unavailable, "x")), Retryable},
+		{"canceled", context.Canceled, Permanent},
+		{"deadline ctx", fmt.Errorf("x: %w", context.DeadlineExceeded), Retryable},
+		{"conn reset", fmt.Errorf("read: %w", syscall.ECONNRESET), Retryable},
+		{"unexpected eof", io.ErrUnexpectedEOF, Retryable},
+		{"api error keeps class", fmt.Errorf("x: %w", &APIError{Class: Fatal}), Fatal},
+		{"other", errors.New("boom"), Permanent},
+	} {
+		if got := Classify(tc.err); got != tc.want {
+			t.Errorf("%s: Classify(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestAPIErrorMessage(t *testing.T) {
+	for _, tc := range []struct {
+		err  *APIError
+		want []string
+	}{
+		{&APIError{Method: "PostInputs", Code: st.StatusCode_CONN_THROTTLED, Description: "Making too many requests",
+			Details: "exceeded limit of 15 requests per second", ReqID: "r1", Class: Retryable, Attempts: 10},
+			[]string{"PostInputs: CONN_THROTTLED (11005): Making too many requests: exceeded limit of 15 requests per second [req_id r1] (after 10 attempts)"}},
+		{&APIError{Method: "GetInput", Code: st.StatusCode_CONN_KEY_INVALID, Description: "API key not found", Class: Fatal, Attempts: 1},
+			[]string{"GetInput: CONN_KEY_INVALID (11008): API key not found; check that CLARIFAI_PAT", "CLARIFAI_APP_ID"}},
+		{&APIError{Method: "ListInputs", GRPCCode: codes.Unavailable, Err: status.Error(codes.Unavailable, "refused"), Class: Retryable, Attempts: 3},
+			[]string{"ListInputs: gRPC Unavailable: refused (after 3 attempts)"}},
+	} {
+		got := tc.err.Error()
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("Error() = %q, want it to contain %q", got, w)
+			}
+		}
+	}
+}
