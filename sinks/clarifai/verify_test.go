@@ -207,6 +207,59 @@ func TestVerifyRetryFailedProcessing(t *testing.T) {
 	})
 }
 
+// TestVerifyReprocessItems: items that ask for it (a failure report taken
+// back as a source) are deleted and re-sent without RetryFailedProcessing:
+// once whatever the cause, then while the cause looks transient; items that
+// do not ask are not.
+func TestVerifyReprocessItems(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI()
+		f.process = func(id string, n int) (time.Duration, *st.Status) {
+			switch {
+			case id == "t1" && n == 1: // fixed since (e.g. the file behind the URL)
+				return time.Second, permanentFail
+			case id == "t2" && n <= 2:
+				return time.Second, transientFail
+			case id == "t3":
+				return time.Second, permanentFail // never passes
+			case id == "t4" && n == 1: // does not ask: stays failed
+				return time.Second, transientFail
+			}
+			return time.Second, nil
+		}
+		s := newTestSink(t, f, SinkConfig{Verify: true})
+		items := texts(20)
+		for _, it := range items[:4] {
+			it.Reprocess = it.ID != "t4"
+		}
+		out, err := runSink(t, t.Context(), s, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			r := out[it].final
+			switch it.ID {
+			case "t3":
+				if r.Event != pipeline.EventFailed || !strings.Contains(r.Err.Error(), "(after 1 deletions and re-sends)") {
+					t.Errorf("t3: %v %v", r.Event, r.Err)
+				}
+			case "t4":
+				if r.Event != pipeline.EventFailed || r.Stage != "verify" {
+					t.Errorf("t4: %v %v", r.Event, r.Err)
+				}
+			default:
+				if r.Event != pipeline.EventDone {
+					t.Errorf("%s: %v %v", it.ID, r.Event, r.Err)
+				}
+			}
+		}
+		slices.Sort(f.deleted)
+		if want := []string{"t1", "t2", "t2", "t3"}; !slices.Equal(f.deleted, want) {
+			t.Errorf("deleted %v, want %v", f.deleted, want)
+		}
+	})
+}
+
 func TestVerifyWaitsForPendingInputs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeAPI()
