@@ -93,6 +93,8 @@ func TestClassify(t *testing.T) {
 		{"aborted", status.Error(codes.Aborted, "aborted"), Retryable},
 		{"rst stream", status.Error(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR"), Retryable},
 		{"marshal", status.Error(codes.Internal, "grpc: error while marshaling: string field contains invalid UTF-8"), Permanent},
+		{"undecodable request", status.Error(codes.Internal, "grpc: failed to unmarshal the received message: proto: exceeded maximum recursion depth"), Permanent},
+		{"undecodable request, older grpc", status.Error(codes.Internal, "grpc: error unmarshalling request: proto: cannot parse invalid wire-format data"), Permanent},
 		{"unknown reset", status.Error(codes.Unknown, "read: connection reset by peer"), Retryable},
 		{"unknown other", status.Error(codes.Unknown, "boom"), Permanent},
 		{"unauthenticated", status.Error(codes.Unauthenticated, "no"), Fatal},
@@ -131,6 +133,36 @@ func TestAPIErrorMessage(t *testing.T) {
 			if !strings.Contains(got, w) {
 				t.Errorf("Error() = %q, want it to contain %q", got, w)
 			}
+		}
+	}
+}
+
+func TestIsRequestRefused(t *testing.T) {
+	grpcErr := func(c codes.Code, msg string) error {
+		e := status.Error(c, msg)
+		return &APIError{Method: "PostInputs", GRPCCode: c, Class: Classify(e), Err: e}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"undecodable", grpcErr(codes.Internal, "grpc: failed to unmarshal the received message: proto: exceeded maximum recursion depth"), true},
+		{"invalid argument", grpcErr(codes.InvalidArgument, "bad"), true},
+		{"too large", grpcErr(codes.ResourceExhausted, "grpc: received message larger than max (5 vs. 4)"), true},
+		{"bad request format", StatusError("PostInputs", &st.Status{Code: st.StatusCode_CONN_BAD_REQUEST_FORMAT}, Permanent, 1), true},
+		{"throttled", StatusError("PostInputs", &st.Status{Code: st.StatusCode_CONN_THROTTLED}, Retryable, 10), false},
+		{"quota", grpcErr(codes.ResourceExhausted, "slow down"), false},
+		{"internal fault", grpcErr(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR"), false},
+		{"unavailable", grpcErr(codes.Unavailable, "connection refused"), false},
+		{"bad key", StatusError("PostInputs", &st.Status{Code: st.StatusCode_CONN_KEY_INVALID}, Fatal, 1), false},
+		{"unauthenticated", grpcErr(codes.Unauthenticated, "no"), false},
+		{"unimplemented", grpcErr(codes.Unimplemented, "no such method"), false},
+		{"not an APIError", status.Error(codes.InvalidArgument, "bad"), false},
+	} {
+		if got := IsRequestRefused(tc.err); got != tc.want {
+			t.Errorf("%s: IsRequestRefused = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
