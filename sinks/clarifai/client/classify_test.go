@@ -8,11 +8,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 )
 
 func TestClassifyCode(t *testing.T) {
@@ -164,5 +168,39 @@ func TestIsRequestRefused(t *testing.T) {
 		if got := IsRequestRefused(tc.err); got != tc.want {
 			t.Errorf("%s: IsRequestRefused = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestUndecodableRequestIsRefused: the emulator, as any gRPC server, cannot
+// decode a request whose metadata is nested 4,000 deep; the client sends
+// it once (the same bytes never decode) and the error says the request was
+// refused as a whole, which the sink splits.
+func TestUndecodableRequestIsRefused(t *testing.T) {
+	srv, err := emulator.Start("127.0.0.1:0", emulator.Options{PATs: []string{"pat-0123456789"}, RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := New(Config{Base: "http://" + srv.Addr(), PAT: "pat-0123456789", UserID: "me", AppID: "app",
+		RateLimit: -1, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v := structpb.NewNumberValue(1)
+	for range 4000 {
+		v = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"a": v}})
+	}
+	req := &pb.PostInputsRequest{Inputs: []*pb.Input{
+		{Id: "good", Data: &pb.Data{Text: &pb.Text{Raw: "x"}}},
+		{Id: "bad", Data: &pb.Data{Text: &pb.Text{Raw: "y"}, Metadata: v.GetStructValue()}},
+	}}
+	var n int
+	_, err = c.PostInputs(t.Context(), req, Attempts(&n))
+	if !IsRequestRefused(err) || n != 1 {
+		t.Fatalf("PostInputs = %v after %d attempts, want a refused request after 1", err, n)
+	}
+	if got := len(srv.Inputs("me", "app")); got != 0 {
+		t.Errorf("the emulator stored %d inputs of a request it could not decode", got)
 	}
 }
