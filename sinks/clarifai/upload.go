@@ -380,7 +380,11 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 				break
 			}
 			foreign = append(foreign, foreignDup{e, status})
-		case isAccepted(code) || code == st.StatusCode_ZERO:
+		case isAccepted(code) || code == st.StatusCode_ZERO ||
+			(code == st.StatusCode_INPUT_FAILED && u.cfg.Verify && (u.cfg.RetryFailedProcessing || e.it.Reprocess)):
+			// An input stored and already failed processing (a server that
+			// processes at once) goes to verification when a failure there
+			// may be deleted and sent again: it decides as for any other.
 			if id := g.GetId(); id != e.in.Id { // renamed by SUFFIX conflict resolution
 				e.it.ID, e.in.Id = id, id
 			}

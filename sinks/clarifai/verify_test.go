@@ -260,6 +260,37 @@ func TestVerifyReprocessItems(t *testing.T) {
 	})
 }
 
+// TestVerifyReprocessFailedAtOnce: a server that processes at once answers
+// PostInputs with INPUT_FAILED; an item that may be re-sent goes to
+// verification, which deletes and re-sends it; another fails at upload.
+func TestVerifyReprocessFailedAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI()
+		f.process = func(id string, n int) (time.Duration, *st.Status) {
+			if (id == "t1" || id == "t2") && n == 1 {
+				return 0, transientFail
+			}
+			return 0, nil
+		}
+		s := newTestSink(t, f, SinkConfig{Verify: true})
+		items := texts(4)
+		items[1].Reprocess = true
+		out, err := runSink(t, t.Context(), s, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := out[items[1]].final; r.Event != pipeline.EventDone {
+			t.Errorf("t1: %v %v, want it deleted, re-sent and done", r.Event, r.Err)
+		}
+		if r := out[items[2]].final; r.Event != pipeline.EventFailed || r.Stage != "upload" {
+			t.Errorf("t2: %v stage %q %v, want it failed at upload", r.Event, r.Stage, r.Err)
+		}
+		if !slices.Equal(f.deleted, []string{"t1"}) {
+			t.Errorf("deleted %v, want [t1]", f.deleted)
+		}
+	})
+}
+
 func TestVerifyWaitsForPendingInputs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeAPI()

@@ -21,13 +21,18 @@ import (
 // record changed since (here, its URL) matches no input on the server: it
 // fails naming the difference, and the failed input stays, not deleted.
 func TestRefeedFailuresRecoversProcessingFailures(t *testing.T) {
-	for _, retryFlag := range []bool{false, true} {
-		t.Run(fmt.Sprintf("retry_failed_processing=%v", retryFlag), func(t *testing.T) {
+	for _, tc := range []struct {
+		retryFlag bool
+		delay     time.Duration
+	}{{false, 20 * time.Millisecond}, {true, 20 * time.Millisecond}, {false, -1}} {
+		retryFlag, delay := tc.retryFlag, tc.delay
+		t.Run(fmt.Sprintf("retry_failed_processing=%v,processing_delay=%v", retryFlag, delay), func(t *testing.T) {
 			const items = 2000
 			f := newFixture(t, emulator.Options{
-				// Processed after a delay, as on the server: a processing
-				// failure shows in verification.
-				ProcessingDelay: 20 * time.Millisecond,
+				// Processed after a delay, as on the server (a processing
+				// failure shows in verification), or at once (it shows in
+				// the PostInputs answer).
+				ProcessingDelay: delay,
 				Faults:          emulator.Faults{ProcessingFailRate: 0.02, Seed: 7},
 			})
 			dir := t.TempDir()
