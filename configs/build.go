@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -110,7 +111,17 @@ func (j *Job) buildSource(spec Source, log *zap.Logger) (pipeline.Source, error)
 	case spec.CSV != nil:
 		cfg := *spec.CSV
 		cfg.Path, cfg.DatasetIDs = j.Path(cfg.Path), j.datasets(cfg.DatasetIDs)
-		return manifest.New(cfg)
+		src, err := manifest.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		// A header that cannot be used (an empty file, unknown columns) is
+		// bad input, refused before anything is sent. A manifest that
+		// cannot be opened is left to the run, which reports it as before.
+		if err := src.CheckHeader(); errors.Is(err, manifest.ErrBadHeader) {
+			return nil, err
+		}
+		return src, nil
 	case spec.URLs != nil:
 		cfg := *spec.URLs
 		cfg.Path, cfg.DatasetIDs = j.Path(cfg.Path), j.datasets(cfg.DatasetIDs)

@@ -193,7 +193,8 @@ func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.
 //
 // The transforms always run in the same order: the media detector first,
 // then the job's list (custom names from WithTransform and
-// transforms.Register), then WithTransforms, then the annotations check.
+// transforms.Register), then WithTransforms, then the annotations check,
+// and last the concept-ID rule (transforms.ConceptIDs, mode concept_ids).
 func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err error) {
 	o, reg, err := j.prepare(true, opts)
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/ingestkit/clarifai-ingest/internal/oneof"
+	"github.com/ingestkit/clarifai-ingest/pipeline/oneof"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
 	"github.com/ingestkit/clarifai-ingest/sources/report"

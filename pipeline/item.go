@@ -290,12 +290,20 @@ type Item struct {
 	// must not send the input again; it posts its annotations again (which
 	// is idempotent) and verifies it. The transforms still run on it.
 	Resumed bool
+	// Reprocess is set by a source that retries an item that failed in an
+	// earlier run (sources/report), perhaps because its input failed
+	// processing on the server. When the server holds that input with a
+	// failed status and it matches the item, the sink deletes it and sends
+	// the item again with the same ID, as SinkConfig.RetryFailedProcessing
+	// does, whatever the cause the first time. An input that succeeded or
+	// differs from the item is never deleted.
+	Reprocess bool
 
 	// source is set by Run's filter stage: the 1-based index in Job.Sources
 	// of the source the item came from, so that the result loop can tell
 	// when a source is complete (see Fingerprinter). 0: not read by Run.
 	// Unexported, so that no source, transform or sink can set it; it packs
-	// into the padding after Resumed.
+	// into the padding after Resumed and Reprocess.
 	source int32
 	// mark is set only on the runner's own end-of-source markers, which
 	// never leave Run (see sourceMark).

@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/ingestkit/clarifai-ingest/internal/oneof"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/oneof"
 )
 
 // Spec is one entry of a job file's transforms list: exactly one of its

@@ -5,6 +5,10 @@ package main
 import (
 	"os"
 
+	// The Mozilla CA roots, used only where the system has none (the
+	// scratch-based container image), so that TLS to the API works there.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
 )
 

@@ -38,6 +38,9 @@ type Type struct {
 // ErrUnknownKind is wrapped by Detect's error for files of no supported kind.
 var ErrUnknownKind = errors.New("unsupported file type")
 
+// ErrEmptyFile is the Detector's error for a file of 0 bytes: the item fails.
+var ErrEmptyFile = errors.New("empty file")
+
 var kindByMIME = map[string]pipeline.Kind{
 	"image/jpeg": pipeline.KindImage, "image/png": pipeline.KindImage, "image/tiff": pipeline.KindImage,
 	"image/bmp": pipeline.KindImage, "image/webp": pipeline.KindImage, "image/gif": pipeline.KindImage,
@@ -168,7 +171,7 @@ func ImageFileSize(path string) (width, height int, format string, err error) {
 // whose kind was set by its source keeps it (a manifest may say "text" for a
 // .csv file), but a mismatch between the stated kind and a recognized media
 // content fails the item. Run it first, before other transforms. Safe for
-// concurrent use.
+// concurrent use. A file of 0 bytes fails with ErrEmptyFile.
 func Detector() pipeline.Transform { return pipeline.Func("detect", detect) }
 
 func detect(ctx context.Context, it *pipeline.Item) error {
@@ -180,6 +183,10 @@ func detect(ctx context.Context, it *pipeline.Item) error {
 	head, err := readHead(it.Blob, buf[:])
 	if err != nil {
 		return fmt.Errorf("read %s: %w", it.Prov, err)
+	}
+	if len(head) == 0 {
+		// A broken file, not one of an unsupported type: it fails.
+		return ErrEmptyFile
 	}
 	name := it.Blob.Path
 	if name == "" {

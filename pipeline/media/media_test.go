@@ -144,6 +144,12 @@ func TestDetector(t *testing.T) {
 	if err := det.Apply(ctx, unknown); !errors.Is(err, pipeline.ErrSkip) {
 		t.Errorf("unknown: err = %v, want a skip", err)
 	}
+	for _, kind := range []pipeline.Kind{pipeline.KindUnknown, pipeline.KindImage} {
+		empty := &pipeline.Item{Kind: kind, Blob: pipeline.BytesBlob(nil), Prov: pipeline.Provenance{Path: "x.jpg"}}
+		if err := det.Apply(ctx, empty); !errors.Is(err, media.ErrEmptyFile) || errors.Is(err, pipeline.ErrSkip) {
+			t.Errorf("empty file stated %v: err = %v, want a failure with ErrEmptyFile", kind, err)
+		}
+	}
 	url := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://x/y.jpg"}
 	if err := det.Apply(ctx, url); err != nil || url.MIME != "" {
 		t.Errorf("URL items are left alone: %v", err)

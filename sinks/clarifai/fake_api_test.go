@@ -44,6 +44,9 @@ type fakeAPI struct {
 	// fail, if set, may fail the n-th call (from 1) of a method before it
 	// does anything.
 	fail func(method string, n int) error
+	// refuse, if set, may refuse a PostInputs request as a whole, before
+	// it stores anything (a server that cannot decode it).
+	refuse func(req *pb.PostInputsRequest) error
 
 	mu       sync.Mutex
 	inputs   map[string]*fakeInput
@@ -126,6 +129,11 @@ func (f *fakeAPI) store(id string, delay time.Duration, fail *st.Status) {
 func (f *fakeAPI) PostInputs(ctx context.Context, req *pb.PostInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error) {
 	if err := f.enter(ctx, "PostInputs", opts); err != nil {
 		return nil, err
+	}
+	if f.refuse != nil {
+		if err := f.refuse(req); err != nil {
+			return nil, err
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

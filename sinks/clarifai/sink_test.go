@@ -512,6 +512,85 @@ func TestSinkRequestFailures(t *testing.T) {
 	}
 }
 
+// TestSinkSplitsRefusedRequests: a server that refuses a whole request
+// for one input it cannot decode makes the sink split the batch until that
+// input fails alone; every other input is stored once. A whole-request
+// failure that splitting cannot help (throttling to the end of the
+// retries) is not split.
+func TestSinkSplitsRefusedRequests(t *testing.T) {
+	undecodable := status.Error(codes.Internal, "grpc: failed to unmarshal the received message: proto: exceeded maximum recursion depth")
+	for _, tc := range []struct {
+		name      string
+		bad       map[string]bool
+		err       error
+		wantCalls int // PostInputs calls at most
+	}{
+		// 11 inputs: 11 -> 5+6 -> (2+3) -> ... : the bad one's half is split
+		// down to it, the other halves go in one request each.
+		{"one poisoned input", map[string]bool{"t4": true}, undecodable, 1 + 2*4},
+		{"two poisoned inputs", map[string]bool{"t0": true, "t10": true}, undecodable, 1 + 2*4 + 2*3},
+		{"invalid argument", map[string]bool{"t7": true}, status.Error(codes.InvalidArgument, "bad request"), 1 + 2*4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeAPI()
+				f.refuse = func(req *pb.PostInputsRequest) error {
+					for _, in := range req.Inputs {
+						if tc.bad[in.Id] {
+							return &client.APIError{Method: "PostInputs", GRPCCode: status.Code(tc.err), Class: client.Classify(tc.err), Err: tc.err}
+						}
+					}
+					return nil
+				}
+				items := texts(11)
+				out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, it := range items {
+					r := out[it].final
+					if tc.bad[it.ID] {
+						if r.Event != pipeline.EventFailed || r.Stage != "upload" || !strings.Contains(r.Err.Error(), status.Convert(tc.err).Message()) {
+							t.Errorf("%s: %v %v, want it failed with the refusal", it.ID, r.Event, r.Err)
+						}
+						continue
+					}
+					if r.Event != pipeline.EventDone {
+						t.Errorf("%s: %v %v, want it stored", it.ID, r.Event, r.Err)
+					}
+					if f.creates[it.ID] != 1 {
+						t.Errorf("%s created %d times", it.ID, f.creates[it.ID])
+					}
+				}
+				if n := f.count("PostInputs"); n > tc.wantCalls {
+					t.Errorf("%d PostInputs calls, want at most %d", n, tc.wantCalls)
+				}
+			})
+		})
+	}
+
+	t.Run("throttled to the end is not split", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &fakePoster{answer: func(int, *pb.PostInputsRequest) (*pb.MultiInputResponse, int, error) {
+				return nil, 10, &client.APIError{Method: "PostInputs", Code: st.StatusCode_CONN_THROTTLED, Class: client.Retryable, Attempts: 10}
+			}}
+			items := images(4, 10)
+			out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.requests()); n != 1 {
+				t.Errorf("%d requests, want the one (not split)", n)
+			}
+			for _, it := range items {
+				if out[it].final.Event != pipeline.EventFailed {
+					t.Errorf("%s: %v", it.ID, out[it].final.Event)
+				}
+			}
+		})
+	})
+}
+
 // TestSinkOutageLeavesItemsPending: a request that got no answer from the
 // API to the end of its retries ends the run and fails none of its items:
 // they stay pending, and a rerun sends them.

@@ -474,7 +474,7 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 		return true, false, nil
 	default:
 		t.lastCode = int32(code)
-		if v.cfg.RetryFailedProcessing && transientFailure(s) && t.reprocess < v.cfg.MaxProcessingRetries {
+		if v.reprocess(t, s) {
 			if t.annotating() {
 				return true, false, nil // delete only once its annotations settled
 			}
@@ -486,6 +486,21 @@ func (v *verifier) decide(ctx context.Context, t *track, status map[string]*st.S
 		}
 		return false, false, v.rep.fail(ctx, t, verifyStage, int32(code), pipeline.Errorf(t.it.Prov, "", "%s", msg))
 	}
+}
+
+// reprocess reports whether an input whose processing failed with s is
+// deleted and sent again: with RetryFailedProcessing or for an item that
+// asks for it (pipeline.Item.Reprocess: a retry of a failure report), when
+// the cause looks transient, up to MaxProcessingRetries times; and for such
+// an item once whatever the cause, since the user asked to retry it (the
+// content at its URL or in its file may have been fixed since). The input
+// on the server is ours: sent by this run, or read back and found equal to
+// the item (adoptGiven).
+func (v *verifier) reprocess(t *track, s *st.Status) bool {
+	if t.it.Reprocess && t.reprocess == 0 {
+		return true
+	}
+	return (v.cfg.RetryFailedProcessing || t.it.Reprocess) && transientFailure(s) && t.reprocess < v.cfg.MaxProcessingRetries
 }
 
 // deleteAndResend deletes inputs whose processing failed transiently and

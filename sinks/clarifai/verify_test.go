@@ -207,6 +207,90 @@ func TestVerifyRetryFailedProcessing(t *testing.T) {
 	})
 }
 
+// TestVerifyReprocessItems: items that ask for it (a failure report taken
+// back as a source) are deleted and re-sent without RetryFailedProcessing:
+// once whatever the cause, then while the cause looks transient; items that
+// do not ask are not.
+func TestVerifyReprocessItems(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI()
+		f.process = func(id string, n int) (time.Duration, *st.Status) {
+			switch {
+			case id == "t1" && n == 1: // fixed since (e.g. the file behind the URL)
+				return time.Second, permanentFail
+			case id == "t2" && n <= 2:
+				return time.Second, transientFail
+			case id == "t3":
+				return time.Second, permanentFail // never passes
+			case id == "t4" && n == 1: // does not ask: stays failed
+				return time.Second, transientFail
+			}
+			return time.Second, nil
+		}
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
+		items := texts(20)
+		for _, it := range items[:4] {
+			it.Reprocess = it.ID != "t4"
+		}
+		out, err := runSink(t, t.Context(), s, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			r := out[it].final
+			switch it.ID {
+			case "t3":
+				if r.Event != pipeline.EventFailed || !strings.Contains(r.Err.Error(), "(after 1 deletions and re-sends)") {
+					t.Errorf("t3: %v %v", r.Event, r.Err)
+				}
+			case "t4":
+				if r.Event != pipeline.EventFailed || r.Stage != "verify" {
+					t.Errorf("t4: %v %v", r.Event, r.Err)
+				}
+			default:
+				if r.Event != pipeline.EventDone {
+					t.Errorf("%s: %v %v", it.ID, r.Event, r.Err)
+				}
+			}
+		}
+		slices.Sort(f.deleted)
+		if want := []string{"t1", "t2", "t2", "t3"}; !slices.Equal(f.deleted, want) {
+			t.Errorf("deleted %v, want %v", f.deleted, want)
+		}
+	})
+}
+
+// TestVerifyReprocessFailedAtOnce: a server that processes at once answers
+// PostInputs with INPUT_FAILED; an item that may be re-sent goes to
+// verification, which deletes and re-sends it; another fails at upload.
+func TestVerifyReprocessFailedAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI()
+		f.process = func(id string, n int) (time.Duration, *st.Status) {
+			if (id == "t1" || id == "t2") && n == 1 {
+				return 0, transientFail
+			}
+			return 0, nil
+		}
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
+		items := texts(4)
+		items[1].Reprocess = true
+		out, err := runSink(t, t.Context(), s, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := out[items[1]].final; r.Event != pipeline.EventDone {
+			t.Errorf("t1: %v %v, want it deleted, re-sent and done", r.Event, r.Err)
+		}
+		if r := out[items[2]].final; r.Event != pipeline.EventFailed || r.Stage != "upload" {
+			t.Errorf("t2: %v stage %q %v, want it failed at upload", r.Event, r.Stage, r.Err)
+		}
+		if !slices.Equal(f.deleted, []string{"t1"}) {
+			t.Errorf("deleted %v, want [t1]", f.deleted)
+		}
+	})
+}
+
 func TestVerifyWaitsForPendingInputs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeAPI()

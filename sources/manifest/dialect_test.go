@@ -142,13 +142,43 @@ func TestHeaderErrors(t *testing.T) {
 			if len(items) != 0 {
 				t.Errorf("got %d items after a header error", len(items))
 			}
+			if !errors.Is(err, manifest.ErrBadHeader) {
+				t.Errorf("Stream error %v does not wrap ErrBadHeader", err)
+			}
+			// CheckHeader finds the same, before any row is read.
+			cfg := tc.cfg
+			cfg.Path = filepath.Join(dir, "m.csv")
+			src, nerr := manifest.New(cfg)
+			if nerr != nil {
+				t.Fatal(nerr)
+			}
+			if cerr := src.CheckHeader(); cerr == nil || cerr.Error() != err.Error() || !errors.Is(cerr, manifest.ErrBadHeader) {
+				t.Errorf("CheckHeader = %v, want %v", cerr, err)
+			}
 		})
 	}
 
 	t.Run("cannot open", func(t *testing.T) {
-		_, err := collect(t, manifest.Config{Path: filepath.Join(t.TempDir(), "nope.csv")})
-		if err == nil || !strings.Contains(err.Error(), "no such file") {
+		cfg := manifest.Config{Path: filepath.Join(t.TempDir(), "nope.csv")}
+		_, err := collect(t, cfg)
+		if err == nil || !strings.Contains(err.Error(), "no such file") || errors.Is(err, manifest.ErrBadHeader) {
 			t.Errorf("Stream error = %v, want the open error", err)
+		}
+		src, _ := manifest.New(cfg)
+		if cerr := src.CheckHeader(); cerr == nil || errors.Is(cerr, manifest.ErrBadHeader) {
+			t.Errorf("CheckHeader = %v, want the open error", cerr)
+		}
+	})
+
+	t.Run("good header", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{"m.csv": "url,text\n\"unclosed\n"})
+		src, err := manifest.New(manifest.Config{Path: filepath.Join(dir, "m.csv")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := src.CheckHeader(); err != nil {
+			t.Errorf("CheckHeader = %v for a good header (bad rows are Stream's)", err)
 		}
 	})
 }

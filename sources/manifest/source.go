@@ -102,21 +102,12 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 	defer rc.Close()
 
 	rr := newRecordReader(rc, s.cfg.MaxRecordBytes)
-	header, _, err := rr.next()
-	var re *rowError
-	switch {
-	case err == io.EOF:
-		return fmt.Errorf("manifest %s: want a header row, got an empty file", s.cfg.Path)
-	case errors.As(err, &re):
-		return fmt.Errorf("manifest %s: header: %s", s.cfg.Path, re.msg)
-	case err != nil:
-		return fmt.Errorf("manifest %s: header: %w", s.cfg.Path, err)
-	}
-	l, err := planHeader(header, s.cfg)
+	l, err := s.readHeader(rr)
 	if err != nil {
-		return fmt.Errorf("manifest %s: header: %w", s.cfg.Path, err)
+		return err
 	}
 
+	var re *rowError
 	for {
 		// Checked on every row, not only on sends, so that cancelling a
 		// run stops the reading even while a consumer keeps receiving.
@@ -142,6 +133,51 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 			return err
 		}
 	}
+}
+
+// ErrBadHeader is wrapped by the error of Stream and CheckHeader when the
+// manifest's header cannot be used: an empty file, unnamed, repeated or
+// unknown columns, or an SDK-format manifest without InputType and CSVType.
+// It is a configuration error: no row was read.
+var ErrBadHeader = errors.New("bad manifest header")
+
+// badHeader keeps its error's message and adds ErrBadHeader to its chain.
+type badHeader struct{ err error }
+
+func (e badHeader) Error() string   { return e.err.Error() }
+func (e badHeader) Unwrap() []error { return []error{e.err, ErrBadHeader} }
+
+// CheckHeader opens the manifest and checks its header as Stream would,
+// without reading a row, so that a caller can reject an unusable manifest
+// before anything is sent. Its error wraps ErrBadHeader when the header is
+// the problem, and is the open or read error otherwise.
+func (s *Source) CheckHeader() error {
+	rc, err := recordfile.Open(s.cfg.Open, s.cfg.Path)
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", s.cfg.Path, err)
+	}
+	defer rc.Close()
+	_, err = s.readHeader(newRecordReader(rc, s.cfg.MaxRecordBytes))
+	return err
+}
+
+// readHeader reads the header row and plans the columns.
+func (s *Source) readHeader(rr *recordReader) (*layout, error) {
+	header, _, err := rr.next()
+	var re *rowError
+	switch {
+	case err == io.EOF:
+		return nil, badHeader{fmt.Errorf("manifest %s: want a header row, got an empty file", s.cfg.Path)}
+	case errors.As(err, &re):
+		return nil, badHeader{fmt.Errorf("manifest %s: header: %s", s.cfg.Path, re.msg)}
+	case err != nil:
+		return nil, fmt.Errorf("manifest %s: header: %w", s.cfg.Path, err)
+	}
+	l, err := planHeader(header, s.cfg)
+	if err != nil {
+		return nil, badHeader{fmt.Errorf("manifest %s: header: %w", s.cfg.Path, err)}
+	}
+	return l, nil
 }
 
 // build fills it from the record rec. It returns a *pipeline.ItemError for

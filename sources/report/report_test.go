@@ -176,6 +176,8 @@ func TestRoundTrip(t *testing.T) {
 		for i, it := range items {
 			w := *it
 			w.Prov.Source = via(it.Prov.Source, path, i+1)
+			// A retry deletes and re-sends an input that failed processing.
+			w.Reprocess = true
 			want = append(want, &w)
 		}
 		if diff := cmp.Diff(want, got, itemOpts); diff != "" {

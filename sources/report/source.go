@@ -102,6 +102,9 @@ func (s *Source) Fingerprint() (string, error) {
 //
 //   - ID, Key, Kind, URL, Text, Concepts, Metadata, Geo, Regions and
 //     DatasetIDs as recorded.
+//   - Reprocess is set: where the server holds the input failed (its
+//     processing failed), the sink deletes it and sends it again; an input
+//     that succeeded or differs from the record is never deleted.
 //   - Prov is the original provenance, its Source noting the report line:
 //     "manifest.csv [report failures.jsonl line 7]". A note from an earlier
 //     retry is replaced, not repeated.
@@ -176,6 +179,9 @@ func (s *Source) item(line []byte, n int) *pipeline.Item {
 		Concepts: rec.Item.Concepts, Metadata: rec.Item.Metadata, Geo: rec.Item.Geo,
 		Regions: rec.Item.Regions, DatasetIDs: rec.Item.DatasetIDs, Key: rec.Item.Key,
 		Prov: prov,
+		// The user asks to retry what failed: an input the server holds
+		// failed (processing failed) is deleted and sent again.
+		Reprocess: true,
 	}
 	if k := rec.Item.Kind; k != "" && k != pipeline.KindUnknown.String() {
 		kind, err := pipeline.ParseKind(k)

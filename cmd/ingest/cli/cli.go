@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
@@ -120,21 +119,6 @@ func (e *env) versionCommand() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// version is the module version, or the VCS revision of a source build.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v + " " + info.GoVersion
 }
 
 // newClient makes every client of the CLI; tests replace it with one that

@@ -148,7 +148,7 @@ inputs failed; 1 failed, cancelled or error; 2 bad flags.`,
 	}
 	fs := cmd.Flags()
 	fs.StringArrayVar(&f.concepts, "concept", nil, "label set on every input (repeatable); sent as the concept ID derived from it (\"Golden Retriever\" -> golden-retriever) unless --concept-ids verbatim")
-	fs.StringVar(&f.conceptIDs, "concept-ids", "", "derive (default) or verbatim: how --concept labels become concept IDs")
+	fs.StringVar(&f.conceptIDs, "concept-ids", "", "derive (default: the job file's concept_ids, else derive) or verbatim: how --concept labels become concept IDs")
 	fs.StringSliceVar(&f.datasets, "dataset", nil, "dataset ID every input is added to (repeatable)")
 	fs.StringVar(&f.metadata, "metadata", "", `JSON object set as every input's metadata, e.g. '{"source":"s3"}'`)
 	fs.StringVar(&f.conflict, "conflict", "skip", "when an input ID is taken: skip (leave the existing input) or suffix (add -1, -2...)")
@@ -171,8 +171,16 @@ func (e *env) cloudStart(cmd *cobra.Command, conn *cloudConn, f *startFlags, url
 	if err := transforms.ValidateConceptIDs(f.conceptIDs); err != nil {
 		return usageError(fmt.Errorf("--concept-ids: %w", err))
 	}
+	mode := f.conceptIDs
+	if mode == "" {
+		// The job file's concept_ids, when --config names one; a job file
+		// that cannot be loaded is reported when the target is opened.
+		if job, err := e.loadJob(cmd, &conn.jf, false); err == nil {
+			mode = job.ConceptIDs
+		}
+	}
 	spec := cloudjob.Spec{URLs: urls, Concepts: f.concepts, DatasetIDs: f.datasets, Conflict: conflict, JobID: f.jobID,
-		VerbatimConcepts: f.conceptIDs == transforms.ConceptIDsVerbatim}
+		VerbatimConcepts: mode == transforms.ConceptIDsVerbatim}
 	if f.metadata != "" {
 		if err := json.Unmarshal([]byte(f.metadata), &spec.Metadata); err != nil || spec.Metadata == nil {
 			return usageError(fmt.Errorf("--metadata: want a JSON object, like '{\"key\": \"value\"}'"))

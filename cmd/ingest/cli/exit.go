@@ -11,7 +11,8 @@ const (
 	// source that cannot be read, interrupted). Rerun the same command to
 	// resume once the cause is fixed.
 	ExitFatal = 1
-	// ExitUsage: bad flags or configuration; nothing was sent.
+	// ExitUsage: bad flags, configuration or input (a manifest whose
+	// header cannot be used); nothing was sent.
 	ExitUsage = 2
 	// ExitItemsFailed: the run finished but some items failed; they are
 	// listed in the failure report, which `ingest run` can take back as a

@@ -269,6 +269,13 @@ func TestE2ECloudStartConceptLabel(t *testing.T) {
 	if res.code == cli.ExitOK || !strings.Contains(res.stderr, `input_template: concepts[0] id "Golden Retriever" must be 1-32 characters`) {
 		t.Fatalf("verbatim start with a bad concept ID:\n%s", res)
 	}
+	// The job file's concept_ids counts when the flag is not given.
+	job := filepath.Join(t.TempDir(), "job.yaml")
+	writeFile(t, job, "concept_ids: verbatim\n")
+	res = run(t, f, nil, "cloud", "start", "s3://public/data/", "--concept", "Golden Retriever", "--config", job)
+	if res.code == cli.ExitOK || !strings.Contains(res.stderr, `input_template: concepts[0] id "Golden Retriever" must be 1-32 characters`) {
+		t.Fatalf("start with concept_ids: verbatim in the job file:\n%s", res)
+	}
 	res = run(t, f, nil, "cloud", "start", "s3://public/data/", "--concept", strings.Repeat("x", 40))
 	if res.code != cli.ExitUsage || !strings.Contains(res.stderr, "the limit is 32") {
 		t.Fatalf("start with a label too long:\n%s", res)

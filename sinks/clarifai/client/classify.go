@@ -170,6 +170,12 @@ func classifyGRPC(c codes.Code, msg string) Class {
 		if strings.Contains(msg, "error while marshaling") {
 			return Permanent
 		}
+		// A server that cannot decode the request (too deeply nested, a
+		// malformed field) says so with Internal too; the same bytes never
+		// decode.
+		if isDecodeFailure(msg) {
+			return Permanent
+		}
 		return Retryable
 	case codes.Unknown:
 		if isReset(msg) {
@@ -181,6 +187,41 @@ func classifyGRPC(c codes.Code, msg string) Class {
 	default:
 		return Permanent
 	}
+}
+
+// isDecodeFailure reports whether a gRPC message says the server could
+// not decode the request (grpc-go: "grpc: failed to unmarshal the received
+// message: ...", older versions "grpc: error unmarshalling request: ...").
+func isDecodeFailure(msg string) bool {
+	return strings.Contains(msg, "unmarshal") || strings.Contains(msg, "exceeded maximum recursion depth")
+}
+
+// IsRequestRefused reports whether err is a call the server refused as a
+// whole for what the request carries: it could not decode it (metadata
+// nested too deep), found an argument invalid, or found it too large. Sent
+// again as it is, it fails again; its inputs sent in smaller requests may
+// pass, all but the one or few at fault, so the sink splits such a batch to
+// isolate them. A refusal about who sent it (Fatal: key, scopes, app), how
+// fast (throttling, quota) or the connection (Retryable, IsOutage) is not
+// one: splitting would not help.
+//
+// It is a Permanent *APIError with a Clarifai status for the whole call, or
+// with gRPC code InvalidArgument, OutOfRange, ResourceExhausted (a message
+// over the size limit; the others are Retryable) or Internal (a request the
+// server could not decode; the others are Retryable).
+func IsRequestRefused(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Class != Permanent {
+		return false
+	}
+	if ae.Code != st.StatusCode_ZERO {
+		return true
+	}
+	switch ae.GRPCCode {
+	case codes.InvalidArgument, codes.OutOfRange, codes.ResourceExhausted, codes.Internal:
+		return true
+	}
+	return false
 }
 
 func isReset(msg string) bool {

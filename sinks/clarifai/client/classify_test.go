@@ -8,11 +8,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 )
 
 func TestClassifyCode(t *testing.T) {
@@ -93,6 +97,8 @@ func TestClassify(t *testing.T) {
 		{"aborted", status.Error(codes.Aborted, "aborted"), Retryable},
 		{"rst stream", status.Error(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR"), Retryable},
 		{"marshal", status.Error(codes.Internal, "grpc: error while marshaling: string field contains invalid UTF-8"), Permanent},
+		{"undecodable request", status.Error(codes.Internal, "grpc: failed to unmarshal the received message: proto: exceeded maximum recursion depth"), Permanent},
+		{"undecodable request, older grpc", status.Error(codes.Internal, "grpc: error unmarshalling request: proto: cannot parse invalid wire-format data"), Permanent},
 		{"unknown reset", status.Error(codes.Unknown, "read: connection reset by peer"), Retryable},
 		{"unknown other", status.Error(codes.Unknown, "boom"), Permanent},
 		{"unauthenticated", status.Error(codes.Unauthenticated, "no"), Fatal},
@@ -132,5 +138,69 @@ func TestAPIErrorMessage(t *testing.T) {
 				t.Errorf("Error() = %q, want it to contain %q", got, w)
 			}
 		}
+	}
+}
+
+func TestIsRequestRefused(t *testing.T) {
+	grpcErr := func(c codes.Code, msg string) error {
+		e := status.Error(c, msg)
+		return &APIError{Method: "PostInputs", GRPCCode: c, Class: Classify(e), Err: e}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"undecodable", grpcErr(codes.Internal, "grpc: failed to unmarshal the received message: proto: exceeded maximum recursion depth"), true},
+		{"invalid argument", grpcErr(codes.InvalidArgument, "bad"), true},
+		{"too large", grpcErr(codes.ResourceExhausted, "grpc: received message larger than max (5 vs. 4)"), true},
+		{"bad request format", StatusError("PostInputs", &st.Status{Code: st.StatusCode_CONN_BAD_REQUEST_FORMAT}, Permanent, 1), true},
+		{"throttled", StatusError("PostInputs", &st.Status{Code: st.StatusCode_CONN_THROTTLED}, Retryable, 10), false},
+		{"quota", grpcErr(codes.ResourceExhausted, "slow down"), false},
+		{"internal fault", grpcErr(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR"), false},
+		{"unavailable", grpcErr(codes.Unavailable, "connection refused"), false},
+		{"bad key", StatusError("PostInputs", &st.Status{Code: st.StatusCode_CONN_KEY_INVALID}, Fatal, 1), false},
+		{"unauthenticated", grpcErr(codes.Unauthenticated, "no"), false},
+		{"unimplemented", grpcErr(codes.Unimplemented, "no such method"), false},
+		{"not an APIError", status.Error(codes.InvalidArgument, "bad"), false},
+	} {
+		if got := IsRequestRefused(tc.err); got != tc.want {
+			t.Errorf("%s: IsRequestRefused = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestUndecodableRequestIsRefused: the emulator, as any gRPC server, cannot
+// decode a request whose metadata is nested 4,000 deep; the client sends
+// it once (the same bytes never decode) and the error says the request was
+// refused as a whole, which the sink splits.
+func TestUndecodableRequestIsRefused(t *testing.T) {
+	srv, err := emulator.Start("127.0.0.1:0", emulator.Options{PATs: []string{"pat-0123456789"}, RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := New(Config{Connection: Connection{Base: "http://" + srv.Addr(), PAT: "pat-0123456789", UserID: "me", AppID: "app"},
+		Tuning: Tuning{RateLimit: -1}, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v := structpb.NewNumberValue(1)
+	for range 4000 {
+		v = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"a": v}})
+	}
+	req := &pb.PostInputsRequest{Inputs: []*pb.Input{
+		{Id: "good", Data: &pb.Data{Text: &pb.Text{Raw: "x"}}},
+		{Id: "bad", Data: &pb.Data{Text: &pb.Text{Raw: "y"}, Metadata: v.GetStructValue()}},
+	}}
+	var n int
+	_, err = c.PostInputs(t.Context(), req, Attempts(&n))
+	if !IsRequestRefused(err) || n != 1 {
+		t.Fatalf("PostInputs = %v after %d attempts, want a refused request after 1", err, n)
+	}
+	if got := len(srv.Inputs("me", "app")); got != 0 {
+		t.Errorf("the emulator stored %d inputs of a request it could not decode", got)
 	}
 }
