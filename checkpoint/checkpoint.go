@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 )
 
 // Options configures Open. The zero value is usable: every field documents
@@ -398,15 +399,26 @@ func (c *Checkpoint) LoadReport() LoadReport {
 // Lookup is safe for concurrent use, and keeps answering from memory after
 // Close.
 func (c *Checkpoint) Lookup(it *pipeline.Item) pipeline.ResumeState {
+	rs, _, _ := c.LookupDigests(it)
+	return rs
+}
+
+// LookupDigests is Lookup that also returns the digests of the item as an
+// earlier run recorded it done (digest.Of of the item it sent), and
+// whether they are known. They are unknown for an item never done, and
+// for one done by a version of this tool that did not record them (format
+// 1) or recorded them under another digest.Version: a caller must then
+// treat the item as it did before digests existed (unchanged when done).
+func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, digest.Digests, bool) {
 	key, ok := itemKey(it)
 	if !ok {
-		return pipeline.StateNew
+		return pipeline.StateNew, digest.Digests{}, false
 	}
 	_ = c.ensureLoaded()
 	// The index holds only what earlier runs recorded and never grows
 	// during a run: a first run skips the hash altogether.
 	if c.idx.len() == 0 {
-		return pipeline.StateNew
+		return pipeline.StateNew, digest.Digests{}, false
 	}
 	h := HashKey(key)
 	s := c.idx.shard(h)
@@ -417,11 +429,16 @@ func (c *Checkpoint) Lookup(it *pipeline.Item) pipeline.ResumeState {
 	if rs != pipeline.StateNew && e.idEnc != memNone {
 		id = s.idString(&e)
 	}
+	var dig digest.Digests
+	known := found && e.flags&flagDigests != 0
+	if known {
+		dig = *s.digestsAt(e.dig)
+	}
 	s.mu.RUnlock()
 	if id != "" {
 		it.ID = id
 	}
-	return rs
+	return rs, dig, known
 }
 
 func resumeState(e entry, found bool) pipeline.ResumeState {
@@ -488,11 +505,21 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		return err
 	}
 	h := HashKey(key)
+	var dig *digest.Digests
+	if r.Event == pipeline.EventDone {
+		// What the server now holds for the item, for a later run to
+		// compare with (see DESIGN.md, "Digests").
+		d := digest.Of(r.Item)
+		dig = &d
+	}
 	return c.update(h, func(s *shard, old entry) entry {
-		return transition(s, old, r.Event, id)
+		return transition(s, old, r.Event, id, dig)
 	}, func() []byte {
 		st, flags := fresh(r)
-		return appendRecord(c.scratch[:0], h, st, flags, id)
+		if dig != nil {
+			flags |= flagDigests
+		}
+		return appendRecord(c.scratch[:0], h, st, flags, id, dig)
 	})
 }
 
@@ -610,7 +637,7 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry, oth
 // transition returns the entry after event ev with input ID id (empty: keep
 // the recorded one), for an entry in the index. The caller holds s's write
 // lock. A done entry stays done: nothing later can undo a finished item.
-func transition(s *shard, old entry, ev pipeline.Event, id string) entry {
+func transition(s *shard, old entry, ev pipeline.Event, id string, dig *digest.Digests) entry {
 	e := old
 	switch ev {
 	case pipeline.EventAccepted:
@@ -634,6 +661,9 @@ func transition(s *shard, old entry, ev pipeline.Event, id string) entry {
 	}
 	if id != "" && (e.idEnc == memNone || !sameID(s, &e, id)) {
 		packID(s, &e, id)
+	}
+	if dig != nil {
+		s.putDigests(&e, dig)
 	}
 	return e
 }

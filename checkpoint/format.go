@@ -8,12 +8,16 @@ import (
 	"hash/crc32"
 	"io"
 	"time"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 )
 
 // On-disk format: see the package documentation.
 const (
-	fileMagic      = "CLFCKPT\n"
-	formatVersion  = 1
+	fileMagic = "CLFCKPT\n"
+	// formatVersion 2 added the digests of done entries; format 1 files
+	// load as entries without digests and are never appended to.
+	formatVersion  = 2
 	frameHeaderLen = 8
 	// maxPayload bounds a record, so that a corrupt length is detected as
 	// such instead of making the loader allocate gigabytes. The largest
@@ -45,6 +49,10 @@ const (
 	diskHex         // 16 bytes: the decoded 32 lower-case hex characters
 	diskUUID        // 16 bytes: the decoded lower-case canonical UUID
 )
+
+// digestsLen is the size of the digests at the end of an entry record with
+// flagDigests: the version of their rule (digest.Version), then the sums.
+const digestsLen = 1 + digest.Size
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -137,13 +145,17 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 		dst = binary.AppendUvarint(dst, uint64(binary.LittleEndian.Uint32(e.id[8:])))
 		dst = s.appendID(dst, e)
 	}
+	if e.flags&flagDigests != 0 {
+		dst = append(dst, digest.Version)
+		dst = s.digestsAt(e.dig).AppendBinary(dst)
+	}
 	return endFrame(dst, start)
 }
 
 // appendRecord appends the entry record of an item that is not in the
-// index: state, flags and ID given, the ID encoded as appendEntry encodes
-// the same ID from memory.
-func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string) []byte {
+// index: state, flags, ID and (with flagDigests) digests given, encoded as
+// appendEntry encodes the same entry from memory.
+func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *digest.Digests) []byte {
 	dst, start := beginFrame(dst)
 	dst = append(dst, recEntry)
 	dst = append(dst, h[:]...)
@@ -163,16 +175,23 @@ func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string) []byt
 		dst = binary.AppendUvarint(dst, uint64(len(id)))
 		dst = append(dst, id...)
 	}
+	if flags&flagDigests != 0 {
+		dst = append(dst, digest.Version)
+		dst = dig.AppendBinary(dst)
+	}
 	return endFrame(dst, start)
 }
 
-// entryRecord is a decoded entry record. id aliases the payload.
+// entryRecord is a decoded entry record. id and dig alias the payload; dig
+// is nil unless flags has flagDigests, which decodeEntry clears for digests
+// of another digest.Version: they count as unknown.
 type entryRecord struct {
 	hash  KeyHash
 	state State
 	flags uint8
 	enc   byte
 	id    []byte
+	dig   []byte
 }
 
 func decodeEntry(p []byte) (entryRecord, error) {
@@ -191,6 +210,14 @@ func decodeEntry(p []byte) (entryRecord, error) {
 		r.id = d.bytes(maxIDLen)
 	default:
 		d.fail(fmt.Errorf("unknown ID encoding %d", r.enc))
+	}
+	if r.flags&flagDigests != 0 {
+		if v := d.byte(); v == digest.Version {
+			r.dig = d.take(digest.Size)
+		} else {
+			d.take(digest.Size)
+			r.flags &^= flagDigests
+		}
 	}
 	if err := d.end(); err != nil {
 		return r, fmt.Errorf("entry: %w", err)

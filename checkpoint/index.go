@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
@@ -76,8 +77,11 @@ const (
 	flagAccepted uint8 = 1 << iota
 	// flagAnnotated: the item's annotations were accepted.
 	flagAnnotated
+	// flagDigests: the entry holds the digests of the item as it was
+	// done (format 2 on; see DESIGN.md).
+	flagDigests
 
-	knownFlags = flagAccepted | flagAnnotated
+	knownFlags = flagAccepted | flagAnnotated | flagDigests
 )
 
 // How an entry's id field holds the input ID in memory.
@@ -89,9 +93,14 @@ const (
 	memArena        // id[0:4] chunk, id[4:8] offset, id[8:12] length in the shard arena
 )
 
-// entry is the in-memory state of one key: 19 bytes with byte alignment, so
-// a map slot costs 35 bytes.
+// entry is the in-memory state of one key: 23 bytes with byte alignment, so
+// a map slot costs 39 bytes.
 type entry struct {
+	// dig locates the digests of the item when it was recorded done in the
+	// shard's digest arena (see shard.digs); valid with flagDigests. They
+	// are kept out of the map, whose spare slots would cost their 48 bytes
+	// too.
+	dig   digRef
 	id    [16]byte
 	state State
 	flags uint8
@@ -111,6 +120,65 @@ type shard struct {
 	// never reallocated, so arena offsets stay valid; an ID that changes
 	// leaves its old bytes behind (rare: IDs are deterministic).
 	chunks [][]byte
+	// digs is the arena of digests: chunks of digChunkMin, then twice the
+	// size of the last, up to digChunkMax digests, never reallocated. An
+	// entry whose digests change while loading overwrites them in place;
+	// one that changes by a Record gets a new place (see putDigests).
+	digs [][]digest.Digests
+}
+
+// digRef is the place of an entry's digests in its shard's arena: chunk
+// index (high 12 bits) and offset in the chunk (low 20), little-endian.
+type digRef [4]byte
+
+const (
+	digChunkMin = 256
+	digChunkMax = 16384
+)
+
+// setDigests stores d as e's digests, in place if e has some already. The
+// caller holds s's write lock.
+func (s *shard) setDigests(e *entry, d *digest.Digests) {
+	if e.flags&flagDigests != 0 {
+		*s.digestsAt(e.dig) = *d
+		return
+	}
+	s.appendDigests(e, d)
+}
+
+// putDigests stores d as e's digests, a copy of an entry in the index,
+// without touching the index: unchanged digests keep their place, changed
+// ones get a new one, so that the entry differs from the one in the index
+// exactly when its digests changed. The old place is left behind (rare: an
+// item done twice in a run after an earlier one). The caller holds s's
+// write lock.
+func (s *shard) putDigests(e *entry, d *digest.Digests) {
+	if e.flags&flagDigests != 0 && *s.digestsAt(e.dig) == *d {
+		return
+	}
+	s.appendDigests(e, d)
+}
+
+func (s *shard) appendDigests(e *entry, d *digest.Digests) {
+	n := len(s.digs)
+	if n == 0 || len(s.digs[n-1]) == cap(s.digs[n-1]) {
+		size := digChunkMin
+		if n > 0 {
+			size = min(2*cap(s.digs[n-1]), digChunkMax)
+		}
+		s.digs = append(s.digs, make([]digest.Digests, 0, size))
+		n++
+	}
+	last := &s.digs[n-1]
+	*last = append(*last, *d)
+	binary.LittleEndian.PutUint32(e.dig[:], uint32(n-1)<<20|uint32(len(*last)-1))
+	e.flags |= flagDigests
+}
+
+// digestsAt returns the digests r locates. The caller holds s's lock.
+func (s *shard) digestsAt(r digRef) *digest.Digests {
+	v := binary.LittleEndian.Uint32(r[:])
+	return &s.digs[v>>20][v&(1<<20-1)]
 }
 
 // index is the sharded in-memory state.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
+	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 )
 
 // File names in the checkpoint directory.
@@ -371,7 +372,19 @@ func (c *Checkpoint) applyRecord(p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, had := s.m[r.hash]
-	e := entry{state: r.state, flags: r.flags}
+	e := entry{state: r.state, flags: r.flags &^ flagDigests}
+	if r.dig != nil {
+		// A key replayed again keeps its place in the arena.
+		if had && old.flags&flagDigests != 0 {
+			e.dig, e.flags = old.dig, e.flags|flagDigests
+		}
+		d := digest.FromBinary(r.dig)
+		s.setDigests(&e, &d)
+	} else if had && old.flags&flagDigests != 0 && r.state != Done {
+		// A later record without digests (accepted again, failed,
+		// reopened) keeps what the item was done with.
+		e.dig, e.flags = old.dig, e.flags|flagDigests
+	}
 	switch r.enc {
 	case diskHex:
 		copy(e.id[:], r.id)
@@ -442,6 +455,13 @@ func (c *Checkpoint) resumeLog(gen uint64, sc scan) (*logFile, error) {
 		if err := os.Truncate(path, sc.valid); err != nil {
 			return nil, fmt.Errorf("checkpoint: truncate %s to its valid prefix: %w", path, err)
 		}
+	}
+	if sc.hdr.version < formatVersion {
+		// A file holds only records of the format its header names, so
+		// that the version that wrote it can still read it: its valid
+		// prefix stays, replayed before the new log. (A crash before the
+		// truncation is durable only makes the next load truncate again.)
+		return c.startLog(gen + 1)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {

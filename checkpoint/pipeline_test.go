@@ -15,9 +15,11 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/pipelinetest"
 	"github.com/ingestkit/clarifai-ingest/sources/manifest"
+	"github.com/ingestkit/clarifai-ingest/transforms"
 )
 
 // ackSink acknowledges like the Clarifai sink: a new item gets its derived
@@ -326,5 +328,81 @@ func TestManifestReadAgain(t *testing.T) {
 	st, _, _ = j.run(src, checkpoint.Options{Restart: true})
 	if src.streams != 1 || st.Done != n+1 {
 		t.Errorf("after Restart: streamed %d, %+v", src.streams, st)
+	}
+}
+
+// TestDigestsOfWhatWasSent runs a job whose labels the concept-ID
+// transform rewrites ("Big Cat" is sent as the ID "big-cat" or the like):
+// the checkpoint keeps the digests of the items as the sink got them, not
+// as the source made them, and an unchanged rerun still skips everything.
+func TestDigestsOfWhatWasSent(t *testing.T) {
+	dir := t.TempDir()
+	items := func() []*pipeline.Item {
+		out := jobItems(-1)
+		for _, it := range out {
+			it.Concepts = []pipeline.Concept{pipeline.Positive("Big Cat")}
+			it.Metadata = map[string]any{"line": float64(it.Prov.Line)}
+		}
+		return out
+	}
+	concepts, err := transforms.NewConceptIDs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() (pipeline.Stats, *ackSink) {
+		t.Helper()
+		cp, err := checkpoint.Open(dir, checkpoint.Options{Fingerprint: "job"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := &ackSink{done: func(*pipeline.Item) bool { return true }}
+		st, err := pipeline.Run(context.Background(), pipeline.Job{
+			Sources: []pipeline.Source{&pipelinetest.SliceSource{Items: items()}}, Sink: sink, Checkpoint: cp,
+			Transforms: []pipeline.Transform{concepts}, Workers: 2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return st, sink
+	}
+	st, sink := run()
+	if st.Done != 10 || len(sink.got) != 10 {
+		t.Fatalf("first run: %+v", st)
+	}
+	sent := map[string]digest.Digests{}
+	for i := range sink.got {
+		it := &sink.got[i]
+		if it.Concepts[0].ID == "Big Cat" {
+			t.Fatalf("the transform did not rewrite the concept ID: %+v", it.Concepts)
+		}
+		sent[it.Key] = digest.Of(it)
+	}
+
+	cp, err := checkpoint.Open(dir, checkpoint.Options{Fingerprint: "job"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items() {
+		asRead := digest.Of(it)
+		rs, got, known := cp.LookupDigests(it)
+		switch {
+		case rs != pipeline.StateDone || !known:
+			t.Errorf("%s: state %v, digests known %v; want done with digests", it.Key, rs, known)
+		case got != sent[it.Key]:
+			t.Errorf("%s: digests differ from what was sent in %s", it.Key, got.Diff(sent[it.Key]))
+		case got.Diff(asRead) != 1<<digest.Concepts:
+			t.Errorf("%s: digests differ from the item as read in %q, want concepts only", it.Key, got.Diff(asRead))
+		}
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, sink = run()
+	if st.Resumed != 10 || len(sink.got) != 0 {
+		t.Errorf("rerun: %+v, sink got %d items; want everything resumed", st, len(sink.got))
 	}
 }
