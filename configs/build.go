@@ -14,7 +14,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/media"
-	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/cloudjob"
@@ -199,39 +198,19 @@ func (j *Job) buildTransforms(reg *transforms.Registry, extra []pipeline.Transfo
 	return slices.Concat([]pipeline.Transform{media.Detector()}, listed, extra, last, []pipeline.Transform{cids}), cids, nil
 }
 
-// batchPolicy is the upload section's batch policy.
-func (j *Job) batchPolicy() sinks.BatchPolicy {
-	return sinks.BatchPolicy{MaxItems: j.Upload.BatchSize, MaxBytes: int64(j.Upload.MaxRequestBytes)}
-}
-
-// sinkConfig is the sink's config for the job.
+// sinkConfig is the sink's config for the job: the upload section's sink
+// settings and the run's counters and logger.
 func (j *Job) sinkConfig(counters *pipeline.Counters, log *zap.Logger) clarifai.SinkConfig {
-	return clarifai.SinkConfig{
-		Concurrency:           j.Upload.Concurrency,
-		Batch:                 j.batchPolicy(),
-		Verify:                j.Upload.Verify == nil || *j.Upload.Verify,
-		RetryFailedProcessing: j.Upload.RetryFailedProcessing,
-		Counters:              counters,
-		Logger:                log,
-	}
-}
-
-// dryRunConfig is the part of the sink's config that decides the calls a
-// run would make.
-func (j *Job) dryRunConfig() clarifai.DryRunConfig {
-	return clarifai.DryRunConfig{Batch: j.batchPolicy(), Verify: j.Upload.Verify == nil || *j.Upload.Verify}
+	return clarifai.SinkConfig{Settings: j.Upload.Settings, Counters: counters, Logger: log}
 }
 
 // clientConfig is the client's config for the job's clarifai target (the
-// embedded target replaces the connection; see openTarget).
+// embedded target replaces the connection; see openTarget): the clarifai
+// section and the upload section's tuning, with this shard's rate.
 func (j *Job) clientConfig() client.Config {
-	return client.Config{
-		Base: j.Clarifai.Base, PAT: client.Secret(j.Clarifai.PAT),
-		UserID: j.Clarifai.UserID, AppID: j.Clarifai.AppID,
-		RootCertificatesPath: j.Clarifai.RootCertificatesPath, Insecure: j.Clarifai.Insecure,
-		RateLimit: j.ShardRate(), MaxAttempts: j.Upload.MaxAttempts,
-		MaxElapsed: time.Duration(j.Upload.MaxElapsed),
-	}
+	cfg := client.Config{Connection: j.Clarifai, Tuning: j.Upload.Tuning}
+	cfg.RateLimit = j.ShardRate()
+	return cfg
 }
 
 // emulatorOptions are the embedded emulator's options for the job; pat is

@@ -38,13 +38,6 @@ func decodeStrict(b []byte, v any) error {
 	return errors.New(strings.Join(msgs, "\n"))
 }
 
-// valueError is the error an UnmarshalYAML method returns for a bad value:
-// the decoder collects it with the others, and decodeStrict names the key
-// from the node's position.
-func valueError(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d column %d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))}}
-}
-
 // keyedValue is a scalar value of the document and the dotted key that
 // holds it (upload.batch_size, sources[0].dir.path).
 type keyedValue struct {
@@ -102,8 +95,8 @@ var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) (?
 // unknownFieldRE matches "line 3: field batchsize not found in type configs.Upload".
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
 
-// ownErrorRE matches the errors of this package's and the sources'
-// UnmarshalYAML methods: "line 5 column 9: want a duration ...".
+// ownErrorRE matches the errors of the UnmarshalYAML methods of package
+// units and the sources: "line 5 column 9: want a duration ...".
 var ownErrorRE = regexp.MustCompile(`^line (\d+) column (\d+): (.*)$`)
 
 // explain rewrites one decoder message with the key it is about.
@@ -161,7 +154,7 @@ func expected(goType string) string {
 		return "a number"
 	case goType == "bool" || goType == "*bool":
 		return "true or false"
-	case goType == "string":
+	case goType == "string", goType == "client.Secret":
 		return "a string"
 	case goType == "time.Duration":
 		return "a duration like 500ms, 2s or 10m"

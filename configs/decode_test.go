@@ -22,6 +22,8 @@ func TestDecodeErrorsNameTheKey(t *testing.T) {
 		{"embedded:\n  processing_delay: slow\n", `embedded.processing_delay: want a duration`},
 		{"sources:\n  - dir: {path: d, pair_text: often}\n", `sources[0].dir.pair_text: want true or false, got "often"`},
 		{"upload:\n  batchsize: 12\n", `upload.batchsize: unknown key`},
+		{"clarifai:\n  pat: [x]\n", `clarifai.pat: want a string, got a list`},
+		{"upload:\n  max_wait: 1s\n", `upload.max_wait: unknown key`},
 		{"upload:\n  max_request_bytes: .nan\n", `upload.max_request_bytes: want a size`},
 		{"upload:\n  max_request_bytes: 1e300\n", `upload.max_request_bytes: want a size`},
 	} {

@@ -3,10 +3,13 @@
 // and Job.Run, the one call that runs a job (loaded from YAML or built in
 // Go) with your own transforms and sources and returns its Report.
 //
-// A Job composes the configs of the packages that do the work (the sources'
-// Configs, the sink's and the client's settings, the emulator's options):
-// each setting has its default and its range where it is used, and the job
-// file only names it.
+// A Job composes the configs of the packages that do the work, with the
+// yaml keys those packages declare: the sources' Configs, the clarifai
+// section (client.Connection), and the upload section, which inlines the
+// sink's clarifai.Settings and the client's client.Tuning. Each setting
+// has its default and its range where it is used; the job adds only its
+// own (name, target, shard, state, log, dataset_ids, workers, and the
+// embedded emulator's section).
 //
 // Settings come from four places; a later one overrides an earlier one:
 //

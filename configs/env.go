@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
 
 // ApplyEnv overrides the job with environment variables, read through
@@ -26,11 +28,13 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 			*dst = v
 		}
 	}
-	str("CLARIFAI_PAT", &j.Clarifai.PAT)
-	str("CLARIFAI_USER_ID", &j.Clarifai.UserID)
-	str("CLARIFAI_APP_ID", &j.Clarifai.AppID)
-	str("CLARIFAI_API_BASE", &j.Clarifai.Base)
-	str("CLARIFAI_ROOT_CERTIFICATES_PATH", &j.Clarifai.RootCertificatesPath)
+	if v := getenv(client.EnvPAT); v != "" {
+		j.Clarifai.PAT = client.Secret(v)
+	}
+	str(client.EnvUserID, &j.Clarifai.UserID)
+	str(client.EnvAppID, &j.Clarifai.AppID)
+	str(client.EnvBase, &j.Clarifai.Base)
+	str(client.EnvRootCerts, &j.Clarifai.RootCertificatesPath)
 	str("INGEST_TARGET", &j.Target)
 	str("INGEST_SHARD", &j.Shard)
 	str("INGEST_STATE_DIR", &j.State.Dir)
@@ -49,7 +53,7 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 			*dst = n
 		}
 	}
-	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.BatchSize)
+	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.Batch.MaxItems)
 	integer("INGEST_CONCURRENCY", "upload.concurrency", &j.Upload.Concurrency)
 	if v := getenv("INGEST_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)

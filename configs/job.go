@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
@@ -40,9 +41,16 @@ type Job struct {
 	// "ingest".
 	Name string `yaml:"name"`
 	// Target is "clarifai" (default) or "embedded".
-	Target   string   `yaml:"target"`
-	Clarifai Clarifai `yaml:"clarifai"`
-	Embedded Embedded `yaml:"embedded"`
+	Target string `yaml:"target"`
+	// Clarifai is the connection to the API (see client.Connection): base
+	// (env CLARIFAI_API_BASE, default https://api.clarifai.com), pat
+	// (prefer the env CLARIFAI_PAT: a PAT in a file is easy to leak),
+	// user_id and app_id (CLARIFAI_USER_ID, CLARIFAI_APP_ID),
+	// root_certificates_path (CLARIFAI_ROOT_CERTIFICATES_PATH) and
+	// insecure (flag --insecure: allow a plaintext base to a host that is
+	// not this machine).
+	Clarifai client.Connection `yaml:"clarifai"`
+	Embedded Embedded          `yaml:"embedded"`
 	// Shard splits the job across processes: "i/n" makes this process
 	// handle shard i of n (0-based), chosen by input ID hash; each shard
 	// keeps its own checkpoint (state dir <dir>/shard-i-of-n) and takes
@@ -72,27 +80,6 @@ type Job struct {
 	defaulted bool
 }
 
-// Clarifai holds the connection to the API.
-type Clarifai struct {
-	// Base is the API address. Default https://api.clarifai.com (TLS on
-	// 443); "http://host:port" means plaintext. Env CLARIFAI_API_BASE.
-	Base string `yaml:"base"`
-	// PAT is the personal access token. Prefer the env CLARIFAI_PAT: a PAT
-	// in a file is easy to leak. Never logged or written anywhere by us.
-	PAT string `yaml:"pat"`
-	// UserID and AppID name the app to upload to. Env CLARIFAI_USER_ID and
-	// CLARIFAI_APP_ID.
-	UserID string `yaml:"user_id"`
-	AppID  string `yaml:"app_id"`
-	// RootCertificatesPath is a PEM file of extra CA roots (env
-	// CLARIFAI_ROOT_CERTIFICATES_PATH), for TLS-intercepting proxies.
-	RootCertificatesPath string `yaml:"root_certificates_path"`
-	// Insecure allows a plaintext base ("http://") to a host that is not
-	// this machine, although the PAT then travels in clear text. Default
-	// false: such a base is an error. Flag --insecure.
-	Insecure bool `yaml:"insecure"`
-}
-
 // Embedded configures the in-process emulator of target "embedded".
 type Embedded struct {
 	// StateDir keeps the emulator's inputs between runs. Default
@@ -100,7 +87,7 @@ type Embedded struct {
 	StateDir string `yaml:"state_dir"`
 	// ProcessingDelay is how long an input stays pending. Default
 	// emulator.DefaultProcessingDelay (100ms).
-	ProcessingDelay Duration `yaml:"processing_delay"`
+	ProcessingDelay units.Duration `yaml:"processing_delay"`
 	// RateLimit is the emulator's requests/s per app. Default 0: the
 	// documented 15 req/s of the real API is not imposed on local runs
 	// (the client still paces itself at upload.rate_limit).
@@ -112,42 +99,22 @@ type Embedded struct {
 }
 
 // Upload tunes the sink and the client. Each setting belongs to the package
-// that uses it, which declares its default and its range (one Validate
-// decides, see settingProblems); the job file only names it.
+// that uses it, which declares its key, its default and its range (one
+// Validate decides, see settingProblems); the job only adds its own.
 type Upload struct {
-	// BatchSize is the number of inputs per PostInputs call:
-	// sinks.BatchPolicy.MaxItems. Default and maximum 128 (the API limit).
-	BatchSize int `yaml:"batch_size"`
-	// MaxRequestBytes caps the media bytes of one request:
-	// sinks.BatchPolicy.MaxBytes. Default 64MiB, at most sinks.MaxBatchBytes
-	// (120000000: the API rejects requests of 128MB or more).
-	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
-	// Concurrency is the number of requests in flight:
-	// clarifai.SinkConfig.Concurrency. Default 4, at most 64.
-	Concurrency int `yaml:"concurrency"`
-	// RateLimit is the client-side budget in requests/s shared by every
-	// call of the run (uploads, annotations, status checks):
-	// client.Config.RateLimit. Default 15, the API's default limit. A
-	// negative value disables it; NaN and infinities are errors.
-	RateLimit float64 `yaml:"rate_limit"`
-	// MaxAttempts caps the attempts of one call: client.Config.MaxAttempts.
-	// Default 10.
-	MaxAttempts int `yaml:"max_attempts"`
-	// MaxElapsed caps the time spent retrying one call:
-	// client.Config.MaxElapsed. Default 10m.
-	MaxElapsed Duration `yaml:"max_elapsed"`
+	// Settings are the sink's: batch_size and max_request_bytes (the batch
+	// policy: default 128 and 64MiB, at most 128 and sinks.MaxBatchBytes),
+	// concurrency (default 4, at most 64), verify (default true: wait for
+	// every input to be processed and report the ones that failed) and
+	// retry_failed_processing (default false). See clarifai.Settings.
+	clarifai.Settings `yaml:",inline"`
+	// Tuning is the client's: rate_limit (requests/s shared by every call
+	// of the run; default 15, the API's default limit; negative disables
+	// it), max_attempts (default 10) and max_elapsed (default 10m) of one
+	// call. See client.Tuning.
+	client.Tuning `yaml:",inline"`
 	// DatasetIDs are added to every input.
 	DatasetIDs []string `yaml:"dataset_ids"`
-	// Verify waits for every input to be processed (INPUT_SUCCESS) and
-	// reports the ones that failed: clarifai.SinkConfig.Verify. Default
-	// true for a job (a job promises processed inputs); the sink's own
-	// zero value, for library callers that check processing themselves,
-	// is false.
-	Verify *bool `yaml:"verify"`
-	// RetryFailedProcessing re-sends inputs whose processing failed with a
-	// transient cause: clarifai.SinkConfig.RetryFailedProcessing. Default
-	// false.
-	RetryFailedProcessing bool `yaml:"retry_failed_processing"`
 	// Workers is the number of transform workers (pipeline.Job.Workers).
 	// Default: number of CPUs.
 	Workers int `yaml:"workers"`
@@ -230,30 +197,11 @@ func (j *Job) WithDefaults() {
 		j.Embedded.StateDir = filepath.Join(".ingest", "emulator")
 	}
 	if j.Embedded.ProcessingDelay == 0 {
-		j.Embedded.ProcessingDelay = Duration(emulator.DefaultProcessingDelay)
+		j.Embedded.ProcessingDelay = units.Duration(emulator.DefaultProcessingDelay)
 	}
 	u := &j.Upload
-	if u.BatchSize == 0 {
-		u.BatchSize = sinks.DefaultMaxItems
-	}
-	if u.MaxRequestBytes == 0 {
-		u.MaxRequestBytes = ByteSize(sinks.DefaultMaxBytes)
-	}
-	if u.Concurrency == 0 {
-		u.Concurrency = clarifai.DefaultConcurrency
-	}
-	if u.RateLimit == 0 {
-		u.RateLimit = client.DefaultRateLimit
-	}
-	if u.MaxAttempts == 0 {
-		u.MaxAttempts = client.DefaultMaxAttempts
-	}
-	if u.MaxElapsed == 0 {
-		u.MaxElapsed = Duration(client.DefaultMaxElapsed)
-	}
-	if u.Verify == nil {
-		u.Verify = new(true)
-	}
+	u.Settings = u.Settings.WithDefaults()
+	u.Tuning = u.Tuning.WithDefaults()
 	if j.State.Dir == "" {
 		j.State.Dir = filepath.Join(".ingest", j.Name)
 	}
@@ -381,13 +329,13 @@ func (j *Job) settingProblems() []error {
 		err error
 	}{
 		// Its syntax only: the plaintext rule is the target's (targetProblems).
-		{"clarifai.base", conn(client.Config{Base: j.Clarifai.Base, Insecure: true}).Validate()},
-		{"upload.batch_size", sinks.BatchPolicy{MaxItems: u.BatchSize}.Validate()},
-		{"upload.max_request_bytes", sinks.BatchPolicy{MaxBytes: int64(u.MaxRequestBytes)}.Validate()},
-		{"upload.concurrency", clarifai.SinkConfig{Concurrency: u.Concurrency}.Validate()},
-		{"upload.rate_limit", conn(client.Config{RateLimit: u.RateLimit}).Validate()},
-		{"upload.max_attempts", conn(client.Config{MaxAttempts: u.MaxAttempts}).Validate()},
-		{"upload.max_elapsed", conn(client.Config{MaxElapsed: time.Duration(u.MaxElapsed)}).Validate()},
+		{"clarifai.base", conn(client.Config{Connection: client.Connection{Base: j.Clarifai.Base, Insecure: true}}).Validate()},
+		{"upload.batch_size", sinks.BatchPolicy{MaxItems: u.Batch.MaxItems}.Validate()},
+		{"upload.max_request_bytes", sinks.BatchPolicy{MaxBytes: u.Batch.MaxBytes}.Validate()},
+		{"upload.concurrency", clarifai.SinkConfig{Settings: clarifai.Settings{Concurrency: u.Concurrency}}.Validate()},
+		{"upload.rate_limit", conn(client.Config{Tuning: client.Tuning{RateLimit: u.RateLimit}}).Validate()},
+		{"upload.max_attempts", conn(client.Config{Tuning: client.Tuning{MaxAttempts: u.MaxAttempts}}).Validate()},
+		{"upload.max_elapsed", conn(client.Config{Tuning: client.Tuning{MaxElapsed: u.MaxElapsed}}).Validate()},
 	}
 	if j.Target == TargetEmbedded {
 		// The embedded section is used, and checked, only with its target.
@@ -419,7 +367,7 @@ func (j *Job) settingProblems() []error {
 // secrets stay empty), for printing.
 func (j *Job) Masked() *Job {
 	c := *j
-	c.Clarifai.PAT = mask(c.Clarifai.PAT)
+	c.Clarifai.PAT = client.Secret(mask(string(c.Clarifai.PAT)))
 	c.Sources = make([]Source, len(j.Sources))
 	for i, s := range j.Sources {
 		c.Sources[i] = s.masked()

@@ -94,7 +94,7 @@ sources: [{dir: {path: d}}]
 	if j.Clarifai.UserID != "env-user" || j.Clarifai.AppID != "file-app" {
 		t.Errorf("user/app = %s/%s: env must override the file, the file the default", j.Clarifai.UserID, j.Clarifai.AppID)
 	}
-	if j.Upload.Concurrency != 2 || j.Upload.BatchSize != 64 || j.Upload.RateLimit != 15 {
+	if j.Upload.Concurrency != 2 || j.Upload.Batch.MaxItems != 64 || j.Upload.RateLimit != 15 {
 		t.Errorf("upload = %+v", j.Upload)
 	}
 	if time.Duration(j.Upload.MaxElapsed) != 10*time.Minute || !*j.Upload.Verify {
@@ -181,23 +181,6 @@ func TestLoadResolvesPathsAgainstTheFile(t *testing.T) {
 	}
 	if got := j.Path("/abs"); got != "/abs" {
 		t.Errorf("absolute path changed: %q", got)
-	}
-}
-
-func TestByteSize(t *testing.T) {
-	for in, want := range map[string]configs.ByteSize{"1024": 1024, "64MiB": 64 << 20, "20MB": 20e6, "1.5KiB": 1536, " 2 GiB": 2 << 30} {
-		got, err := configs.ParseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "lots", "-1", "MiB"} {
-		if _, err := configs.ParseByteSize(bad); err == nil {
-			t.Errorf("ParseByteSize(%q): no error", bad)
-		}
-	}
-	if s := configs.ByteSize(64 << 20).String(); s != "64MiB" {
-		t.Errorf("String = %q", s)
 	}
 }
 

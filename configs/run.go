@@ -322,7 +322,7 @@ func (j *Job) DryRun(ctx context.Context, opts ...RunOption) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	dry := clarifai.NewDryRun(j.dryRunConfig())
+	dry := clarifai.NewDryRun(j.sinkConfig(nil, nil))
 	if o.onStart != nil {
 		o.onStart(sources)
 	}

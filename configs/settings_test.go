@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
+	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 	"github.com/ingestkit/clarifai-ingest/transforms"
@@ -34,7 +36,14 @@ func numericSettings(t *testing.T) []setting {
 	walk = func(typ reflect.Type, key string, path []int) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			p := append(append([]int(nil), path...), i)
+			if f.IsExported() && opts == "inline" {
+				// A library's settings composed into a section: its keys
+				// are the section's.
+				walk(f.Type, key, p)
+				continue
+			}
 			if !f.IsExported() || name == "-" || name == "" {
 				continue
 			}
@@ -42,7 +51,6 @@ func numericSettings(t *testing.T) []setting {
 			if key != "" {
 				k = key + "." + name
 			}
-			p := append(append([]int(nil), path...), i)
 			switch f.Type.Kind() {
 			case reflect.Struct:
 				walk(f.Type, k, p)
@@ -59,11 +67,11 @@ func numericSettings(t *testing.T) []setting {
 // every range the owners declare, and values that are not numbers.
 func candidates(v reflect.Value) []any {
 	switch v.Interface().(type) {
-	case Duration:
-		return []any{Duration(-time.Second), Duration(0), Duration(1), Duration(time.Second), Duration(time.Hour)}
-	case ByteSize:
-		return []any{ByteSize(-1), ByteSize(0), ByteSize(1), ByteSize(1 << 20), ByteSize(120_000_000),
-			ByteSize(120_000_001), ByteSize(125_000_000), ByteSize(128_000_000), ByteSize(1 << 40)}
+	case units.Duration:
+		return []any{units.Duration(-time.Second), units.Duration(0), units.Duration(1), units.Duration(time.Second), units.Duration(time.Hour)}
+	case units.ByteSize:
+		return []any{units.ByteSize(-1), units.ByteSize(0), units.ByteSize(1), units.ByteSize(1 << 20), units.ByteSize(120_000_000),
+			units.ByteSize(120_000_001), units.ByteSize(125_000_000), units.ByteSize(128_000_000), units.ByteSize(1 << 40)}
 	case float64:
 		return []any{math.NaN(), math.Inf(1), math.Inf(-1), -1.0, -0.5, 0.0, 0.001, 15.0, 1e9}
 	case int:
@@ -116,8 +124,15 @@ func TestValidateAndRunAcceptTheSameValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	settings := numericSettings(t)
-	if len(settings) < 9 {
-		t.Fatalf("found %d numeric settings; the walk misses some", len(settings))
+	found := map[string]bool{}
+	for _, s := range settings {
+		found[s.key] = true
+	}
+	for _, k := range []string{"upload.batch_size", "upload.max_request_bytes", "upload.concurrency", "upload.rate_limit",
+		"upload.max_attempts", "upload.max_elapsed", "upload.workers", "embedded.processing_delay", "embedded.rate_limit"} {
+		if !found[k] {
+			t.Fatalf("the walk misses %s (found %d numeric settings)", k, len(settings))
+		}
 	}
 	for _, target := range []string{TargetClarifai, TargetEmbedded} {
 		for _, s := range settings {
@@ -200,11 +215,11 @@ func TestRunRefusesWhatValidateRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, "a.txt"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	newJob := func(size ByteSize) *Job {
+	newJob := func(size units.ByteSize) *Job {
 		state := t.TempDir()
 		return &Job{Name: "limits", Target: TargetEmbedded, Sources: []Source{mustSource(t, data)},
-			Upload:   Upload{MaxRequestBytes: size},
-			Embedded: Embedded{StateDir: filepath.Join(state, "emu"), ProcessingDelay: Duration(time.Millisecond)},
+			Upload:   Upload{Settings: clarifai.Settings{Batch: sinks.BatchPolicy{MaxBytes: size}}},
+			Embedded: Embedded{StateDir: filepath.Join(state, "emu"), ProcessingDelay: units.Duration(time.Millisecond)},
 			State:    State{Dir: filepath.Join(state, "job")}}
 	}
 	j := newJob(125_000_000)

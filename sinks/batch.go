@@ -6,30 +6,32 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 )
 
 // BatchPolicy says when a batch is closed. It is a passive value: the
-// Batcher applies it, and the zero value means "all defaults".
+// Batcher applies it, and the zero value means "all defaults". A job file
+// sets it under upload: with the keys batch_size and max_request_bytes.
 type BatchPolicy struct {
 	// MaxItems is the most items in one batch. Default and maximum:
 	// MaxItemsPerRequest (128).
-	MaxItems int
+	MaxItems int `yaml:"batch_size"`
 	// MaxBytes is the request budget: the sum of EstimateSize over a batch
 	// stays within it. Default 64 MiB; at most MaxBatchBytes, so that a
 	// request stays under the 128 MB limit with its protobuf overhead. An
 	// item larger than MaxBytes on its own (a big video) is sent in a batch
 	// of its own; the per-item limits (CheckLimits) bound it.
-	MaxBytes int64
+	MaxBytes units.ByteSize `yaml:"max_request_bytes"`
 	// MaxWait is how long a partial batch may wait for more items after its
 	// first item was added before it is flushed. Default 1s.
-	MaxWait time.Duration
+	MaxWait time.Duration `yaml:"-"`
 }
 
 // Defaults of BatchPolicy.
 const (
-	DefaultMaxItems       = MaxItemsPerRequest
-	DefaultMaxBytes int64 = 64 << 20
-	DefaultMaxWait        = time.Second
+	DefaultMaxItems                = MaxItemsPerRequest
+	DefaultMaxBytes units.ByteSize = 64 << 20
+	DefaultMaxWait                 = time.Second
 )
 
 // WithDefaults returns p with every zero field set to its default.
@@ -54,7 +56,7 @@ func (p BatchPolicy) Validate() error {
 	if p.MaxItems < 1 || p.MaxItems > MaxItemsPerRequest {
 		errs = append(errs, fmt.Errorf("batch MaxItems %d: want 1 to %d", p.MaxItems, MaxItemsPerRequest))
 	}
-	if p.MaxBytes < 1 || p.MaxBytes > MaxBatchBytes {
+	if p.MaxBytes < 1 || int64(p.MaxBytes) > MaxBatchBytes {
 		errs = append(errs, fmt.Errorf("batch MaxBytes %d: want 1 to %d (requests must stay under %d bytes)",
 			p.MaxBytes, MaxBatchBytes, MaxRequestBytes))
 	}
@@ -102,7 +104,7 @@ type Batcher struct {
 func NewBatcher(p BatchPolicy, now func() time.Time) *Batcher {
 	p = p.WithDefaults()
 	p.MaxItems = min(max(p.MaxItems, 1), MaxItemsPerRequest)
-	p.MaxBytes = min(max(p.MaxBytes, 1), MaxBatchBytes)
+	p.MaxBytes = units.ByteSize(min(max(int64(p.MaxBytes), 1), MaxBatchBytes))
 	p.MaxWait = max(p.MaxWait, 0)
 	if now == nil {
 		now = time.Now
@@ -117,7 +119,7 @@ func NewBatcher(p BatchPolicy, now func() time.Time) *Batcher {
 func (b *Batcher) Add(it *pipeline.Item) (full bool) {
 	size := EstimateSize(it)
 	video := it.Kind == pipeline.KindVideo
-	if len(b.open) > 0 && (len(b.open) >= b.p.MaxItems || b.openBytes+size > b.p.MaxBytes || (video && b.openVideo)) {
+	if len(b.open) > 0 && (len(b.open) >= b.p.MaxItems || b.openBytes+size > int64(b.p.MaxBytes) || (video && b.openVideo)) {
 		b.close()
 	}
 	if len(b.open) == 0 {
@@ -128,7 +130,7 @@ func (b *Batcher) Add(it *pipeline.Item) (full bool) {
 	b.openBytes += size
 	b.openVideo = b.openVideo || video
 	b.n++
-	if len(b.open) >= b.p.MaxItems || b.openBytes >= b.p.MaxBytes {
+	if len(b.open) >= b.p.MaxItems || b.openBytes >= int64(b.p.MaxBytes) {
 		b.close()
 	}
 	return len(b.ready) > 0

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 )
 
@@ -57,8 +58,8 @@ func TestBatcher(t *testing.T) {
 	}{
 		{"count limit", sinks.BatchPolicy{MaxItems: 2}, []*pipeline.Item{img("a"), img("b"), img("c")}, ".F.", "a,b|c"},
 		{"default count is 128", sinks.BatchPolicy{}, many(130), strings.Repeat(".", 127) + "F..", "" /* checked below */},
-		{"byte budget", sinks.BatchPolicy{MaxBytes: 2*perItem + 1}, []*pipeline.Item{img("a"), img("b"), img("c")}, "..F", "a,b|c"},
-		{"exact byte budget closes at once", sinks.BatchPolicy{MaxBytes: 2 * perItem}, []*pipeline.Item{img("a"), img("b"), img("c")}, ".F.", "a,b|c"},
+		{"byte budget", sinks.BatchPolicy{MaxBytes: units.ByteSize(2*perItem + 1)}, []*pipeline.Item{img("a"), img("b"), img("c")}, "..F", "a,b|c"},
+		{"exact byte budget closes at once", sinks.BatchPolicy{MaxBytes: units.ByteSize(2 * perItem)}, []*pipeline.Item{img("a"), img("b"), img("c")}, ".F.", "a,b|c"},
 		{"second video closes the batch", sinks.BatchPolicy{}, []*pipeline.Item{vid("v1"), img("a"), vid("v2"), img("b")}, "..F.", "v1,a|v2,b"},
 		{"images around one video stay together", sinks.BatchPolicy{}, []*pipeline.Item{img("a"), vid("v"), img("b")}, "...", "a,v,b"},
 		{"item over budget goes alone", sinks.BatchPolicy{MaxBytes: 1000}, []*pipeline.Item{img("a"), big("B"), img("c")}, ".F.", "a|B|c"},
@@ -102,7 +103,7 @@ func TestBatcher(t *testing.T) {
 						videos++
 					}
 				}
-				if len(batch) > p.MaxItems || videos > 1 || (len(batch) > 1 && bytes > p.MaxBytes) {
+				if len(batch) > p.MaxItems || videos > 1 || (len(batch) > 1 && bytes > int64(p.MaxBytes)) {
 					t.Errorf("batch of %d items, %d bytes, %d videos breaks %+v", len(batch), bytes, videos, p)
 				}
 			}
@@ -150,10 +151,10 @@ func TestBatchPolicyValidate(t *testing.T) {
 		want string // substring of the error; "" = valid
 	}{
 		{sinks.BatchPolicy{}, ""},
-		{sinks.BatchPolicy{MaxItems: 128, MaxBytes: sinks.MaxBatchBytes, MaxWait: time.Minute}, ""},
+		{sinks.BatchPolicy{MaxItems: 128, MaxBytes: units.ByteSize(sinks.MaxBatchBytes), MaxWait: time.Minute}, ""},
 		{sinks.BatchPolicy{MaxItems: 129}, "MaxItems 129"},
 		{sinks.BatchPolicy{MaxItems: -1}, "MaxItems -1"},
-		{sinks.BatchPolicy{MaxBytes: sinks.MaxBatchBytes + 1}, "MaxBytes"},
+		{sinks.BatchPolicy{MaxBytes: units.ByteSize(sinks.MaxBatchBytes + 1)}, "MaxBytes"},
 		{sinks.BatchPolicy{MaxBytes: -5}, "MaxBytes -5"},
 		{sinks.BatchPolicy{MaxWait: -time.Second}, "MaxWait"},
 	} {

@@ -125,7 +125,7 @@ func killAndRerun(t *testing.T, bin, addr string, want map[string]string, args .
 		t.Fatalf("only %d runs were killed: the test proved too little", kills)
 	}
 
-	c, err := client.New(client.Config{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill", RateLimit: -1})
+	c, err := client.New(client.Config{Tuning: client.Tuning{RateLimit: -1}, Connection: client.Connection{Base: "http://" + addr, PAT: "kill-test-pat", UserID: "killer", AppID: "kill"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func TestSinkPostsAnnotations(t *testing.T) {
 					regions += i % 4
 					items = append(items, it)
 				}
-				s := newTestSink(t, f, SinkConfig{MaxAnnotations: 5, Batch: sinks.BatchPolicy{MaxItems: 8}, Verify: verify})
+				s := newTestSink(t, f, SinkConfig{Settings: Settings{Batch: sinks.BatchPolicy{MaxItems: 8}, Verify: new(verify)}, MaxAnnotations: 5})
 				out, err := runSink(t, t.Context(), s, items)
 				if err != nil {
 					t.Fatal(err)
@@ -166,7 +166,7 @@ func TestSinkResumedItemsReannotated(t *testing.T) {
 		// The earlier run posted the first annotation before it stopped.
 		first, _ := buildAnnotations(withRegions)
 		f.anns[first[0].Id] = first[0]
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		out, err := runSink(t, t.Context(), s, []*pipeline.Item{withRegions, plain})
 		if err != nil {
 			t.Fatal(err)
@@ -263,7 +263,7 @@ func TestSinkAnnotationBackPressure(t *testing.T) {
 		f := newFakeAPI()
 		f.annBlock = make(chan struct{})
 		const queue = 3
-		s := newTestSink(t, f, SinkConfig{Concurrency: 1, Batch: sinks.BatchPolicy{MaxItems: 1},
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Concurrency: 1, Batch: sinks.BatchPolicy{MaxItems: 1}},
 			AnnotationQueue: queue, AnnotationConcurrency: 1, MaxAnnotations: 1})
 		var items []*pipeline.Item
 		for i := range 50 {

@@ -50,7 +50,7 @@ func cpuTime(b *testing.B) time.Duration {
 // time, which a busy machine inflates), it reports cpu-ns/op: the CPU time
 // of the whole process (the item generator included) per row.
 func BenchmarkSinkRun(b *testing.B) {
-	s, err := NewSink(instantAPI{}, SinkConfig{Verify: true, VerifyDelay: time.Millisecond})
+	s, err := NewSink(instantAPI{}, SinkConfig{Settings: Settings{Verify: new(true)}, VerifyDelay: time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestSinkRecyclesContent(t *testing.T) {
 		return resp, nil
 	})
 	c := testClient(t, f, nil)
-	s := newTestSink(t, c, SinkConfig{Concurrency: 2, Batch: sinks.BatchPolicy{MaxItems: 3}})
+	s := newTestSink(t, c, SinkConfig{Settings: Settings{Concurrency: 2, Batch: sinks.BatchPolicy{MaxItems: 3}}})
 	var items []*pipeline.Item
 	want := map[string][]byte{}
 	for i := range 20 {

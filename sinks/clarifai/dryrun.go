@@ -20,21 +20,8 @@ import (
 // The item's ID is set as the real run would set it. Plan returns the
 // counts once Run has returned. DryRun is not safe for concurrent Runs.
 type DryRun struct {
-	cfg  DryRunConfig
+	cfg  SinkConfig
 	plan Plan
-}
-
-// DryRunConfig is the part of SinkConfig that decides request counts.
-type DryRunConfig struct {
-	// Batch is the batch policy (default: 128 items, 64 MiB).
-	Batch sinks.BatchPolicy
-	// MaxAnnotations per PostAnnotations call; default 128.
-	MaxAnnotations int
-	// VerifyGroupBatches is how many batches one verification poll covers
-	// (SinkConfig.VerifyGroupBatches); default 64. Zero with Verify off.
-	VerifyGroupBatches int
-	// Verify counts verification calls.
-	Verify bool
 }
 
 // Plan is what a real run of the same items would send.
@@ -61,16 +48,14 @@ func (p Plan) Duration(rate float64) time.Duration {
 	return time.Duration(float64(p.Calls()) / rate * float64(time.Second))
 }
 
-// NewDryRun returns a DryRun sink.
-func NewDryRun(cfg DryRunConfig) *DryRun {
-	if cfg.MaxAnnotations <= 0 {
-		cfg.MaxAnnotations = DefaultMaxAnnotations
-	}
-	if cfg.VerifyGroupBatches <= 0 {
-		cfg.VerifyGroupBatches = DefaultVerifyGroupBatches
-	}
+// NewDryRun returns a DryRun sink counting the calls a Sink with cfg would
+// make: of cfg, it uses Batch, Verify, MaxAnnotations and
+// VerifyGroupBatches, with their defaults.
+func NewDryRun(cfg SinkConfig) *DryRun {
+	cfg = cfg.withDefaults()
+	cfg.MaxAnnotations = max(cfg.MaxAnnotations, 1)
+	cfg.VerifyGroupBatches = max(cfg.VerifyGroupBatches, 1)
 	// Batches are closed by size only: time plays no part in a dry run.
-	cfg.Batch = cfg.Batch.WithDefaults()
 	cfg.Batch.MaxWait = 24 * time.Hour
 	return &DryRun{cfg: cfg}
 }
@@ -110,7 +95,7 @@ func (d *DryRun) Run(ctx context.Context, in <-chan *pipeline.Item, results chan
 	if annotations > 0 {
 		d.plan.PostAnnotations++
 	}
-	if d.cfg.Verify && d.plan.PostInputs > 0 {
+	if d.cfg.verifying() && d.plan.PostInputs > 0 {
 		groups := (d.plan.PostInputs + int64(d.cfg.VerifyGroupBatches) - 1) / int64(d.cfg.VerifyGroupBatches)
 		d.plan.VerifyCalls = 2 * groups
 	}

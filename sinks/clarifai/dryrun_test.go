@@ -37,7 +37,7 @@ func TestDryRunFindsEveryProblemAndPlansCalls(t *testing.T) {
 	for _, it := range bad {
 		items = append(items, it)
 	}
-	d := NewDryRun(DryRunConfig{Verify: true})
+	d := NewDryRun(SinkConfig{Settings: Settings{Verify: new(true)}})
 	in := make(chan *pipeline.Item)
 	results := make(chan pipeline.Result, len(items))
 	go func() {

@@ -345,8 +345,8 @@ const testPAT = "test-PAT-0123456789abcdef"
 func testClient(t testing.TB, f *clienttest.Server, mod func(*client.Config)) *client.Client {
 	t.Helper()
 	cfg := client.Config{
-		Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app",
-		RateLimit: -1, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Connection: client.Connection{Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app"},
+		Tuning:     client.Tuning{RateLimit: -1}, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 		Counters: pipeline.NewCounters(),
 	}
 	if mod != nil {

@@ -131,7 +131,7 @@ func TestVerifyPacksWaitingItems(t *testing.T) {
 			return time.Second, nil
 		}
 		rec := &recordingAPI{fakeAPI: f}
-		s := newTestSink(t, rec, SinkConfig{Verify: true, RetryFailedProcessing: true, ResendBackoff: time.Millisecond})
+		s := newTestSink(t, rec, SinkConfig{Settings: Settings{Verify: new(true), RetryFailedProcessing: true}, ResendBackoff: time.Millisecond})
 		labels := []pipeline.Concept{pipeline.Positive("boat"), {ID: "t", Name: "tree", Value: 0.5}}
 		meta := map[string]any{"row": 2.0, "source": "bench", "ok": true, "none": nil}
 		nested := map[string]any{"n": map[string]any{"k": "v"}}
@@ -252,7 +252,7 @@ func TestVerifyWithClientUnpacksFailures(t *testing.T) {
 		}
 		return clienttest.WithStatus(method, st.StatusCode_FAILURE), nil
 	})
-	s := newTestSink(t, testClient(t, f, nil), SinkConfig{Verify: true, VerifyDelay: time.Millisecond})
+	s := newTestSink(t, testClient(t, f, nil), SinkConfig{Settings: Settings{Verify: new(true)}, VerifyDelay: time.Millisecond})
 	labels := []pipeline.Concept{pipeline.Positive("boat"), pipeline.Negative("tree")}
 	meta := map[string]any{"row": 2.0, "source": "bench", "ok": true, "none": nil}
 	var items []*pipeline.Item

@@ -50,15 +50,45 @@ type API interface {
 
 var _ API = (*client.Client)(nil)
 
-// SinkConfig configures a Sink. The zero value of every field means its
-// default; for the booleans that is false.
-type SinkConfig struct {
+// Settings are the settings of a Sink that a job file names, with their
+// keys (the upload section of package configs inlines them). SinkConfig
+// embeds them; their defaults are SinkConfig's.
+type Settings struct {
+	// Batch is the batch policy (default: 128 items, 64 MiB, 1s): keys
+	// batch_size and max_request_bytes.
+	Batch sinks.BatchPolicy `yaml:",inline"`
 	// Concurrency is the number of PostInputs calls in flight. Default 4,
 	// at most MaxConcurrency (64).
 	// At most Concurrency batches have their content loaded at any time.
-	Concurrency int
-	// Batch is the batch policy (default: 128 items, 64 MiB, 1s).
-	Batch sinks.BatchPolicy
+	Concurrency int `yaml:"concurrency"`
+	// Verify makes the sink confirm that every input reached INPUT_SUCCESS
+	// before reporting it done; an input whose processing failed is
+	// reported failed at stage "verify". Default (nil) true: a sink
+	// promises processed inputs. Set it to false to report an input done
+	// once the server accepted it (and its annotations), for a caller that
+	// checks processing itself.
+	// Verification runs beside the uploads and costs about one
+	// GetInputsAddJob call per VerifyGroupBatches batches when all goes
+	// well (see Sink). While an input waits for verification, its item's
+	// Concepts and Metadata are set aside (labels and flat metadata packed
+	// into a few dozen bytes), as nothing reads them unless the item fails
+	// or is sent again: the results of a verified item (accepted,
+	// annotated, done) carry it without them, and a failure result carries
+	// them back.
+	Verify *bool `yaml:"verify"`
+	// RetryFailedProcessing makes verification delete an input whose
+	// processing failed for what looks like a transient cause (see
+	// transientFailure: the words of its status) and send it again with
+	// the same ID, up to MaxProcessingRetries times. Default false: such an
+	// input is reported failed with the server's words.
+	RetryFailedProcessing bool `yaml:"retry_failed_processing"`
+}
+
+// SinkConfig configures a Sink. The zero value of every field means its
+// default; for RetryFailedProcessing that is false, for Verify (nil) true.
+type SinkConfig struct {
+	// Settings are Batch, Concurrency, Verify and RetryFailedProcessing.
+	Settings
 	// ConflictResolution is sent with every request. Default NOT_SET, which
 	// the server treats as SKIP: an existing ID is a per-input error, which
 	// the sink resolves (see Sink). SUFFIX makes the server rename the new
@@ -94,21 +124,6 @@ type SinkConfig struct {
 	// flight. Default 2.
 	AnnotationConcurrency int
 
-	// Verify makes the sink confirm that every input reached INPUT_SUCCESS
-	// before reporting it done; an input whose processing failed is
-	// reported failed at stage "verify". The zero value, false, reports an
-	// input done once the server accepted it (and its annotations), which
-	// is what this sink did before verification existed and what a caller
-	// that checks processing itself wants; the ingest CLI turns it on.
-	// Verification runs beside the uploads and costs about one
-	// GetInputsAddJob call per VerifyGroupBatches batches when all goes
-	// well (see Sink). While an input waits for verification, its item's
-	// Concepts and Metadata are set aside (labels and flat metadata packed
-	// into a few dozen bytes), as nothing reads them unless the item fails
-	// or is sent again: the results of a verified item (accepted,
-	// annotated, done) carry it without them, and a failure result carries
-	// them back.
-	Verify bool
 	// VerifyGroupBatches is how many consecutive batches share one
 	// inputs_add_job_id, so that one GetInputsAddJob call verifies them
 	// all. Default 64 (about 8192 inputs).
@@ -137,12 +152,6 @@ type SinkConfig struct {
 	// to send it; labels and metadata are set aside while it is verified,
 	// see Verify) and a few words. Default 100000.
 	MaxPending int
-	// RetryFailedProcessing makes verification delete an input whose
-	// processing failed for what looks like a transient cause (see
-	// transientFailure: the words of its status) and send it again with
-	// the same ID, up to MaxProcessingRetries times. Default false: such an
-	// input is reported failed with the server's words.
-	RetryFailedProcessing bool
 	// MaxProcessingRetries bounds those deletions and re-sends per input.
 	// Default 2 (as the official SDK); negative means none.
 	MaxProcessingRetries int
@@ -157,6 +166,7 @@ type SinkConfig struct {
 // Defaults of SinkConfig.
 const (
 	DefaultConcurrency           = 4
+	DefaultVerify                = true
 	MaxConcurrency               = 64
 	DefaultMaxResends            = 4
 	DefaultResendBackoff         = time.Second
@@ -176,6 +186,19 @@ const (
 	maxResendElapsed             = 10 * time.Minute
 )
 
+// WithDefaults returns s with every unset field set to its default: the
+// batch policy's, DefaultConcurrency and DefaultVerify.
+func (s Settings) WithDefaults() Settings {
+	s.Batch = s.Batch.WithDefaults()
+	if s.Concurrency == 0 {
+		s.Concurrency = DefaultConcurrency
+	}
+	if s.Verify == nil {
+		s.Verify = new(DefaultVerify)
+	}
+	return s
+}
+
 func (c SinkConfig) withDefaults() SinkConfig {
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -187,8 +210,7 @@ func (c SinkConfig) withDefaults() SinkConfig {
 			*v = d
 		}
 	}
-	def(&c.Concurrency, DefaultConcurrency)
-	c.Batch = c.Batch.WithDefaults()
+	c.Settings = c.Settings.WithDefaults()
 	if c.MaxResends == 0 {
 		c.MaxResends = DefaultMaxResends
 	} else if c.MaxResends < 0 {
@@ -217,6 +239,12 @@ func (c SinkConfig) withDefaults() SinkConfig {
 		c.Logger = zap.NewNop()
 	}
 	return c
+}
+
+// verifying reports whether the sink verifies processing (Verify, nil
+// meaning true).
+func (c SinkConfig) verifying() bool {
+	return c.Verify == nil && DefaultVerify || c.Verify != nil && *c.Verify
 }
 
 // Validate returns an error listing every invalid field of c (after
@@ -459,7 +487,7 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<-
 	ann := &annotator{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, in: toAnnotate, inputDone: inputDone,
 		finished: finished, answers: make(chan annDone, s.cfg.AnnotationConcurrency)}
 	g.Go(func() error { return ann.run(ctx) })
-	if s.cfg.Verify {
+	if s.cfg.verifying() {
 		ver := &verifier{api: s.api, cfg: s.cfg, stats: &s.stats, rep: rep, in: toVerify, resends: resends,
 			inputDone: inputDone, finished: finished, delay: s.cfg.VerifyDelay}
 		g.Go(func() error { return ver.run(ctx) })

@@ -152,8 +152,13 @@ func runSink(t *testing.T, ctx context.Context, s *Sink, items []*pipeline.Item)
 	return out, <-errc
 }
 
+// newTestSink returns a sink on f. The tests of the upload path run
+// without verification (Verify off) unless they set Verify.
 func newTestSink(t *testing.T, f API, cfg SinkConfig) *Sink {
 	t.Helper()
+	if cfg.Verify == nil {
+		cfg.Verify = new(false)
+	}
 	s, err := NewSink(f, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +196,7 @@ func TestSinkBatching(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := &fakePoster{}
-				s := newTestSink(t, f, SinkConfig{Concurrency: 1, Batch: tc.batch})
+				s := newTestSink(t, f, SinkConfig{Settings: Settings{Concurrency: 1, Batch: tc.batch}})
 				out, err := runSink(t, t.Context(), s, tc.items)
 				if err != nil {
 					t.Fatal(err)
@@ -325,7 +330,7 @@ func TestSinkOutcomes(t *testing.T) {
 			return resp, a, err
 		}}
 		counters := pipeline.NewCounters()
-		s := newTestSink(t, f, SinkConfig{Concurrency: 1, Counters: counters})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Concurrency: 1}, Counters: counters})
 		out, err := runSink(t, t.Context(), s, items)
 		if err != nil {
 			t.Fatal(err)
@@ -681,7 +686,7 @@ func TestSinkResendsBounded(t *testing.T) {
 func TestSinkFlushesAfterMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakePoster{}
-		s := newTestSink(t, f, SinkConfig{Batch: sinks.BatchPolicy{MaxWait: time.Second}})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Batch: sinks.BatchPolicy{MaxWait: time.Second}}})
 		in := make(chan *pipeline.Item)
 		results := make(chan pipeline.Result, 2)
 		errc := make(chan error, 1)
@@ -713,7 +718,7 @@ func TestSinkBoundsCallsInFlight(t *testing.T) {
 		t.Run(fmt.Sprint(concurrency), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := &fakePoster{block: make(chan struct{})}
-				s := newTestSink(t, f, SinkConfig{Concurrency: concurrency, Batch: sinks.BatchPolicy{MaxItems: 1}})
+				s := newTestSink(t, f, SinkConfig{Settings: Settings{Concurrency: concurrency, Batch: sinks.BatchPolicy{MaxItems: 1}}})
 				items := images(10, 1)
 				done := make(chan error, 1)
 				var out map[*pipeline.Item]*outcome
@@ -747,7 +752,7 @@ func TestSinkCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakePoster{block: make(chan struct{})}
 		ctx, cancel := context.WithCancel(t.Context())
-		s := newTestSink(t, f, SinkConfig{Batch: sinks.BatchPolicy{MaxItems: 1}})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Batch: sinks.BatchPolicy{MaxItems: 1}}})
 		in := make(chan *pipeline.Item)
 		results := make(chan pipeline.Result)
 		errc := make(chan error, 1)
@@ -766,8 +771,8 @@ func TestNewSinkValidates(t *testing.T) {
 		cfg  SinkConfig
 		want string
 	}{
-		{SinkConfig{Concurrency: -1}, "Concurrency"},
-		{SinkConfig{Batch: sinks.BatchPolicy{MaxItems: 500}}, "MaxItems"},
+		{SinkConfig{Settings: Settings{Concurrency: -1}}, "Concurrency"},
+		{SinkConfig{Settings: Settings{Batch: sinks.BatchPolicy{MaxItems: 500}}}, "MaxItems"},
 		{SinkConfig{ConflictResolution: 9}, "ConflictResolution"},
 		{SinkConfig{ResendBackoff: -time.Second}, "ResendBackoff"},
 		{SinkConfig{MaxAnnotations: 129}, "MaxAnnotations 129: want 1 to 128"},

@@ -213,10 +213,10 @@ func (u *uploader) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 			return false, u.rep.failItem(ctx, it, annotateStage, 0, 0, 0, err)
 		}
 		t := &track{it: it}
-		if u.cfg.Verify {
+		if u.cfg.verifying() {
 			t.pack(nil)
 		}
-		return false, u.handOn(ctx, nil, []acceptance{{t: t, resumed: true, verify: u.cfg.Verify}})
+		return false, u.handOn(ctx, nil, []acceptance{{t: t, resumed: true, verify: u.cfg.verifying()}})
 	}
 	if err := precheck(it); err != nil {
 		return false, u.rep.failItem(ctx, it, stage, 0, 0, 0, err)
@@ -381,7 +381,7 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 			}
 			foreign = append(foreign, foreignDup{e, status})
 		case isAccepted(code) || code == st.StatusCode_ZERO ||
-			(code == st.StatusCode_INPUT_FAILED && u.cfg.Verify && (u.cfg.RetryFailedProcessing || e.it.Reprocess)):
+			(code == st.StatusCode_INPUT_FAILED && u.cfg.verifying() && (u.cfg.RetryFailedProcessing || e.it.Reprocess)):
 			// An input stored and already failed processing (a server that
 			// processes at once) goes to verification when a failure there
 			// may be deleted and sent again: it decides as for any other.
@@ -422,13 +422,13 @@ func (u *uploader) sortOut(ctx context.Context, grp *group, sent []*entry, resp 
 		}
 		t.attempts, t.bytes = e.attempts, e.bytes
 		processed := e.code == st.StatusCode_INPUT_SUCCESS
-		if u.cfg.Verify && !processed {
+		if u.cfg.verifying() && !processed {
 			t.pack(e.metadata) // before the item is handed on
 		}
 		// Only an input this request created is counted by the group's
 		// job; a duplicate (an earlier attempt or run) or a re-send is
 		// verified by ID.
-		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, verify: u.cfg.Verify && !processed}
+		as[i] = acceptance{t: t, fresh: !e.dup && e.t == nil, verify: u.cfg.verifying() && !processed}
 	}
 	return retry, u.handOn(ctx, grp, as)
 }
@@ -550,7 +550,7 @@ func (u *uploader) batchDone(g *group) {
 // groupReady hands a group whose requests are all answered to the
 // verifier. members is not written after handed is set.
 func (u *uploader) groupReady(g *group) {
-	if u.cfg.Verify && len(g.members) > 0 {
+	if u.cfg.verifying() && len(g.members) > 0 {
 		u.verifyQ.Put(verifyWork{g: g, at: time.Now()})
 	}
 }

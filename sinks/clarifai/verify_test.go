@@ -60,7 +60,7 @@ func TestVerifyAllSuccessFewCalls(t *testing.T) {
 				f.latency = 250 * time.Millisecond // with 4 workers, about 15 requests per second
 				f.process = func(string, int) (time.Duration, *st.Status) { return tc.process, nil }
 				counters := pipeline.NewCounters()
-				s := newTestSink(t, f, SinkConfig{Verify: true, Counters: counters})
+				s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}, Counters: counters})
 				items := texts(tc.n)
 				out, err := runSink(t, t.Context(), s, items)
 				if err != nil {
@@ -107,7 +107,7 @@ func TestVerifyFindsFailures(t *testing.T) {
 			return time.Second, nil
 		}
 		// Processing (1s) ends before the first poll: one poll settles it.
-		s := newTestSink(t, f, SinkConfig{Verify: true, VerifyDelay: 2 * time.Second})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}, VerifyDelay: 2 * time.Second})
 		items := texts(2000)
 		out, err := runSink(t, t.Context(), s, items)
 		if err != nil {
@@ -169,7 +169,7 @@ func TestVerifyRetryFailedProcessing(t *testing.T) {
 			return time.Second, nil
 		}
 		counters := pipeline.NewCounters()
-		s := newTestSink(t, f, SinkConfig{Verify: true, RetryFailedProcessing: true, Counters: counters})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true), RetryFailedProcessing: true}, Counters: counters})
 		items := texts(200)
 		out, err := runSink(t, t.Context(), s, items)
 		if err != nil {
@@ -227,7 +227,7 @@ func TestVerifyReprocessItems(t *testing.T) {
 			}
 			return time.Second, nil
 		}
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		items := texts(20)
 		for _, it := range items[:4] {
 			it.Reprocess = it.ID != "t4"
@@ -272,7 +272,7 @@ func TestVerifyReprocessFailedAtOnce(t *testing.T) {
 			}
 			return 0, nil
 		}
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		items := texts(4)
 		items[1].Reprocess = true
 		out, err := runSink(t, t.Context(), s, items)
@@ -300,7 +300,7 @@ func TestVerifyWaitsForPendingInputs(t *testing.T) {
 			}
 			return time.Second, nil
 		}
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		sr := startSink(t, t.Context(), s)
 		items := texts(1000)
 		start := time.Now()
@@ -340,7 +340,7 @@ func TestVerifyTimeout(t *testing.T) {
 			}
 			return time.Second, nil
 		}
-		s := newTestSink(t, f, SinkConfig{Verify: true, VerifyTimeout: 2 * time.Minute})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}, VerifyTimeout: 2 * time.Minute})
 		items := texts(10)
 		start := time.Now()
 		out, err := runSink(t, t.Context(), s, items)
@@ -391,7 +391,7 @@ func TestVerifyByID(t *testing.T) {
 		f.hidden = map[string]int{late.ID: 1}
 		items = append(items, pending, failed, lost, late)
 		counters := pipeline.NewCounters()
-		s := newTestSink(t, f, SinkConfig{Verify: true, Counters: counters})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}, Counters: counters})
 		out, err := runSink(t, t.Context(), s, items)
 		if err != nil {
 			t.Fatal(err)
@@ -437,7 +437,7 @@ func TestVerifyDoesNotStallUploads(t *testing.T) {
 		f := newFakeAPI()
 		f.latency = 100 * time.Millisecond
 		f.process = func(string, int) (time.Duration, *st.Status) { return time.Hour, nil }
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		sr := startSink(t, t.Context(), s)
 		items := texts(20_000)
 		sr.feed(t.Context(), items)
@@ -465,7 +465,7 @@ func TestVerifyMaxPending(t *testing.T) {
 		f := newFakeAPI()
 		f.process = func(string, int) (time.Duration, *st.Status) { return time.Minute, nil }
 		const maxPending = 500
-		s := newTestSink(t, f, SinkConfig{Verify: true, MaxPending: maxPending})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}, MaxPending: maxPending})
 		sr := startSink(t, t.Context(), s)
 		items := texts(3000)
 		sr.feed(t.Context(), items)
@@ -493,7 +493,7 @@ func TestVerifyWithoutJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeAPI()
 		f.noJobs = true // GetInputsAddJob: CONN_DOES_NOT_EXIST, which the client classes fatal
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		items := texts(300)
 		out, err := runSink(t, t.Context(), s, items)
 		if err != nil {
@@ -521,7 +521,7 @@ func TestVerifyCallErrors(t *testing.T) {
 				return nil
 			}
 			items := texts(300)
-			out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{Verify: true}), items)
+			out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}}), items)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -541,7 +541,7 @@ func TestVerifyCallErrors(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{Verify: true}), texts(10))
+			_, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}}), texts(10))
 			if client.Classify(err) != client.Fatal || !strings.Contains(err.Error(), "verify: GetInputsAddJob") {
 				t.Errorf("Run = %v, want the fatal verification error", err)
 			}
@@ -554,7 +554,7 @@ func TestVerifyCancel(t *testing.T) {
 		f := newFakeAPI()
 		f.process = func(string, int) (time.Duration, *st.Status) { return time.Hour, nil }
 		ctx, cancel := context.WithCancel(t.Context())
-		sr := startSink(t, ctx, newTestSink(t, f, SinkConfig{Verify: true}))
+		sr := startSink(t, ctx, newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}}))
 		sr.feed(ctx, texts(500))
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -594,7 +594,7 @@ func TestVerifyWithClient(t *testing.T) {
 	})
 	counters := pipeline.NewCounters()
 	c := testClient(t, f, func(c *client.Config) { c.Counters = counters })
-	s := newTestSink(t, c, SinkConfig{Verify: true, VerifyDelay: time.Millisecond, Counters: counters})
+	s := newTestSink(t, c, SinkConfig{Settings: Settings{Verify: new(true)}, VerifyDelay: time.Millisecond, Counters: counters})
 	items := images(5, 10)
 	out, err := runSink(t, t.Context(), s, items)
 	if err != nil {
@@ -622,7 +622,7 @@ func TestVerifyDuplicatesShareCalls(t *testing.T) {
 			items[i] = &pipeline.Item{Kind: pipeline.KindText, Text: fmt.Sprintf("text %d", i)}
 			f.store(ids.DeriveID(items[i], nil), 0, nil)
 		}
-		s := newTestSink(t, f, SinkConfig{Verify: true})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}})
 		out, err := runSink(t, t.Context(), s, items)
 		if err != nil {
 			t.Fatal(err)
@@ -668,7 +668,7 @@ func TestTransientFailure(t *testing.T) {
 func TestVerifyGroupWaitSealsSlowSource(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeAPI()
-		s := newTestSink(t, f, SinkConfig{Verify: true, VerifyGroupWait: 10 * time.Second})
+		s := newTestSink(t, f, SinkConfig{Settings: Settings{Verify: new(true)}, VerifyGroupWait: 10 * time.Second})
 		sr := startSink(t, t.Context(), s)
 		items := texts(100)
 		go func() {

@@ -191,7 +191,7 @@ func TestVerifyFindsInputsDeletedBehindOurBack(t *testing.T) {
 		t.Fatalf("verify of a clean job:\n%s", res)
 	}
 	// Delete three inputs with another client.
-	c, err := client.New(client.Config{Base: f.env["CLARIFAI_API_BASE"], PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1})
+	c, err := client.New(client.Config{Tuning: client.Tuning{RateLimit: -1}, Connection: client.Connection{Base: f.env["CLARIFAI_API_BASE"], PAT: testPAT, UserID: testUser, AppID: testApp}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func (e *env) loadJob(cmd *cobra.Command, f *jobFlags, validate bool) (*configs.
 	set("target", func() { job.Target = f.target })
 	set("shard", func() { job.Shard = f.shard })
 	set("state-dir", func() { job.State.Dir = f.stateDir })
-	set("batch-size", func() { job.Upload.BatchSize = f.batchSize })
+	set("batch-size", func() { job.Upload.Batch.MaxItems = f.batchSize })
 	set("concurrency", func() { job.Upload.Concurrency = f.concurrency })
 	set("rate-limit", func() { job.Upload.RateLimit = f.rateLimit })
 	set("log-level", func() { job.Log.Level = f.logLevel })

@@ -181,8 +181,8 @@ func TestUndecodableRequestIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := New(Config{Base: "http://" + srv.Addr(), PAT: "pat-0123456789", UserID: "me", AppID: "app",
-		RateLimit: -1, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	c, err := New(Config{Connection: Connection{Base: "http://" + srv.Addr(), PAT: "pat-0123456789", UserID: "me", AppID: "app"},
+		Tuning: Tuning{RateLimit: -1}, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

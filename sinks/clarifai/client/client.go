@@ -180,7 +180,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 	}
 	pol := set.policy
 	if pol == nil {
-		pol = &retryPolicy{maxAttempts: c.cfg.MaxAttempts, maxElapsed: c.cfg.MaxElapsed, callTimeout: c.cfg.CallTimeout,
+		pol = &retryPolicy{maxAttempts: c.cfg.MaxAttempts, maxElapsed: time.Duration(c.cfg.MaxElapsed), callTimeout: c.cfg.CallTimeout,
 			minBackoff: c.cfg.MinBackoff, maxBackoff: c.cfg.MaxBackoff}
 	}
 	bo := NewBackoff(pol.minBackoff, pol.maxBackoff, pol.maxElapsed)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
@@ -30,8 +31,8 @@ const testPAT = "test-PAT-0123456789abcdef"
 func testClient(t testing.TB, f *clienttest.Server, mod func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
-		Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app",
-		RateLimit: -1, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Connection: Connection{Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app"},
+		Tuning:     Tuning{RateLimit: -1}, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 		Counters: pipeline.NewCounters(),
 	}
 	if mod != nil {
@@ -245,7 +246,9 @@ func TestClientThrottleSlowsBudget(t *testing.T) {
 func TestClientCancelStopsRetries(t *testing.T) {
 	f := clienttest.Start(t, clienttest.Sequence(status.Error(codes.Unavailable, "down")))
 	// A one-hour backoff: only cancellation can end the call in time.
-	c := testClient(t, f, func(c *Config) { c.MinBackoff, c.MaxBackoff, c.MaxElapsed = time.Hour, time.Hour, 24*time.Hour })
+	c := testClient(t, f, func(c *Config) {
+		c.MinBackoff, c.MaxBackoff, c.MaxElapsed = time.Hour, time.Hour, units.Duration(24*time.Hour)
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
@@ -275,7 +278,7 @@ func TestClientCancelStopsRetries(t *testing.T) {
 func TestClientMaxElapsed(t *testing.T) {
 	f := clienttest.Start(t, clienttest.Sequence(st.StatusCode_RPC_SERVER_UNAVAILABLE))
 	c := testClient(t, f, func(c *Config) {
-		c.MaxAttempts, c.MaxElapsed = 100000, 50*time.Millisecond
+		c.MaxAttempts, c.MaxElapsed = 100000, units.Duration(50*time.Millisecond)
 		c.MinBackoff, c.MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
 	})
 	_, err := c.ListDatasets(t.Context(), &pb.ListDatasetsRequest{})
@@ -326,7 +329,7 @@ func TestClientClosed(t *testing.T) {
 func TestClientNeverLeaksPAT(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	f := clienttest.Start(t, clienttest.Sequence(status.Error(codes.Unavailable, "down"), st.StatusCode_CONN_THROTTLED, st.StatusCode_CONN_KEY_INVALID))
-	cfg := Config{Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app", RateLimit: -1,
+	cfg := Config{Connection: Connection{Base: f.Addr, PAT: testPAT, UserID: "me", AppID: "app"}, Tuning: Tuning{RateLimit: -1},
 		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Logger: zap.New(core)}
 	c, err := New(cfg)
 	if err != nil {

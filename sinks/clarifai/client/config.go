@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 )
 
 // Secret is a credential. It formats as "[redacted]" with every fmt verb
@@ -23,8 +24,17 @@ const redacted = "[redacted]"
 // Format implements fmt.Formatter: every verb prints "[redacted]".
 func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
-// MarshalText implements encoding.TextMarshaler (JSON, zap, YAML).
+// MarshalText implements encoding.TextMarshaler (JSON, zap).
 func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// MarshalYAML writes a set secret as "****" and an unset one as "", so
+// that a printed job shows whether a PAT is set and never what it is.
+func (s Secret) MarshalYAML() (any, error) {
+	if s == "" {
+		return "", nil
+	}
+	return "****", nil
+}
 
 // Environment variables read by Config.FromEnv, as the official SDKs name
 // them.
@@ -53,37 +63,58 @@ var ErrNoPAT = errors.New("no Clarifai personal access token: set " + EnvPAT +
 	" (create one at https://clarifai.com/settings/security), " +
 	"or use the embedded/local emulator target instead of the Clarifai API")
 
-// Config configures a Client. The zero value of every field but PAT, UserID
-// and AppID means its default; FromEnv fills those from the environment.
-type Config struct {
+// Connection says where and as whom a Client calls: the clarifai section
+// of a job file, with its keys.
+type Connection struct {
 	// Base is the API endpoint, as the SDKs read CLARIFAI_API_BASE. Default
-	// "https://api.clarifai.com". See ParseEndpoint for the rules.
-	Base string
+	// "https://api.clarifai.com" (TLS on 443); "http://host:port" means
+	// plaintext. See ParseEndpoint for the rules.
+	Base string `yaml:"base"`
 	// PAT is the personal access token (or app key) sent as
-	// "authorization: Key <PAT>". Required. Never printed or logged.
-	PAT Secret
-	// UserID and AppID fill every request's user_app_id. Required: a PAT is
-	// user-scoped.
-	UserID, AppID string
+	// "authorization: Key <PAT>", as the SDKs read CLARIFAI_PAT. Required.
+	// Never printed or logged (see Secret); prefer the environment to a
+	// file, where it is easy to leak.
+	PAT Secret `yaml:"pat"`
+	// UserID and AppID fill every request's user_app_id (CLARIFAI_USER_ID,
+	// CLARIFAI_APP_ID). Required: a PAT is user-scoped.
+	UserID string `yaml:"user_id"`
+	AppID  string `yaml:"app_id"`
+	// RootCertificatesPath, if set, is a PEM file of CA certificates trusted
+	// instead of the system roots (a private deployment, a TLS proxy), as
+	// the SDKs read CLARIFAI_ROOT_CERTIFICATES_PATH.
+	RootCertificatesPath string `yaml:"root_certificates_path"`
 	// Insecure allows a plaintext endpoint ("http://") whose host is not
 	// loopback. Default false: Validate refuses it (ErrPlaintext), because
 	// the PAT would travel in clear text. Loopback hosts never need it.
-	Insecure bool
-	// RootCertificatesPath, if set, is a PEM file of CA certificates trusted
-	// instead of the system roots (a private deployment, a TLS proxy).
-	RootCertificatesPath string
+	Insecure bool `yaml:"insecure"`
+}
+
+// Tuning paces and retries every call of a Client: the rate_limit,
+// max_attempts and max_elapsed keys of a job file's upload section.
+type Tuning struct {
 	// RateLimit is the client-side request budget in requests per second,
 	// shared by every call of the client. Default 15 (the documented plan
-	// limit); a negative value means unlimited. The budget halves when the
-	// server throttles and recovers gradually (see Budget).
-	RateLimit float64
+	// limit); a negative value means unlimited; NaN and infinities are
+	// errors. The budget halves when the server throttles and recovers
+	// gradually (see Budget).
+	RateLimit float64 `yaml:"rate_limit"`
 	// MaxAttempts caps the requests sent for one call, the first included.
 	// Default 10; 1 disables retries.
-	MaxAttempts int
+	MaxAttempts int `yaml:"max_attempts"`
 	// MaxElapsed caps the time one call spends retrying (the backoff's max
 	// elapsed time, set explicitly): a wait that would end past it is not
 	// taken and the last failure is returned. Default 10 minutes.
-	MaxElapsed time.Duration
+	MaxElapsed units.Duration `yaml:"max_elapsed"`
+}
+
+// Config configures a Client. The zero value of every field but PAT, UserID
+// and AppID means its default; FromEnv fills those from the environment.
+type Config struct {
+	// Connection is Base, PAT, UserID, AppID, RootCertificatesPath and
+	// Insecure.
+	Connection
+	// Tuning is RateLimit, MaxAttempts and MaxElapsed.
+	Tuning
 	// CallTimeout bounds one attempt. Default 5 minutes, enough for a 128
 	// MB request over a slow uplink; an attempt that times out is retried.
 	CallTimeout time.Duration
@@ -123,20 +154,26 @@ func (c *Config) FromEnv() {
 	}
 }
 
+// WithDefaults returns t with every zero field set to its default.
+func (t Tuning) WithDefaults() Tuning {
+	if t.RateLimit == 0 {
+		t.RateLimit = DefaultRateLimit
+	}
+	if t.MaxAttempts == 0 {
+		t.MaxAttempts = DefaultMaxAttempts
+	}
+	if t.MaxElapsed == 0 {
+		t.MaxElapsed = units.Duration(DefaultMaxElapsed)
+	}
+	return t
+}
+
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.Base == "" {
 		c.Base = DefaultBase
 	}
-	if c.RateLimit == 0 {
-		c.RateLimit = DefaultRateLimit
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.MaxElapsed == 0 {
-		c.MaxElapsed = DefaultMaxElapsed
-	}
+	c.Tuning = c.Tuning.WithDefaults()
 	if c.CallTimeout == 0 {
 		c.CallTimeout = DefaultCallTimeout
 	}
@@ -184,7 +221,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"MaxElapsed", c.MaxElapsed}, {"CallTimeout", c.CallTimeout}, {"MinBackoff", c.MinBackoff}, {"MaxBackoff", c.MaxBackoff}} {
+	}{{"MaxElapsed", time.Duration(c.MaxElapsed)}, {"CallTimeout", c.CallTimeout}, {"MinBackoff", c.MinBackoff}, {"MaxBackoff", c.MaxBackoff}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
 		}

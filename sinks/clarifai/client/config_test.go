@@ -7,15 +7,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 )
 
 func TestConfigDefaultsAndValidate(t *testing.T) {
 	d := Config{}.withDefaults()
-	if d.Base != DefaultBase || d.RateLimit != 15 || d.MaxAttempts != 10 || d.MaxElapsed != 10*time.Minute ||
+	if d.Base != DefaultBase || d.RateLimit != 15 || d.MaxAttempts != 10 || d.MaxElapsed != units.Duration(10*time.Minute) ||
 		d.CallTimeout == 0 || d.Counters == nil || d.Logger == nil {
 		t.Errorf("defaults: %+v", d)
 	}
-	ok := Config{PAT: "p", UserID: "u", AppID: "a"}
+	ok := Config{Connection: Connection{PAT: "p", UserID: "u", AppID: "a"}}
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
@@ -43,7 +47,7 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 			}
 		}
 	}
-	if err := (Config{UserID: "u", AppID: "a"}).Validate(); !errors.Is(err, ErrNoPAT) {
+	if err := (Config{Connection: Connection{UserID: "u", AppID: "a"}}).Validate(); !errors.Is(err, ErrNoPAT) {
 		t.Errorf("missing PAT: %v does not wrap ErrNoPAT", err)
 	}
 }
@@ -54,7 +58,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv(EnvUserID, "env-user")
 	t.Setenv(EnvAppID, "env-app")
 	t.Setenv(EnvRootCerts, "/etc/ca.pem")
-	c := Config{AppID: "flag-app"}
+	c := Config{Connection: Connection{AppID: "flag-app"}}
 	c.FromEnv()
 	if c.Base != "http://127.0.0.1:18080" || string(c.PAT) != "env-pat" || c.UserID != "env-user" ||
 		c.AppID != "flag-app" || c.RootCertificatesPath != "/etc/ca.pem" {
@@ -64,7 +68,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestSecretIsRedacted(t *testing.T) {
 	const pat = "s3cr3t-PAT-value"
-	c := Config{PAT: pat, UserID: "u", AppID: "a"}
+	c := Config{Connection: Connection{PAT: pat, UserID: "u", AppID: "a"}}
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -80,5 +84,23 @@ func TestSecretIsRedacted(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprintf("%+v", c), redacted) {
 		t.Errorf("%%+v of Config does not show the redaction marker: %+v", c)
+	}
+}
+
+// TestConnectionYAML: the connection reads its job-file keys, and a
+// written connection shows whether a PAT is set, never the PAT.
+func TestConnectionYAML(t *testing.T) {
+	var c Connection
+	doc := "base: http://127.0.0.1:1\npat: the-pat\nuser_id: u\napp_id: a\nroot_certificates_path: ca.pem\ninsecure: true\n"
+	if err := yaml.Unmarshal([]byte(doc), &c); err != nil || c.PAT != "the-pat" || c.UserID != "u" || c.RootCertificatesPath != "ca.pem" || !c.Insecure {
+		t.Fatalf("decode = %+v, %v", c, err)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil || strings.Contains(string(out), "the-pat") || !strings.Contains(string(out), "pat: '****'") {
+		t.Errorf("encode = %s, %v", out, err)
+	}
+	out, _ = yaml.Marshal(Connection{})
+	if !strings.Contains(string(out), `pat: ""`) {
+		t.Errorf("an unset PAT is written %s", out)
 	}
 }

@@ -119,7 +119,7 @@ func TestCheckBaseRefusesPlaintextOffLoopback(t *testing.T) {
 }
 
 func TestConfigValidateRefusesPlaintextOffLoopback(t *testing.T) {
-	cfg := Config{Base: "http://192.0.2.1:8080", PAT: testPAT, UserID: "me", AppID: "app"}
+	cfg := Config{Connection: Connection{Base: "http://192.0.2.1:8080", PAT: testPAT, UserID: "me", AppID: "app"}}
 	if err := cfg.Validate(); !errors.Is(err, ErrPlaintext) {
 		t.Errorf("Validate = %v, want ErrPlaintext", err)
 	}

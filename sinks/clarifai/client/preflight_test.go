@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
@@ -28,8 +29,8 @@ import (
 // policy would retry for minutes, and returns its error and duration.
 func preflight(t *testing.T, base string) (error, time.Duration) {
 	t.Helper()
-	c, err := New(Config{Base: base, PAT: testPAT, UserID: "me", AppID: "app", RateLimit: -1,
-		MaxAttempts: 100, MaxElapsed: time.Hour, MinBackoff: time.Second, MaxBackoff: time.Minute})
+	c, err := New(Config{Connection: Connection{Base: base, PAT: testPAT, UserID: "me", AppID: "app"},
+		Tuning: Tuning{RateLimit: -1, MaxAttempts: 100, MaxElapsed: units.Duration(time.Hour)}, MinBackoff: time.Second, MaxBackoff: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

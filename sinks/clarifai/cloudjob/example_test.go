@@ -27,7 +27,7 @@ func Example() {
 		return
 	}
 	defer emu.Close()
-	api, err := client.New(client.Config{Base: "http://" + emu.Addr(), PAT: "any", UserID: "me", AppID: "app"})
+	api, err := client.New(client.Config{Connection: client.Connection{Base: "http://" + emu.Addr(), PAT: "any", UserID: "me", AppID: "app"}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -72,7 +72,7 @@ func newEnv(t testing.TB, delay time.Duration, useClock bool) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emu.Close() })
-	c, err := client.New(client.Config{Base: "http://" + emu.Addr(), PAT: testPAT, UserID: testUser, AppID: testApp, RateLimit: -1, MaxAttempts: 1})
+	c, err := client.New(client.Config{Tuning: client.Tuning{RateLimit: -1, MaxAttempts: 1}, Connection: client.Connection{Base: "http://" + emu.Addr(), PAT: testPAT, UserID: testUser, AppID: testApp}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package configs
+// Package units gives the YAML forms of a duration ("500ms", "10m") and a
+// size in bytes ("64MiB", "20MB", 1048576), for the library configs that a
+// job file composes.
+package units
 
 import (
 	"fmt"
@@ -8,6 +11,13 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
+
+// valueError is the error an UnmarshalYAML method returns for a bad value:
+// the decoder collects it with its own, and the job decoder (package
+// configs) names the key from the line and column.
+func valueError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d column %d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))}}
+}
 
 // Duration is a time.Duration written as "1.5s", "200ms" or "10m" in YAML.
 type Duration time.Duration
