@@ -119,7 +119,7 @@ func TestHeaderErrors(t *testing.T) {
 		{name: "repeated column", csv: "url,text,URL\n", want: `m.csv: header: column "url" appears twice (columns 1 and 3)`},
 		{name: "unnamed column", csv: "url,,text\n", want: "header: column 2 has no name; want a header row naming every column"},
 		{name: "unknown column", csv: "url,foo,bar\n",
-			want: `header: unknown column(s) "foo", "bar": the rich format accepts id, kind, url, path, text, concepts, metadata, lat, lon, dataset_ids, split, annotations; map other columns to metadata with MetadataColumns`},
+			want: `header: unknown column(s) "foo", "bar": the rich format accepts id, kind, url, path, text, concepts, metadata, lat, lon, dataset_ids, split, annotations; map other columns to metadata with metadata_columns`},
 		{name: "SDK columns without input", csv: "inputid,url\n",
 			want: "; inputid and geopoints are SDK-format columns, and an SDK-format manifest needs an input column"},
 		{name: "SDK format without types", csv: "inputid,input\n",

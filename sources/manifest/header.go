@@ -91,7 +91,7 @@ func planHeader(header []string, cfg Config) (*layout, error) {
 		if l.format == FormatRich && (l.has("inputid") || l.has("geopoints")) {
 			hint = "; inputid and geopoints are SDK-format columns, and an SDK-format manifest needs an input column"
 		}
-		return nil, fmt.Errorf("unknown column(s) %s: the %s format accepts %s; map other columns to metadata with MetadataColumns%s",
+		return nil, fmt.Errorf("unknown column(s) %s: the %s format accepts %s; map other columns to metadata with metadata_columns%s",
 			strings.Join(unknown, ", "), l.format, strings.Join(known, ", "), hint)
 	}
 

@@ -50,7 +50,7 @@ func (f *jobFlags) registerConnection(fs *pflag.FlagSet) {
 
 func (f *jobFlags) register(fs *pflag.FlagSet) {
 	f.registerConnection(fs)
-	fs.StringVar(&f.name, "name", "", "job name (default: the job file's name)")
+	fs.StringVar(&f.name, "name", "", "job name (default: the job file's name, or ingest without one)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "job state directory (default .ingest/<name>)")
 	fs.StringVar(&f.shard, "shard", "", `run shard i of n ("i/n", 0-based): items are split by input ID hash; each shard has its own checkpoint and 1/n of the rate budget`)
 	fs.StringArrayVar(&f.dirs, "dir", nil, "add a local directory source (repeatable)")

@@ -55,7 +55,7 @@ rerun of the same command skip what is done. Failed and skipped items are
 written to a JSONL failure report that a later run can take back as a source.
 
 Exit codes: 0 all done; 3 finished but some items failed; 1 fatal error
-(rerun to resume); 2 bad configuration.`,
+(rerun to resume); 2 bad configuration or input, nothing sent.`,
 		Example: `  ingest run --config job.yaml
   ingest run --target embedded --dir ./photos
   CLARIFAI_PAT=... ingest run --dir ./photos --dataset train`,

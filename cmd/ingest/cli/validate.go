@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -99,7 +101,9 @@ func describe(r pipeline.Result) string {
 }
 
 // printConceptIDs shows how the labels read became concept IDs: the first
-// few, then the counts.
+// few, sorted by label, then the counts. They are sorted because the
+// transform workers run in parallel, so the order they came in changes from
+// run to run.
 func printConceptIDs(w io.Writer, s ids.Summary) {
 	if s.IDs == 0 {
 		return
@@ -109,7 +113,8 @@ func printConceptIDs(w io.Writer, s ids.Summary) {
 	} else {
 		fmt.Fprintf(w, "\nConcept IDs (derived from the labels; concept_ids: verbatim sends labels unchanged):\n")
 	}
-	for _, m := range s.First {
+	first := slices.SortedFunc(slices.Values(s.First), func(a, b ids.Mapping) int { return strings.Compare(a.Label, b.Label) })
+	for _, m := range first {
 		fmt.Fprintf(w, "  %q -> %s\n", m.Label, m.ID)
 	}
 	more := ""

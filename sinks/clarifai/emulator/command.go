@@ -43,7 +43,7 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 		bucketCr listFlag
 		addr     = fs.String("addr", "127.0.0.1", "IP address to listen on")
 		port     = fs.Int("port", 0, "TCP port to listen on; 0 picks a free one")
-		admin    = fs.String("admin", "", "loopback host:port to serve the JSON inspection API on (/counts, /inputs, /annotations, /calls)")
+		admin    = fs.String("admin", "", "loopback host:port to serve the JSON inspection API on (/counts, /inputs, /input, /annotations, /calls, /extractions, /dataset-inputs, /pending-deletes)")
 		dump     = fs.Bool("dump", false, "print the inputs saved in -state as JSON lines and exit")
 		verbose  = fs.Bool("v", false, "log every call at debug level")
 		noCreate = fs.Bool("no-auto-create", false, "refuse apps not given with -app (CONN_DOES_NOT_EXIST) and unknown dataset ids")
