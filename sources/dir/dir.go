@@ -253,7 +253,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- *pipeline.Item) error {
 	w := &walker{s: s, ctx: ctx, out: out}
 	if s.cfg.Annotations != nil {
 		if w.idx, err = annotations.Open(ctx, *s.cfg.Annotations); err != nil {
-			return fmt.Errorf("dir %s: %w", s.cfg.Path, err)
+			return err // the runner names the source: "source dir <path>: annotations: ..."
 		}
 		if n, first := w.idx.RLEFallbacks(); n > 0 {
 			s.log.Warn("COCO RLE masks are not supported; those annotations are read as their bbox",
