@@ -92,7 +92,7 @@ func (r *Registry) transform(name string) (pipeline.Transform, error) {
 	}
 	names := r.Names()
 	if len(names) == 0 {
-		return nil, fmt.Errorf("custom transform %q is not registered; no custom transforms are (register them with transforms.Register in your main)", name)
+		return nil, fmt.Errorf("custom transform %q is not registered; no custom transforms are: a Go program that runs the job registers its funcs by name before the run", name)
 	}
 	return nil, fmt.Errorf("custom transform %q is not registered (registered: %s)", name, strings.Join(names, ", "))
 }

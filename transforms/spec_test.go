@@ -166,7 +166,7 @@ transforms:
 		{name: "unknown custom lists registered", specs: []transforms.Spec{{Custom: "remove_emojis"}}, reg: reg,
 			wantErr: `transforms[0] custom: custom transform "remove_emojis" is not registered (registered: lowercase, remove_emoji)`},
 		{name: "unknown custom, empty registry", specs: []transforms.Spec{{Custom: "x"}}, reg: transforms.NewRegistry(),
-			wantErr: "no custom transforms are (register them with transforms.Register in your main)"},
+			wantErr: "no custom transforms are: a Go program that runs the job registers its funcs by name before the run"},
 		{name: "two set", specs: []transforms.Spec{{Geo: &transforms.GeoConfig{}, Annotations: &transforms.AnnotationsConfig{}}}, reg: reg,
 			wantErr: "transforms[0]: transform spec sets annotations and geo"},
 		{name: "empty spec", specs: []transforms.Spec{{}}, reg: reg, wantErr: "transforms[0]: empty transform spec"},
