@@ -235,6 +235,8 @@ func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry,
 			why = fmt.Sprintf("reading it back failed: %v", apiErr)
 		case in == nil:
 			why = "reading it back found nothing"
+		case d.e.hasPrior && d.e.prior != d.e.sum:
+			why = "it differs from this item: " + contentChanged
 		default:
 			diffs := inputDiff(in, d.e.it)
 			if len(diffs) == 0 {
