@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 )
 
 // IntentsFile is the name of the intent log in a checkpoint directory.
@@ -80,7 +82,7 @@ func (l *Intents) load() error {
 		if err := l.f.Sync(); err != nil {
 			return err
 		}
-		if err := syncDirOf(l.f.Name()); err != nil {
+		if err := durable.SyncDir(filepath.Dir(l.f.Name())); err != nil {
 			return err
 		}
 	case !bytes.HasPrefix(data, intentMagic):
@@ -165,16 +167,3 @@ func (l *Intents) Close() error {
 	return err
 }
 
-// syncDirOf fsyncs the directory of path, so that a new file's entry is
-// durable.
-func syncDirOf(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
