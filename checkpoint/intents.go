@@ -166,4 +166,3 @@ func (l *Intents) Close() error {
 	l.f = nil
 	return err
 }
-
