@@ -222,12 +222,14 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 		return nil, err
 	}
 	var cp pipeline.Checkpoint
+	var intents *checkpoint.Intents
 	if !o.noCheckpoint {
-		c, err := checkpoint.Open(j.State.Dir, checkpoint.Options{
+		// oerr, not err: the deferred Close below must set Run's result.
+		c, oerr := checkpoint.Open(j.State.Dir, checkpoint.Options{
 			Fingerprint: j.Fingerprint(), Restart: o.restart, AllowMismatch: o.allowChange, Logger: log,
 		})
-		if err != nil {
-			return nil, &ConfigError{err}
+		if oerr != nil {
+			return nil, &ConfigError{oerr}
 		}
 		defer func() {
 			if cerr := c.Close(); cerr != nil && err == nil {
@@ -235,6 +237,17 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 			}
 		}()
 		cp = c
+		// The sink records which bytes it sends under given IDs before
+		// each request, so that a rerun after a crash can tell its own
+		// upload from other content under the same ID.
+		if intents, err = checkpoint.OpenIntents(j.State.Dir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := intents.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("save checkpoint intents: %w", cerr)
+			}
+		}()
 	}
 	if err := os.MkdirAll(filepath.Dir(j.State.Failures), 0o755); err != nil {
 		return nil, err
@@ -262,7 +275,11 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	if err := tgt.preflight(ctx); err != nil {
 		return nil, err
 	}
-	sink, err := clarifai.NewSink(tgt.client, j.sinkConfig(o.counters, log))
+	scfg := j.sinkConfig(o.counters, log)
+	if intents != nil {
+		scfg.Intents = intents
+	}
+	sink, err := clarifai.NewSink(tgt.client, scfg)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}

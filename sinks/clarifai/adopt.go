@@ -26,7 +26,8 @@ import (
 // each URL, a raw text the server returns, the concepts (ID and value,
 // in any order), the metadata, the geo point (to float32 precision) and,
 // when the server lists them, the dataset IDs. The API never returns
-// uploaded bytes, so content sent as bytes is compared by kind only. It is
+// uploaded bytes, so content sent as bytes is compared by kind only here
+// (adoptGiven first checks the IntentLog's digest, see intent.go). It is
 // pure: it calls nothing and changes neither argument.
 func inputDiff(server *pb.Input, it *pipeline.Item) []string {
 	var diffs []string
@@ -235,6 +236,8 @@ func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry,
 			why = fmt.Sprintf("reading it back failed: %v", apiErr)
 		case in == nil:
 			why = "reading it back found nothing"
+		case d.e.hasPrior && d.e.prior != d.e.sum:
+			why = "it differs from this item: " + contentChanged
 		default:
 			diffs := inputDiff(in, d.e.it)
 			if len(diffs) == 0 {

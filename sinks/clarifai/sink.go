@@ -156,6 +156,12 @@ type SinkConfig struct {
 	// Default 2 (as the official SDK); negative means none.
 	MaxProcessingRetries int
 
+	// Intents, when set, records which bytes this job sends under each
+	// user-given ID before the request goes out (see IntentLog). Nil: no
+	// intents; a duplicate-ID answer for content sent as bytes is then
+	// compared by kind, labels and metadata only.
+	Intents IntentLog
+
 	// Counters receives Batches and input Retries. Default: a private set.
 	// Bytes and item counts are counted by the runner from the results.
 	Counters *pipeline.Counters

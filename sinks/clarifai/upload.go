@@ -263,6 +263,11 @@ func (u *uploader) deliver(ctx context.Context, d dispatch) error {
 	if len(pending) == 0 {
 		return nil
 	}
+	if u.cfg.Intents != nil {
+		if err := u.intend(ctx, pending); err != nil {
+			return err
+		}
+	}
 	return u.send(ctx, d.g, pending)
 }
 
