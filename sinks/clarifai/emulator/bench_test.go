@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -81,18 +82,8 @@ func BenchmarkPostInputs(b *testing.B) {
 // BenchmarkListInputsByIDs measures the SDK's check call: 128 ids with a
 // status filter, in an app of 100,000 inputs.
 func BenchmarkListInputsByIDs(b *testing.B) {
-	s, err := newServer(Options{RateLimit: -1, ProcessingDelay: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, p, ctx := appOf100k(b)
 	defer s.Close()
-	p := inProcess{s: s, svc: &service{s: s}}
-	ctx := bubbleCtx()
-	for i := 0; i < 100_000/MaxInputsPerRequest; i++ {
-		if _, err := call(ctx, p, "PostInputs", &pb.PostInputsRequest{UserAppId: uai(), Inputs: batchOf(fmt.Sprintf("b%d", i), MaxInputsPerRequest)}, p.svc.PostInputs); err != nil {
-			b.Fatal(err)
-		}
-	}
 	ids := make([]string, MaxInputsPerRequest)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("b500-%d", i)
@@ -125,4 +116,24 @@ func BenchmarkPostInputsOverGRPC(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N*MaxInputsPerRequest)/b.Elapsed().Seconds(), "inputs/s")
+}
+
+// appOf100k returns an in-process server holding 100,000 inputs in one app
+// (IDs b<batch>-<n>), its in-process caller, and the context to call with.
+// The caller closes the server.
+func appOf100k(b *testing.B) (*Server, inProcess, context.Context) {
+	b.Helper()
+	s, err := newServer(Options{RateLimit: -1, ProcessingDelay: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := inProcess{s: s, svc: &service{s: s}}
+	ctx := bubbleCtx()
+	for i := 0; i < 100_000/MaxInputsPerRequest; i++ {
+		if _, err := call(ctx, p, "PostInputs", &pb.PostInputsRequest{UserAppId: uai(), Inputs: batchOf(fmt.Sprintf("b%d", i), MaxInputsPerRequest)}, p.svc.PostInputs); err != nil {
+			s.Close()
+			b.Fatal(err)
+		}
+	}
+	return s, p, ctx
 }

@@ -622,18 +622,8 @@ func TestSyncStatePersists(t *testing.T) {
 // an app of 100,000, in-process, by creation and by id: the cost of each
 // call of a client rebuilding its state from the server.
 func BenchmarkStreamInputs(b *testing.B) {
-	s, err := newServer(Options{RateLimit: -1, ProcessingDelay: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, p, ctx := appOf100k(b)
 	defer s.Close()
-	p := inProcess{s: s, svc: &service{s: s}}
-	ctx := bubbleCtx()
-	for i := 0; i < 100_000/MaxInputsPerRequest; i++ {
-		if _, err := call(ctx, p, "PostInputs", &pb.PostInputsRequest{UserAppId: uai(), Inputs: batchOf(fmt.Sprintf("b%d", i), MaxInputsPerRequest)}, p.svc.PostInputs); err != nil {
-			b.Fatal(err)
-		}
-	}
 	for _, byID := range []bool{false, true} {
 		b.Run(fmt.Sprintf("order_by_id=%v", byID), func(b *testing.B) {
 			req := &pb.StreamInputsRequest{UserAppId: uai(), PerPage: MaxPerPage, LastId: "b390-0", OrderById: byID}
