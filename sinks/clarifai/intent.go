@@ -21,7 +21,8 @@ type IntentLog interface {
 	// Intend records sums[i] as the content digest of input ids[i]. It
 	// returns once the records are durable; an error ends the run.
 	Intend(ctx context.Context, ids []string, sums []uint64) error
-	// Intended returns the digest last recorded for id.
+	// Intended returns the digest recorded for id: the first one, as
+	// Intend keeps an ID's first record.
 	Intended(id string) (sum uint64, ok bool)
 }
 
@@ -62,7 +63,7 @@ func (u *uploader) intend(ctx context.Context, pending []*entry) error {
 		if b == nil {
 			continue
 		}
-		e.sum, e.intent = xxhash.Sum64(b), true
+		e.sum = xxhash.Sum64(b)
 		e.prior, e.hasPrior = u.cfg.Intents.Intended(e.in.Id)
 		if e.hasPrior {
 			continue

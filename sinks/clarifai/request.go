@@ -40,12 +40,12 @@ type entry struct {
 	// is ours; code is the accepting status otherwise.
 	dup  bool
 	code st.StatusCode
-	// sum is the digest of the content bytes when intent is set: the item
-	// has a user-given ID, its content is bytes and the sink keeps an
-	// IntentLog (see intent.go). prior is what an earlier run recorded
-	// under the ID, when hasPrior.
-	sum, prior       uint64
-	intent, hasPrior bool
+	// sum is the digest of the content bytes when the item has a
+	// user-given ID, its content is bytes and the sink keeps an IntentLog
+	// (see intent.go). prior is what an earlier run recorded under the ID,
+	// when hasPrior.
+	sum, prior uint64
+	hasPrior   bool
 }
 
 // precheck fails an item that can never be sent, before it is batched and
