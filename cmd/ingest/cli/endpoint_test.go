@@ -3,7 +3,6 @@ package cli_test
 import (
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/cmd/ingest/cli"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client/clienttest"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/emulator"
 )
 
@@ -62,18 +62,6 @@ func TestPlaintextPATOffLoopbackIsRefused(t *testing.T) {
 	}
 }
 
-// closedPort returns a 127.0.0.1 address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	_ = lis.Close()
-	return addr
-}
-
 // TestDeadOrMistypedEndpointIsFatalAndFast: the preflight call ends the
 // run in seconds with exit 1 and the likely fix, before any item is read,
 // sent or failed. The client's ordinary policy (10 attempts, minutes of
@@ -84,7 +72,7 @@ func TestDeadOrMistypedEndpointIsFatalAndFast(t *testing.T) {
 	for i := range 20 {
 		writeFile(t, filepath.Join(data, fmt.Sprintf("f%02d.txt", i)), fmt.Sprintf("item %d", i))
 	}
-	closed := closedPort(t)
+	closed := clienttest.ClosedAddr(t)
 	// ingest verify checks the endpoint the same way.
 	res := run(t, &fixture{env: map[string]string{"CLARIFAI_API_BASE": "http://" + closed, "CLARIFAI_PAT": testPAT,
 		"CLARIFAI_USER_ID": testUser, "CLARIFAI_APP_ID": testApp}}, nil, "verify", "--dir", data, "--state-dir", t.TempDir())

@@ -40,18 +40,6 @@ func preflight(t *testing.T, base string) (error, time.Duration) {
 	return err, time.Since(start)
 }
 
-// closedPort returns a 127.0.0.1 address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	_ = lis.Close()
-	return addr
-}
-
 // tlsServer starts a gRPC server with a self-signed certificate on
 // 127.0.0.1 and returns its address.
 func tlsServer(t *testing.T) string {
@@ -85,7 +73,7 @@ func TestPreflightFailsFastWithTheFix(t *testing.T) {
 		name, base string
 		want       []string
 	}{
-		{"closed port", "http://" + closedPort(t), []string{"nothing listens", "check the port"}},
+		{"closed port", "http://" + clienttest.ClosedAddr(t), []string{"nothing listens", "check the port"}},
 		{"https to plaintext", "https://" + plain.Addr, []string{"speaks plaintext", "use http://" + plain.Addr}},
 		{"plaintext to TLS", "http://" + tlsServer(t), []string{"TLS, not plaintext", "use https://"}},
 		{"untrusted certificate", "https://" + tlsServer(t), []string{"certificate", "CLARIFAI_ROOT_CERTIFICATES_PATH"}},

@@ -117,3 +117,16 @@ func Sequence(seq ...any) func(string, int, proto.Message) (proto.Message, error
 
 // ErrUnavailable is a transport error a client retries.
 var ErrUnavailable = status.Error(codes.Unavailable, "connection reset by peer")
+
+// ClosedAddr returns a 127.0.0.1 address nothing listens on: a dial to it is
+// refused at once.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close()
+	return addr
+}
