@@ -18,8 +18,9 @@ import (
 // failure report back as a source, with or without
 // retry_failed_processing, deletes each failed input and sends it again
 // with the same ID: exit 0, every input stored once and processed. A
-// record changed since (here, its URL) matches no input on the server: it
-// fails naming the difference, and the failed input stays, not deleted.
+// record changed since (here, its URL), re-fed on its own, matches no input
+// on the server: it fails naming the difference (exit 3), and the failed
+// input stays, not deleted.
 func TestRefeedFailuresRecoversProcessingFailures(t *testing.T) {
 	for _, tc := range []struct {
 		retryFlag bool
@@ -57,16 +58,17 @@ func TestRefeedFailuresRecoversProcessingFailures(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimSpace(string(report)), "\n")
 			changedID := recordField(t, lines[0], "input_id")
-			lines[0] = strings.Replace(lines[0], `.jpg","key"`, `.png","key"`, 1)
-			refeed := filepath.Join(dir, "failures.jsonl")
-			writeFile(t, refeed, strings.Join(lines, "\n")+"\n")
+			changed := strings.Replace(lines[0], `.jpg","key"`, `.png","key"`, 1)
 
-			job := filepath.Join(dir, "retry.yaml")
-			writeFile(t, job, fmt.Sprintf("name: retry\nsources:\n  - report: {path: %s}\nupload: {retry_failed_processing: %v, rate_limit: -1}\n",
-				refeed, retryFlag))
-			res = mustRun(t, cli.ExitItemsFailed, f, nil, "run", "--config", job, "--state-dir", filepath.Join(dir, "retry-state"))
-			if s := summary(t, res.stdout); s["uploaded"] != failed-1 || s["failed"] != 1 {
-				t.Errorf("re-feed: %v, want %d uploaded and the changed record failed", s, failed-1)
+			// The records as written: every one is recovered, exit 0.
+			res = refeedRun(t, f, dir, "retry", strings.Join(lines[1:], "\n")+"\n", retryFlag, cli.ExitOK)
+			if s := summary(t, res.stdout); s["uploaded"] != failed-1 || s["failed"] != 0 {
+				t.Errorf("re-feed: %v, want %d uploaded and none failed", s, failed-1)
+			}
+			// The changed record fails naming the URL; exit 3.
+			res = refeedRun(t, f, dir, "retry-changed", changed+"\n", retryFlag, cli.ExitItemsFailed)
+			if s := summary(t, res.stdout); s["uploaded"] != 0 || s["failed"] != 1 {
+				t.Errorf("re-feed of the changed record: %v, want it failed", s)
 			}
 			if !strings.Contains(res.stderr, "image url: server has") {
 				t.Errorf("the changed record's failure does not name the URL:\n%s", res.stderr)
@@ -91,6 +93,19 @@ func TestRefeedFailuresRecoversProcessingFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refeedRun runs a job named name whose one source is a failure report
+// holding records, in its own state folder under dir, and checks its exit
+// code.
+func refeedRun(t *testing.T, f *fixture, dir, name, records string, retryFlag bool, want int) result {
+	t.Helper()
+	refeed := filepath.Join(dir, name+".jsonl")
+	writeFile(t, refeed, records)
+	job := filepath.Join(dir, name+".yaml")
+	writeFile(t, job, fmt.Sprintf("name: %s\nsources:\n  - report: {path: %s}\nupload: {retry_failed_processing: %v, rate_limit: -1}\n",
+		name, refeed, retryFlag))
+	return mustRun(t, want, f, nil, "run", "--config", job, "--state-dir", filepath.Join(dir, name+"-state"))
 }
 
 // recordField returns a string field of a failure report line.
