@@ -299,6 +299,11 @@ type Item struct {
 	// differs from the item is never deleted.
 	Reprocess bool
 
+	// Sync is set by a SyncCheckpoint's Lookup: what an earlier run left on
+	// the server for this item and what the sink is to do about it. nil
+	// without such a checkpoint.
+	Sync *Sync
+
 	// source is set by Run's filter stage: the 1-based index in Job.Sources
 	// of the source the item came from, so that the result loop can tell
 	// when a source is complete (see Fingerprinter). 0: not read by Run.

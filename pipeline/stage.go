@@ -66,6 +66,15 @@ const (
 	// StateDone: an earlier run finished the item; it is skipped without
 	// loading its bytes.
 	StateDone
+	// StateUpdate: an earlier run finished the item and it changed since;
+	// it goes on to the sink, which does what it.Sync says (see Action).
+	// Only a SyncCheckpoint answers it.
+	StateUpdate
+	// StateConflict: the item's content changed under a user-given input
+	// ID an earlier run used, and the job does not allow replacing it; the
+	// runner fails it at stage "sync" with ErrContentChanged. Only a
+	// SyncCheckpoint answers it.
+	StateConflict
 )
 
 // Checkpoint remembers what the server acknowledged, so that a rerun skips

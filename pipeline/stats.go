@@ -20,6 +20,11 @@ type Counters struct {
 	Batches  atomic.Int64 // PostInputs batches delivered
 	Retries  atomic.Int64 // calls or inputs re-sent after a retryable error
 	Throttle atomic.Int64 // throttling answers received (CONN_THROTTLED and kin)
+	// Sync: items an earlier run finished that changed since.
+	Updated   atomic.Int64 // inputs updated in place (ActionUpdate done; not in Done)
+	Replaced  atomic.Int64 // inputs deleted and posted again (ActionReplace done; also in Done)
+	Conflicts atomic.Int64 // items whose content changed under a used ID (also in Failed)
+	Deleted   atomic.Int64 // inputs deleted because their items left the sources
 
 	start time.Time
 }
@@ -29,10 +34,11 @@ func NewCounters() *Counters { return &Counters{start: time.Now()} }
 
 // Stats is a point-in-time copy of Counters.
 type Stats struct {
-	Read, Done, Skipped, Failed, Resumed int64
-	Bytes                                int64
-	Requests, Batches, Retries, Throttle int64
-	Elapsed                              time.Duration
+	Read, Done, Skipped, Failed, Resumed  int64
+	Bytes                                 int64
+	Requests, Batches, Retries, Throttle  int64
+	Updated, Replaced, Conflicts, Deleted int64
+	Elapsed                               time.Duration
 }
 
 // Snapshot copies the counters. Each field is read atomically; the set as a
@@ -43,6 +49,8 @@ func (c *Counters) Snapshot() Stats {
 		Failed: c.Failed.Load(), Resumed: c.Resumed.Load(), Bytes: c.Bytes.Load(),
 		Requests: c.Requests.Load(), Batches: c.Batches.Load(),
 		Retries: c.Retries.Load(), Throttle: c.Throttle.Load(),
+		Updated: c.Updated.Load(), Replaced: c.Replaced.Load(),
+		Conflicts: c.Conflicts.Load(), Deleted: c.Deleted.Load(),
 	}
 	if !c.start.IsZero() {
 		s.Elapsed = time.Since(c.start)
@@ -50,9 +58,9 @@ func (c *Counters) Snapshot() Stats {
 	return s
 }
 
-// Finished is the number of items with a final result: done, skipped,
-// failed or already done.
-func (s Stats) Finished() int64 { return s.Done + s.Skipped + s.Failed + s.Resumed }
+// Finished is the number of items with a final result: done, updated,
+// skipped, failed or already done.
+func (s Stats) Finished() int64 { return s.Done + s.Updated + s.Skipped + s.Failed + s.Resumed }
 
 // InFlight is the number of items read but not yet finished.
 func (s Stats) InFlight() int64 { return s.Read - s.Finished() }
