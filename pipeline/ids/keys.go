@@ -43,3 +43,9 @@ func ScopeKey(key string, datasetIDs []string) string {
 	}
 	return key + "|ds=" + identity.Scope(datasetIDs)
 }
+
+// StableKey returns the part of key that stays when its item is edited:
+// without the dataset scope, and for a file key without size and
+// modification time (see FileKey and ScopeKey). A rerun finds the earlier
+// version of an edited item by it.
+func StableKey(key string) string { return identity.Stable(key) }
