@@ -41,8 +41,8 @@ type Fingerprinter interface {
 
 // SourceCounts says how the items of a complete source ended.
 type SourceCounts struct {
-	// Done counts the items delivered (EventDone) or found done by an
-	// earlier run (EventResumed).
+	// Done counts the items delivered or updated (EventDone) or found done
+	// by an earlier run (EventResumed).
 	Done int64
 	// Skipped counts the items dropped on purpose (EventSkipped).
 	Skipped int64
@@ -55,7 +55,9 @@ type SourceCounts struct {
 //     stage asks SourceDone. On a match the source is not streamed: its
 //     items are counted as the marker says (Done as EventResumed, that is
 //     "already done", and Skipped as skipped) without a Result per item, so
-//     neither OnResult nor the failure report sees them.
+//     neither OnResult nor the failure report sees them. With Job.ReadAll
+//     the reading stage does not ask: every source is streamed (and may be
+//     recorded complete again).
 //   - After a source was streamed to its end (no error, no Stop), the result
 //     loop calls RecordSourceDone once the last of its items has its final
 //     result, if none of them failed and none carried a Blob. A source whose

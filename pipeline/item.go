@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Kind is the media kind of an item. It decides which field of the Clarifai
@@ -104,14 +105,27 @@ type Blob struct {
 	// Size is the content length in bytes, known without reading it (from
 	// stat). The sink budgets request sizes with it.
 	Size int64
+	// ModTime is the file's modification time when the source knows it
+	// (it stat'ed the file), zero otherwise. It is part of the item's
+	// content digest (pipeline/digest): a file rewritten in place reads as
+	// changed content without its bytes being read.
+	ModTime time.Time
 	// Open returns a reader over the content. Each call starts from the
 	// beginning. It must be safe to call from any goroutine.
 	Open func() (io.ReadCloser, error)
 }
 
-// FileBlob returns a Blob reading the file at path, whose size is known.
+// FileBlob returns a Blob reading the file at path, whose size is known and
+// whose modification time is not (see FileBlobAt).
 func FileBlob(path string, size int64) *Blob {
-	return &Blob{Path: path, Size: size, Open: func() (io.ReadCloser, error) { return OpenFile(path) }}
+	return FileBlobAt(path, size, time.Time{})
+}
+
+// FileBlobAt returns a Blob reading the file at path, whose size and
+// modification time a stat gave. Sources that stat the files they send use
+// it, so that the content digest sees a file rewritten in place.
+func FileBlobAt(path string, size int64, mod time.Time) *Blob {
+	return &Blob{Path: path, Size: size, ModTime: mod, Open: func() (io.ReadCloser, error) { return OpenFile(path) }}
 }
 
 // BytesBlob returns a Blob over b, which must not be modified afterwards.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
@@ -76,6 +77,14 @@ func TestBlobReadAll(t *testing.T) {
 	}
 	if b, err := pipeline.BytesBlob(nil).ReadAll(ctx, 0); err != nil || len(b) != 0 {
 		t.Errorf("empty blob: %q, %v", b, err)
+	}
+	mod := time.Unix(1700000000, 123)
+	at := pipeline.FileBlobAt(path, 5, mod)
+	if b, err := at.ReadAll(ctx, 0); err != nil || string(b) != "hello" || at.Path != path || !at.ModTime.Equal(mod) {
+		t.Errorf("FileBlobAt: %q, %v, path %q, mtime %v", b, err, at.Path, at.ModTime)
+	}
+	if fb := pipeline.FileBlob(path, 5); !fb.ModTime.IsZero() {
+		t.Errorf("FileBlob: mtime %v, want zero (unknown)", fb.ModTime)
 	}
 }
 

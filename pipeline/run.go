@@ -39,6 +39,11 @@ type Job struct {
 	// delivered, recorded and reported (soft shutdown). Cancelling the
 	// context of Run stops everything at once (hard shutdown).
 	Stop <-chan struct{}
+	// ReadAll reads every source, even one the checkpoint holds complete
+	// (see SourceCheckpoint), so that every item is looked up. A run that
+	// deletes the inputs whose items left the sources must see every item
+	// (see SyncCheckpoint.Unseen and Stats.ReadAll).
+	ReadAll bool
 }
 
 // ErrNoSink and ErrNoSources are returned by Run for an incomplete Job.
@@ -51,7 +56,15 @@ var (
 // every goroutine it started has returned. The error is nil when every item
 // read got a final result, even if some items failed (see Stats.Failed); it
 // is non-nil when the run was cut short: a fatal sink or checkpoint error, a
-// source that could not be read, or ctx cancelled.
+// source that could not be read, or ctx cancelled. The Stats returned also
+// say whether every item of every source was read and looked up
+// (Stats.ReadAll).
+//
+// With a SyncCheckpoint, an item it answers StateUpdate goes on to the
+// transforms and the sink as a new one does (the sink reads it.Sync), and an
+// item it answers StateConflict ends failed at stage "sync" with an error
+// wrapping ErrContentChanged that names the item and the input an earlier
+// run made for it (counted in Stats.Conflicts and Stats.Failed).
 func Run(ctx context.Context, job Job) (Stats, error) {
 	if job.Sink == nil {
 		return Stats{}, ErrNoSink
@@ -134,7 +147,11 @@ func Run(ctx context.Context, job Job) (Stats, error) {
 	g.Go(func() error { return r.consume(results) })
 
 	err := g.Wait()
-	return job.Counters.Snapshot(), err
+	st := job.Counters.Snapshot()
+	// The filter's notes are read after g.Wait, which orders them after its
+	// writes.
+	st.ReadAll = r.streamed == len(job.Sources) && !r.sourceFailed
+	return st, err
 }
 
 // stageBuffer is the capacity of the channels between stages: one batch of
@@ -149,13 +166,21 @@ type runner struct {
 	// tallies follow each source's items, by index in job.Sources; only
 	// with sources. Owned by consume.
 	tallies []sourceTally
+
+	// Owned by filter, read by Run once every stage returned (see
+	// Stats.ReadAll). streamed counts the sources whose end mark reached
+	// the filter after they were streamed (not resumed whole): every item
+	// they sent was looked up. sourceFailed: an item failed in its source,
+	// so it could not be looked up.
+	streamed     int
+	sourceFailed bool
 }
 
 // readSources streams every source into out, each followed by its end mark
 // (see sourceMark). A source that the checkpoint holds complete under its
-// fingerprint is not streamed: only its mark is sent. readSources stops
-// early, without error and without the current source's mark, when readCtx
-// ends but the run goes on (soft stop).
+// fingerprint is not streamed, unless the job reads all (Job.ReadAll): only
+// its mark is sent. readSources stops early, without error and without the
+// current source's mark, when readCtx ends but the run goes on (soft stop).
 func (r *runner) readSources(readCtx, runCtx context.Context, out chan<- *Item) error {
 	stopped := func(src Source) bool {
 		if readCtx.Err() != nil && runCtx.Err() == nil {
@@ -166,7 +191,7 @@ func (r *runner) readSources(readCtx, runCtx context.Context, out chan<- *Item) 
 	}
 	for i, src := range r.job.Sources {
 		m := &sourceMark{index: int32(i + 1), fp: r.fingerprint(src)}
-		if m.fp != "" {
+		if m.fp != "" && !r.job.ReadAll {
 			m.counts, m.resumed = r.sources.SourceDone(m.fp)
 		}
 		if m.resumed {
@@ -220,14 +245,19 @@ func (r *runner) fingerprint(src Source) string {
 
 // filter counts items read, tags each with its source, reports items that
 // already failed in their source, and asks the checkpoint what earlier runs
-// did. It passes each source's end mark on to the result loop, with the
-// number of items the source sent.
+// did: it reports items done earlier and conflicts, marks items to verify,
+// and passes on new and updated items. It passes each source's end mark on
+// to the result loop, with the number of items the source sent, and notes
+// for Stats.ReadAll which sources it saw to their end.
 func (r *runner) filter(ctx context.Context, in <-chan *Item, out chan<- *Item, results chan<- Result) error {
 	cur := int32(1) // the source whose items arrive now
 	var n int64     // the items it sent so far
 	for it := range in {
 		if m := it.mark; m != nil {
 			m.items, n, cur = n, 0, m.index+1
+			if !m.resumed {
+				r.streamed++
+			}
 			if err := Send(ctx, results, Result{mark: m}); err != nil {
 				return err
 			}
@@ -239,6 +269,12 @@ func (r *runner) filter(ctx context.Context, in <-chan *Item, out chan<- *Item, 
 		n++
 		r.job.Counters.Read.Add(1)
 		if it.Err != nil {
+			if !errors.Is(it.Err, ErrSkip) {
+				// A skip is the source leaving the item out on purpose;
+				// a failure is an item it could not read, which may be
+				// one an earlier run sent.
+				r.sourceFailed = true
+			}
 			if err := Send(ctx, results, failure(it, it.Stage, it.Err)); err != nil {
 				return err
 			}
@@ -253,13 +289,36 @@ func (r *runner) filter(ctx context.Context, in <-chan *Item, out chan<- *Item, 
 				continue
 			case StateAccepted:
 				it.Resumed = true
+			case StateConflict:
+				if err := Send(ctx, results, failure(it, StageSync, conflictError(it))); err != nil {
+					return err
+				}
+				continue
 			}
+			// StateNew and StateUpdate go on: the sink reads it.Sync.
 		}
 		if err := Send(ctx, out, it); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// StageSync is the stage of the failure of an item the checkpoint found in
+// conflict with what an earlier run sent (StateConflict).
+const StageSync = "sync"
+
+// conflictError is the failure of an item whose content changed under an
+// input ID an earlier run used: it wraps ErrContentChanged and names the
+// item and that input.
+func conflictError(it *Item) error {
+	prior := it.ID
+	if it.Sync != nil && it.Sync.PriorID != "" {
+		prior = it.Sync.PriorID
+	}
+	return &ItemError{Prov: it.Prov, Err: fmt.Errorf(
+		"%w (input %q): Clarifai cannot change an input's content; allow replacing it (sync.replace_content) or give the item a new ID",
+		ErrContentChanged, prior)}
 }
 
 // transform applies the transforms on a pool of workers.

@@ -36,15 +36,23 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 func (s Shard) Enabled() bool { return s.Count > 1 }
 
 // Owns reports whether it belongs to this shard. Every item belongs to
-// exactly one shard of a given Count, the same one in every run:
+// exactly one shard of a given Count, the same one in every run, and an
+// edited item stays in the shard whose checkpoint knows it:
 //
-//   - an item with an ID, or whose ID derives from its URL or text, by the
-//     hash of that input ID;
-//   - a local file, whose ID derives from its bytes, by the hash of its Key
-//     (its path): reading every file on every shard to hash its content
-//     would multiply the I/O by Count. Two files with equal bytes at two
-//     paths may then go to two shards; both send the same derived ID, and
-//     the server keeps one input;
+//   - an item with an ID, by the hash of that input ID;
+//   - an item without one (its ID derives from its content) that has a
+//     Key, by the hash of its stable key (pipeline/ids.StableKey: the key
+//     without its dataset scope, and for a local file without its size and
+//     modification time). A new label, another dataset or a file rewritten
+//     in place then leaves the item in its shard, whose checkpoint finds
+//     its earlier version and updates it rather than another shard posting
+//     it as new. For a local file this also spares reading its bytes:
+//     hashing every file's content on every shard would multiply the I/O
+//     by Count. Two files with equal bytes at two paths may then go to two
+//     shards; both send the same derived ID, and the server keeps one
+//     input;
+//   - an item without ID or Key, by the hash of the ID derived from its
+//     URL or text; a local file without a Key, by its provenance;
 //   - an item that failed in its source, by its provenance, so that exactly
 //     one shard reports it.
 func (s Shard) Owns(it *Item) bool {
@@ -57,10 +65,10 @@ func (s Shard) Owns(it *Item) bool {
 		basis = "prov:" + it.Prov.String()
 	case it.ID != "":
 		basis = "id:" + it.ID
+	case it.Key != "":
+		basis = "key:" + identity.Stable(it.Key)
 	case it.Blob == nil:
 		basis = "id:" + identity.Derive(identity.Input{DatasetIDs: it.DatasetIDs, Kind: it.Kind.String(), URL: it.URL, Text: it.Text})
-	case it.Key != "":
-		basis = "key:" + it.Key
 	default:
 		basis = "prov:" + it.Prov.String()
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -23,7 +24,7 @@ type Counters struct {
 	// Sync: items an earlier run finished that changed since.
 	Updated   atomic.Int64 // inputs updated in place (ActionUpdate done; not in Done)
 	Replaced  atomic.Int64 // inputs deleted and posted again (ActionReplace done; also in Done)
-	Conflicts atomic.Int64 // items whose content changed under a used ID (also in Failed)
+	Conflicts atomic.Int64 // failed items whose error wraps ErrContentChanged (also in Failed)
 	Deleted   atomic.Int64 // inputs deleted because their items left the sources
 
 	start time.Time
@@ -39,6 +40,15 @@ type Stats struct {
 	Requests, Batches, Retries, Throttle  int64
 	Updated, Replaced, Conflicts, Deleted int64
 	Elapsed                               time.Duration
+
+	// ReadAll is set on the Stats that Run returns (never by Snapshot):
+	// every source was streamed to its end in this run, none skipped as
+	// complete (see Job.ReadAll) and none cut short by Job.Stop or an
+	// error, and no item failed in its source (a skip is not a failure).
+	// Every item the sources hold was then looked up, so a SyncCheckpoint's
+	// Unseen yields only inputs whose items left: a run deletes nothing
+	// unless ReadAll is set (and Run returned no error).
+	ReadAll bool
 }
 
 // Snapshot copies the counters. Each field is read atomically; the set as a
@@ -86,12 +96,27 @@ func (s Stats) MBps() float64 {
 func (c *Counters) count(r Result) {
 	switch r.Event {
 	case EventDone:
-		c.Done.Add(1)
+		var action Action
+		if r.Item != nil && r.Item.Sync != nil {
+			action = r.Item.Sync.Action
+		}
+		switch action {
+		case ActionUpdate:
+			c.Updated.Add(1)
+		case ActionReplace:
+			c.Done.Add(1)
+			c.Replaced.Add(1)
+		default:
+			c.Done.Add(1)
+		}
 		c.Bytes.Add(r.Bytes)
 	case EventSkipped:
 		c.Skipped.Add(1)
 	case EventFailed:
 		c.Failed.Add(1)
+		if errors.Is(r.Err, ErrContentChanged) {
+			c.Conflicts.Add(1)
+		}
 	case EventResumed:
 		c.Resumed.Add(1)
 	}

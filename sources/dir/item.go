@@ -26,7 +26,7 @@ func (w *walker) item(d *folder, name, rel string, fi fs.FileInfo) (*pipeline.It
 	prov := pipeline.Provenance{Source: cfg.Path, Path: p}
 	it := &pipeline.Item{
 		Kind:       cfg.Kind,
-		Blob:       pipeline.FileBlob(p, fi.Size()),
+		Blob:       pipeline.FileBlobAt(p, fi.Size(), fi.ModTime()),
 		Prov:       prov,
 		DatasetIDs: slices.Clone(cfg.DatasetIDs),
 	}

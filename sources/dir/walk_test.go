@@ -60,8 +60,8 @@ func TestWalkEveryKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if it.Blob.Size != fi.Size() {
-			t.Errorf("%s: blob size %d, want %d", w.rel, it.Blob.Size, fi.Size())
+		if it.Blob.Size != fi.Size() || !it.Blob.ModTime.Equal(fi.ModTime()) {
+			t.Errorf("%s: blob size %d mtime %v, want %d, %v", w.rel, it.Blob.Size, it.Blob.ModTime, fi.Size(), fi.ModTime())
 		}
 		if want := ids.FileKey(p, fi.Size(), fi.ModTime()); it.Key != want {
 			t.Errorf("%s: key %q, want %q", w.rel, it.Key, want)

@@ -244,7 +244,7 @@ func (s *Source) localFile(it *pipeline.Item, column, p string) (string, error) 
 	case fi.Size() == 0:
 		return "", pipeline.Errorf(it.Prov, column, "want a non-empty file, got the empty file %s", quote(p))
 	}
-	it.Blob = pipeline.FileBlob(resolved, fi.Size())
+	it.Blob = pipeline.FileBlobAt(resolved, fi.Size(), fi.ModTime())
 	keyPath := resolved
 	if !filepath.IsAbs(p) {
 		// What FileKey's filepath.Abs would give, without asking the OS

@@ -196,6 +196,9 @@ func TestKeys(t *testing.T) {
 		if it.Key != want[i] {
 			t.Errorf("row %d: Key = %q, want %q", it.Prov.Row, it.Key, want[i])
 		}
+		if it.Blob != nil && (it.Blob.Size != fi.Size() || !it.Blob.ModTime.Equal(fi.ModTime())) {
+			t.Errorf("row %d: blob size %d mtime %v, want the file's %d, %v", it.Prov.Row, it.Blob.Size, it.Blob.ModTime, fi.Size(), fi.ModTime())
+		}
 	}
 }
 

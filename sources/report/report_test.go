@@ -286,9 +286,9 @@ func TestFileChecks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g.Err != nil || g.ID != tc.wantID || g.Key != tc.wantKey(img, now) || g.Blob == nil || g.Blob.Size != now.Size() {
-				t.Errorf("item: err %v, ID %q, key %q, blob %+v; want ID %q, key %q, size %d",
-					g.Err, g.ID, g.Key, g.Blob, tc.wantID, tc.wantKey(img, now), now.Size())
+			if g.Err != nil || g.ID != tc.wantID || g.Key != tc.wantKey(img, now) || g.Blob == nil || g.Blob.Size != now.Size() || !g.Blob.ModTime.Equal(now.ModTime()) {
+				t.Errorf("item: err %v, ID %q, key %q, blob %+v; want ID %q, key %q, size %d, mtime %v",
+					g.Err, g.ID, g.Key, g.Blob, tc.wantID, tc.wantKey(img, now), now.Size(), now.ModTime())
 			}
 		})
 	}

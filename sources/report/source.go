@@ -108,12 +108,12 @@ func (s *Source) Fingerprint() (string, error) {
 //   - Prov is the original provenance, its Source noting the report line:
 //     "manifest.csv [report failures.jsonl line 7]". A note from an earlier
 //     retry is replaced, not repeated.
-//   - A file is stat'ed afresh: Blob is a FileBlob of its current size. If
-//     the file changed since the report (its size or modification time no
-//     longer match the file key), the key's file part is updated to the
-//     current one, and an ID that the sink derived from the old content (32
-//     lower-case hex characters) is dropped so that it is derived again: the
-//     new content must not take the old input's ID.
+//   - A file is stat'ed afresh: Blob is a FileBlobAt of its current size
+//     and modification time. If the file changed since the report (its size
+//     or modification time no longer match the file key), the key's file
+//     part is updated to the current one, and an ID that the sink derived
+//     from the old content (32 lower-case hex characters) is dropped so that
+//     it is derived again: the new content must not take the old input's ID.
 //
 // These become failed items (stage "source"), reported and not sent: a
 // record whose file is gone (the message names the path); a record that is
@@ -209,7 +209,7 @@ func (s *Source) item(line []byte, n int) *pipeline.Item {
 		case !fi.Mode().IsRegular():
 			return it.Fail("source", pipeline.Errorf(prov, "file", "%s is no longer a regular file", rec.Item.File))
 		}
-		it.Blob = pipeline.FileBlob(rec.Item.File, fi.Size())
+		it.Blob = pipeline.FileBlobAt(rec.Item.File, fi.Size(), fi.ModTime())
 		if key, changed := refreshFileKey(it.Key, rec.Item.File, fi.Size(), fi.ModTime()); changed {
 			it.Key = key
 			if looksDerived(it.ID) {
