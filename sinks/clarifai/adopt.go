@@ -30,17 +30,49 @@ import (
 // (adoptGiven first checks the IntentLog's digest, see intent.go). It is
 // pure: it calls nothing and changes neither argument.
 func inputDiff(server *pb.Input, it *pipeline.Item) []string {
-	var diffs []string
-	differ := func(what string, server, item any) {
-		diffs = append(diffs, fmt.Sprintf("%s: server has %v, the item %v", what, server, item))
+	ds := inputDiffs(server, it)
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.text
+	}
+	return out
+}
+
+// fieldDiff is one difference inputDiffs found: the field group it is in
+// (FieldContent for the kind, URLs and text) and the phrase for people.
+type fieldDiff struct {
+	field pipeline.Field
+	text  string
+}
+
+// diffFields returns the groups of ds.
+func diffFields(ds []fieldDiff) pipeline.Fields {
+	var fs pipeline.Fields
+	for _, d := range ds {
+		fs = fs.With(d.field)
+	}
+	return fs
+}
+
+// inputDiffs is inputDiff with the field group of each difference, so that
+// a caller can tell a change of content (which Clarifai cannot patch) from
+// one of labels, metadata, geo or datasets (which it can).
+func inputDiffs(server *pb.Input, it *pipeline.Item) []fieldDiff {
+	var diffs []fieldDiff
+	add := func(f pipeline.Field, text string) { diffs = append(diffs, fieldDiff{f, text}) }
+	differ := func(f pipeline.Field, what string, server, item any) {
+		add(f, fmt.Sprintf("%s: server has %v, the item %v", what, server, item))
 	}
 	d := server.GetData()
 	if got, want := dataKinds(d), itemKinds(it); got != want {
-		differ("kind", got, want)
+		differ(pipeline.FieldContent, "kind", got, want)
 	}
 	url := func(part string, got string) {
 		if it.URL != "" && got != it.URL {
-			differ(part+" url", quoteOrNone(got), quoteOrNone(it.URL))
+			differ(pipeline.FieldContent, part+" url", quoteOrNone(got), quoteOrNone(it.URL))
 		}
 	}
 	switch it.Kind {
@@ -56,19 +88,19 @@ func inputDiff(server *pb.Input, it *pipeline.Item) []string {
 		}
 	}
 	if raw := d.GetText().GetRaw(); raw != "" && it.Blob == nil && it.Text != "" && raw != it.Text {
-		differ("text", abbreviate(raw), abbreviate(it.Text))
+		differ(pipeline.FieldContent, "text", abbreviate(raw), abbreviate(it.Text))
 	}
 	if got, want := serverConcepts(d.GetConcepts()), itemConcepts(it.Concepts); got != want {
-		differ("concepts", got, want)
+		differ(pipeline.FieldConcepts, "concepts", got, want)
 	}
 	if diff := metadataDiff(d.GetMetadata(), it.Metadata); diff != "" {
-		diffs = append(diffs, diff)
+		add(pipeline.FieldMetadata, diff)
 	}
 	if diff := geoDiff(d.GetGeo().GetGeoPoint(), it.Geo); diff != "" {
-		diffs = append(diffs, diff)
+		add(pipeline.FieldGeo, diff)
 	}
 	if ds := server.GetDatasetIds(); len(ds) > 0 && !sameSet(ds, it.DatasetIDs) {
-		differ("dataset IDs", ds, it.DatasetIDs)
+		differ(pipeline.FieldDatasets, "dataset IDs", ds, it.DatasetIDs)
 	}
 	return diffs
 }
