@@ -902,8 +902,9 @@ func (w *updater) replace(ctx context.Context, items []*pipeline.Item) error {
 		return nil
 	}
 	bo := client.NewBackoff(w.cfg.ResendBackoff, maxResendBackoff, maxResendElapsed)
-	left := ids
-	for polls := 0; len(left) > 0; polls++ {
+	left := slices.Clone(ids) // DeleteFunc below clears what it drops
+	polls := 0
+	for ; len(left) > 0; polls++ {
 		if polls > 0 {
 			delay := bo.NextBackOff()
 			if delay == backoff.Stop {
@@ -935,8 +936,8 @@ func (w *updater) replace(ctx context.Context, items []*pipeline.Item) error {
 	}
 	for _, it := range items {
 		if !gone[it.Sync.PriorID] {
-			ferr := pipeline.Errorf(it.Prov, "", "its content changed and the earlier input %s was deleted but is still listed after %v; "+
-				"a rerun posts it once the server has deleted it", it.Sync.PriorID, maxResendElapsed)
+			ferr := pipeline.Errorf(it.Prov, "", "its content changed and the earlier input %s was deleted but is still listed after %d polls; "+
+				"a rerun posts it once the server has deleted it", it.Sync.PriorID, polls)
 			if err := w.rep.failItem(ctx, it, replaceStage, 0, 1, 0, ferr); err != nil {
 				return err
 			}
