@@ -412,6 +412,16 @@ type sinkStats struct {
 // results carry it with Concepts and Metadata nil; a failure result, after
 // acceptance as before it, carries the whole item.
 //
+// Sync (pipeline.Item.Sync, set by a checkpoint that compares items; nil
+// means none of this applies): an ActionUpdate item is not posted; its
+// input is changed in place (see updater.apply: PatchInputs, dataset
+// inputs, annotations) and it ends with EventDone at stage "update", or
+// EventFailed there with the code of the call that refused it. An
+// ActionReplace item's earlier input is deleted, and once it is gone the
+// item is posted as a new one. An ActionAdd item is posted as ever. With
+// SinkConfig.Existing, a new item whose ID the app holds is read back and
+// adopted, updated or failed as a conflict instead of posted.
+//
 // Run returns once every item taken from the input has its final result.
 // A Sink may run more than once, but not concurrently with itself.
 type Sink struct {
@@ -453,12 +463,13 @@ func (s *Sink) Stats() SinkStats {
 // confirmed), a fatal error occurs, or ctx is done; every goroutine it
 // starts has returned when it returns.
 //
-// The sink is five stages joined by channels, run under one errgroup:
+// The sink is six stages joined by channels, run under one errgroup:
 //
 //	in ─► batcher ─► upload workers ─┬─► annotator ─┐
-//	         ▲                       ├─► verifier ──┤
-//	         └──── re-sends ─────────┼──────┘       │
-//	                                 └─► finish ◄───┘ ─► results
+//	       │ ▲ ▲          │          ├─► verifier ──┤
+//	       │ │ └ re-sends ┼──────────┼──────┘       │
+//	       │ └ replaced ─ updater ◄──┘              │
+//	       └─────────────► updater ─────► finish ◄──┘ ─► results
 //
 // An item goes through them top-down:
 //
@@ -473,13 +484,19 @@ func (s *Sink) Stats() SinkStats {
 //  4. The verifier confirms processing (one GetInputsAddJob per group of
 //     batches; ListInputs by ID otherwise), reports successes and
 //     failures, and hands inputs to send again back to the batcher.
-//  5. The finish stage (finisher) joins an item's parts, sends its results
+//  5. The update stage (updater) takes the items an earlier run left on
+//     the server that changed since (pipeline.ActionUpdate: patched in
+//     place, never verified again) or whose content changed under a given
+//     ID (pipeline.ActionReplace: deleted, then handed back to the batcher
+//     to be posted), from the batcher and from workers that found a new
+//     item's ID on the server (SinkConfig.Existing).
+//  6. The finish stage (finisher) joins an item's parts, sends its results
 //     in order, frees its slot with the final one, and closes finished when
 //     the input is closed and every item has its final result; the other
 //     stages then return.
 //
-// Only the channel into the annotator blocks its senders on purpose
-// (back-pressure); the mailboxes into the verifier and the batcher never
+// Only the channels into the annotator and the updater block their senders
+// on purpose (back-pressure); the mailboxes into the verifier and the batcher never
 // block (each entry holds items that hold a slot, so MaxPending bounds
 // them), which keeps the stages free of cycles that could deadlock.
 func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<- pipeline.Result) error {

@@ -489,3 +489,23 @@ func TestSinkExisting(t *testing.T) {
 		t.Errorf("conflicting input changed: %v", si.Input)
 	}
 }
+
+// TestSyncUpdateWithoutUpdater: an API that cannot patch fails update
+// items (not the run); other items go on as before.
+func TestSyncUpdateWithoutUpdater(t *testing.T) {
+	f := newFakeAPI()
+	it := image("u")
+	u := updateOf(it, fields(pipeline.FieldConcepts), func(u *pipeline.Item) { u.Concepts = []pipeline.Concept{pipeline.Positive("x")} })
+	plain := image("plain")
+	out, err := runSink(t, t.Context(), newTestSink(t, f, SinkConfig{}), []*pipeline.Item{u, plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out[u].final; r.Event != pipeline.EventFailed || r.Stage != updateStage {
+		t.Errorf("update: %v at %q: %v", r.Event, r.Stage, r.Err)
+	}
+	mustDone(t, out, plain)
+	if n := f.count("PostInputs"); n != 1 {
+		t.Errorf("%d PostInputs", n)
+	}
+}
