@@ -210,9 +210,12 @@ func (w *updater) apply(ctx context.Context, items []*pipeline.Item) error {
 	jobs := make([]*upJob, len(items))
 	for i, it := range items {
 		jobs[i] = &upJob{it: it}
-		if it.ID == "" {
+		switch {
+		case it.ID == "":
 			jobs[i].failf(0, "an update needs the input's ID; the checkpoint gave none")
-		} else if w.upd == nil {
+		case it.Sync.Changed.Has(pipeline.FieldContent):
+			jobs[i].fail(0, pipeline.Errorf(it.Prov, "", "input %s cannot be updated: %w", it.ID, pipeline.ErrContentChanged))
+		case w.upd == nil:
 			jobs[i].failf(0, "input %s changed but the sink's API cannot update inputs", it.ID)
 		}
 	}
@@ -879,6 +882,9 @@ func (w *updater) replace(ctx context.Context, items []*pipeline.Item) error {
 	ids := make([]string, 0, len(items))
 	seen := map[string]bool{}
 	for _, it := range items {
+		if it.Sync.PriorID == "" {
+			continue // nothing to delete: posted at once
+		}
 		if !seen[it.Sync.PriorID] {
 			seen[it.Sync.PriorID] = true
 			ids = append(ids, it.Sync.PriorID)
@@ -935,7 +941,7 @@ func (w *updater) replace(ctx context.Context, items []*pipeline.Item) error {
 		gone[id] = !slices.Contains(left, id)
 	}
 	for _, it := range items {
-		if !gone[it.Sync.PriorID] {
+		if it.Sync.PriorID != "" && !gone[it.Sync.PriorID] {
 			ferr := pipeline.Errorf(it.Prov, "", "its content changed and the earlier input %s was deleted but is still listed after %d polls; "+
 				"a rerun posts it once the server has deleted it", it.Sync.PriorID, polls)
 			if err := w.rep.failItem(ctx, it, replaceStage, 0, 1, 0, ferr); err != nil {

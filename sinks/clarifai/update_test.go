@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
@@ -507,5 +509,44 @@ func TestSyncUpdateWithoutUpdater(t *testing.T) {
 	mustDone(t, out, plain)
 	if n := f.count("PostInputs"); n != 1 {
 		t.Errorf("%d PostInputs", n)
+	}
+}
+
+// TestOursReadsBackBuiltAnnotations: every annotation buildAnnotations
+// makes is recognized as this tool's from what the server returns (its ID,
+// region and concepts), with or without a region ID, box or polygon; one
+// whose geometry or labels differ, or with two regions, is not.
+func TestOursReadsBackBuiltAnnotations(t *testing.T) {
+	it := &pipeline.Item{ID: "in", Regions: []pipeline.Region{
+		box(0.1, 0.2, "cat"),
+		{ID: "r-7", Polygon: []pipeline.Point{{Row: 0.1, Col: 0.1}, {Row: 0.5, Col: 0.3}, {Row: 0.2, Col: 0.9}},
+			Concepts: []pipeline.Concept{{ID: "c1", Name: "Dog", Value: 1}, pipeline.Negative("wolf")}},
+		{Box: &pipeline.BoundingBox{Top: 0.123456789, Left: 0, Bottom: 1, Right: 0.3333333}},
+	}}
+	anns, err := buildAnnotations(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, an := range anns {
+		if !ours("in", an, len(anns)) {
+			t.Errorf("annotation %d not recognized", i)
+		}
+		if ours("in", an, i) {
+			t.Errorf("annotation %d recognized with only %d annotations listed", i, i)
+		}
+		if ours("other", an, len(anns)) {
+			t.Errorf("annotation %d recognized for another input", i)
+		}
+	}
+	moved := proto.CloneOf(anns[0])
+	moved.Data.Regions[0].RegionInfo.BoundingBox.TopRow += 0.01
+	relabeled := proto.CloneOf(anns[1])
+	relabeled.Data.Regions[0].Data.Concepts[0].Name = "dog"
+	two := proto.CloneOf(anns[2])
+	two.Data.Regions = append(two.Data.Regions, anns[0].Data.Regions[0])
+	for name, an := range map[string]*pb.Annotation{"moved": moved, "relabeled": relabeled, "two regions": two} {
+		if ours("in", an, len(anns)) {
+			t.Errorf("%s annotation recognized as ours", name)
+		}
 	}
 }
