@@ -140,6 +140,8 @@ func TestSyncUpdateFields(t *testing.T) {
 		"regions": mk("regions", func(it *pipeline.Item) {
 			it.Regions = []pipeline.Region{box(0.1, 0.1, "cat"), box(0.5, 0.5, "dog")}
 		}),
+		"regions-gone": mk("regions-gone", func(it *pipeline.Item) { it.Regions = []pipeline.Region{box(0.1, 0.1, "cat")} }),
+		"regions-bad":  mk("regions-bad", func(it *pipeline.Item) { it.Regions = []pipeline.Region{box(0.1, 0.1, "cat")} }),
 	}
 	var items []*pipeline.Item
 	for _, it := range first {
@@ -171,10 +173,25 @@ func TestSyncUpdateFields(t *testing.T) {
 		updateOf(first["regions"], fields(rg), func(it *pipeline.Item) {
 			it.Regions = []pipeline.Region{box(0.1, 0.1, "cat"), box(0.6, 0.2, "bird")}
 		}),
+		updateOf(first["regions-gone"], fields(rg), func(it *pipeline.Item) { it.Regions = nil }),
+		// A dataset deleted since holds the input no longer.
+		updateOf(first["relabel"], fields(ds), func(it *pipeline.Item) { it.Sync.PriorDatasets = []string{"deleted-since"} }),
 	}
+	badRegion := updateOf(first["regions-bad"], fields(rg), func(it *pipeline.Item) {
+		it.Regions = []pipeline.Region{box(0.1, 0.1, "not valid!")}
+	})
 	calls := e.srv.Calls()
-	out := e.run(t, SinkConfig{}, updates...)
+	out := e.run(t, SinkConfig{}, append(updates, badRegion)...)
 	mustDone(t, out, updates...)
+	if r := out[badRegion].final; r.Event != pipeline.EventFailed || r.Stage != updateStage || r.Code != int32(st.StatusCode_ANNOTATION_INVALID_ARGUMENT) {
+		t.Errorf("bad region: %v at %q code %d: %v", r.Event, r.Stage, r.Code, r.Err)
+	}
+	if n := len(e.srv.InputAnnotations(emuUser, emuApp, "regions-bad")); n != 1 {
+		t.Errorf("a refused region took the earlier annotation: %d left", n)
+	}
+	if n := len(e.srv.InputAnnotations(emuUser, emuApp, "regions-gone")); n != 0 {
+		t.Errorf("regions-gone has %d annotations", n)
+	}
 	for _, it := range updates {
 		if o := out[it]; o != nil && (o.final.Stage != updateStage || len(o.events) != 1) {
 			t.Errorf("%s: events %v, stage %q; want one done at update", it.ID, o.events, o.final.Stage)
