@@ -30,17 +30,49 @@ import (
 // (adoptGiven first checks the IntentLog's digest, see intent.go). It is
 // pure: it calls nothing and changes neither argument.
 func inputDiff(server *pb.Input, it *pipeline.Item) []string {
-	var diffs []string
-	differ := func(what string, server, item any) {
-		diffs = append(diffs, fmt.Sprintf("%s: server has %v, the item %v", what, server, item))
+	ds := inputDiffs(server, it)
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.text
+	}
+	return out
+}
+
+// fieldDiff is one difference inputDiffs found: the field group it is in
+// (FieldContent for the kind, URLs and text) and the phrase for people.
+type fieldDiff struct {
+	field pipeline.Field
+	text  string
+}
+
+// diffFields returns the groups of ds.
+func diffFields(ds []fieldDiff) pipeline.Fields {
+	var fs pipeline.Fields
+	for _, d := range ds {
+		fs = fs.With(d.field)
+	}
+	return fs
+}
+
+// inputDiffs is inputDiff with the field group of each difference, so that
+// a caller can tell a change of content (which Clarifai cannot patch) from
+// one of labels, metadata, geo or datasets (which it can).
+func inputDiffs(server *pb.Input, it *pipeline.Item) []fieldDiff {
+	var diffs []fieldDiff
+	add := func(f pipeline.Field, text string) { diffs = append(diffs, fieldDiff{f, text}) }
+	differ := func(f pipeline.Field, what string, server, item any) {
+		add(f, fmt.Sprintf("%s: server has %v, the item %v", what, server, item))
 	}
 	d := server.GetData()
 	if got, want := dataKinds(d), itemKinds(it); got != want {
-		differ("kind", got, want)
+		differ(pipeline.FieldContent, "kind", got, want)
 	}
 	url := func(part string, got string) {
 		if it.URL != "" && got != it.URL {
-			differ(part+" url", quoteOrNone(got), quoteOrNone(it.URL))
+			differ(pipeline.FieldContent, part+" url", quoteOrNone(got), quoteOrNone(it.URL))
 		}
 	}
 	switch it.Kind {
@@ -56,19 +88,19 @@ func inputDiff(server *pb.Input, it *pipeline.Item) []string {
 		}
 	}
 	if raw := d.GetText().GetRaw(); raw != "" && it.Blob == nil && it.Text != "" && raw != it.Text {
-		differ("text", abbreviate(raw), abbreviate(it.Text))
+		differ(pipeline.FieldContent, "text", abbreviate(raw), abbreviate(it.Text))
 	}
 	if got, want := serverConcepts(d.GetConcepts()), itemConcepts(it.Concepts); got != want {
-		differ("concepts", got, want)
+		differ(pipeline.FieldConcepts, "concepts", got, want)
 	}
 	if diff := metadataDiff(d.GetMetadata(), it.Metadata); diff != "" {
-		diffs = append(diffs, diff)
+		add(pipeline.FieldMetadata, diff)
 	}
 	if diff := geoDiff(d.GetGeo().GetGeoPoint(), it.Geo); diff != "" {
-		diffs = append(diffs, diff)
+		add(pipeline.FieldGeo, diff)
 	}
 	if ds := server.GetDatasetIds(); len(ds) > 0 && !sameSet(ds, it.DatasetIDs) {
-		differ("dataset IDs", ds, it.DatasetIDs)
+		differ(pipeline.FieldDatasets, "dataset IDs", ds, it.DatasetIDs)
 	}
 	return diffs
 }
@@ -255,4 +287,97 @@ func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry,
 		}
 	}
 	return adopted, nil
+}
+
+// existing takes out of pending the new items (isNew) whose input ID the
+// app already holds (SinkConfig.Existing), reads those inputs back (one
+// ListInputs) and decides for each, by inputDiffs: equal, it is handed on
+// as a resumed item (annotations posted again, processing verified); only
+// labels, metadata, geo or datasets differ, it becomes an ActionUpdate of
+// them (and of its regions, if it has any) and goes to the update stage;
+// its content differs, it fails at stage "sync" wrapping
+// pipeline.ErrContentChanged. An input the read-back does not find (deleted
+// since it was listed) is posted. It returns the entries to post; the error
+// is non-nil for a fatal failure or when ctx is done.
+func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, error) {
+	var found []*entry
+	post := make([]*entry, 0, len(pending))
+	for _, e := range pending {
+		if e.t == nil && isNew(e.it) && u.cfg.Existing(e.in.Id) {
+			found = append(found, e)
+		} else {
+			post = append(post, e)
+		}
+	}
+	if len(found) == 0 {
+		return pending, nil
+	}
+	ids := make([]string, 0, len(found))
+	seen := make(map[string]bool, len(found))
+	for _, e := range found {
+		if !seen[e.in.Id] {
+			seen[e.in.Id] = true
+			ids = append(ids, e.in.Id)
+		}
+	}
+	// A batch has at most 128 inputs: one page holds them all.
+	resp, err := u.lister.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))})
+	apiErr, stop := callFailure("read back existing inputs", err)
+	if stop != nil {
+		return nil, stop
+	}
+	held := make(map[string]*pb.Input, len(ids))
+	for _, in := range resp.GetInputs() {
+		held[in.GetId()] = in
+	}
+	var equal []acceptance
+	for _, e := range found {
+		in := held[e.in.Id]
+		switch {
+		case apiErr != nil:
+			err = u.failEntry(ctx, e, int32(apiErr.Code), pipeline.Errorf(e.it.Prov, "",
+				"input %s is already on the server and reading it back failed: %v", e.in.Id, apiErr))
+		case in == nil:
+			post = append(post, e)
+		default:
+			ds := inputDiffs(in, e.it)
+			fs := diffFields(ds)
+			switch {
+			case len(ds) == 0:
+				t := &track{it: e.it, stage: stage}
+				if u.cfg.verifying() {
+					t.pack(e.metadata)
+				}
+				equal = append(equal, acceptance{t: t, resumed: true, verify: u.cfg.verifying()})
+			case fs.Has(pipeline.FieldContent):
+				texts := make([]string, len(ds))
+				for i, d := range ds {
+					texts[i] = d.text
+				}
+				err = u.rep.failItem(ctx, e.it, syncStage, 0, 0, 0, pipeline.Errorf(e.it.Prov, "",
+					"input %s is already on the server with other content (%s): %w", e.in.Id, strings.Join(texts, "; "),
+					pipeline.ErrContentChanged))
+			default:
+				var d pipeline.Digests
+				if e.it.Sync != nil {
+					d = e.it.Sync.Digests
+				}
+				if len(e.it.Regions) > 0 {
+					fs = fs.With(pipeline.FieldRegions)
+				}
+				e.it.Sync = &pipeline.Sync{Digests: d, Action: pipeline.ActionUpdate, PriorID: e.in.Id, Changed: fs,
+					PriorDatasets: in.GetDatasetIds()}
+				err = pipeline.Send(ctx, u.update, e.it)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(equal) > 0 {
+		if err := u.handOn(ctx, nil, equal); err != nil {
+			return nil, err
+		}
+	}
+	return post, nil
 }

@@ -17,6 +17,8 @@ import (
 //
 // An item with a problem gets EventFailed at stage "validate" with an error
 // naming it; every other item gets EventDone with the bytes it would send.
+// An item that would update its input (pipeline.ActionUpdate) is checked
+// without loading its content and counted in Plan.Updates.
 // The item's ID is set as the real run would set it. Plan returns the
 // counts once Run has returned. DryRun is not safe for concurrent Runs.
 type DryRun struct {
@@ -34,10 +36,15 @@ type Plan struct {
 	// exact for the first two (batch rules applied in order), about two
 	// polls per verification group for the last.
 	PostInputs, Annotations, PostAnnotations, VerifyCalls int64
+	// Updates are the items that would update an input an earlier run
+	// left (pipeline.ActionUpdate) instead of posting one; UpdateCalls
+	// estimates their calls: one PatchInputs per 128 of them (more when
+	// labels are removed, datasets move or regions change).
+	Updates, UpdateCalls int64
 }
 
 // Calls is the total number of API calls the plan makes.
-func (p Plan) Calls() int64 { return p.PostInputs + p.PostAnnotations + p.VerifyCalls }
+func (p Plan) Calls() int64 { return p.PostInputs + p.PostAnnotations + p.VerifyCalls + p.UpdateCalls }
 
 // Duration estimates the run's length at rate calls per second (the
 // client-side budget every call shares); 0 when rate is not positive.
@@ -67,6 +74,19 @@ func (d *DryRun) Run(ctx context.Context, in <-chan *pipeline.Item, results chan
 	b := sinks.NewBatcher(d.cfg.Batch, nil)
 	var annotations int64 // not yet counted in a PostAnnotations call
 	for it := range in {
+		if a, ok := syncAction(it); ok && a == pipeline.ActionUpdate {
+			res := d.checkUpdate(it)
+			if res.Event == pipeline.EventFailed {
+				d.plan.Problems++
+			} else {
+				d.plan.Updates++
+				d.plan.UpdateCalls = (d.plan.Updates + maxPatchInputs - 1) / maxPatchInputs
+			}
+			if err := pipeline.Send(ctx, results, res); err != nil {
+				return err
+			}
+			continue
+		}
 		res, n := d.check(ctx, it)
 		if res.Event == pipeline.EventFailed {
 			d.plan.Problems++
@@ -125,6 +145,26 @@ func (d *DryRun) check(ctx context.Context, it *pipeline.Item) (pipeline.Result,
 		return fail(err)
 	}
 	return pipeline.Result{Item: it, Event: pipeline.EventDone, Stage: "validate", Bytes: e.bytes}, int64(len(anns))
+}
+
+// checkUpdate runs the sink's checks on an item that would update its
+// input (pipeline.ActionUpdate): those of precheck, its metadata and its
+// regions. Its content is not loaded: an update does not send it.
+func (d *DryRun) checkUpdate(it *pipeline.Item) pipeline.Result {
+	err := precheck(it)
+	if err == nil && it.Metadata != nil {
+		if _, merr := toStruct(it.Metadata); merr != nil {
+			err = pipeline.Errorf(it.Prov, "metadata", "%v", merr)
+		}
+	}
+	if err == nil {
+		err = checkRegions(it)
+	}
+	if err != nil {
+		it.Err, it.Stage = err, "validate"
+		return pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: "validate", Err: err}
+	}
+	return pipeline.Result{Item: it, Event: pipeline.EventDone, Stage: "validate"}
 }
 
 // Plan returns the counts of the last Run.

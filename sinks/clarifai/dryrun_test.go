@@ -2,6 +2,9 @@ package clarifai
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -72,5 +75,40 @@ func TestDryRunFindsEveryProblemAndPlansCalls(t *testing.T) {
 	}
 	if withRegions.ID == "" {
 		t.Error("the dry run did not assign the ID the real run would")
+	}
+}
+
+// TestDryRunTakesUpdates: items that would update their inputs are checked
+// without loading their content and planned as updates, not posts.
+func TestDryRunTakesUpdates(t *testing.T) {
+	update := func(id string, md map[string]any) *pipeline.Item {
+		return &pipeline.Item{ID: id, Kind: pipeline.KindImage, Metadata: md,
+			Blob: &pipeline.Blob{Size: 10, Open: func() (io.ReadCloser, error) { return nil, errors.New("content loaded") }},
+			Sync: &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: id, Changed: fields(pipeline.FieldMetadata)}}
+	}
+	var items []*pipeline.Item
+	for i := range 130 {
+		items = append(items, update(fmt.Sprintf("u%d", i), map[string]any{"i": float64(i)}))
+	}
+	bad := update("bad", map[string]any{"f": func() {}})
+	items = append(items, bad, &pipeline.Item{Kind: pipeline.KindText, Text: "new"})
+	d := NewDryRun(SinkConfig{})
+	in := make(chan *pipeline.Item, len(items))
+	for _, it := range items {
+		in <- it
+	}
+	close(in)
+	results := make(chan pipeline.Result, len(items))
+	if err := d.Run(t.Context(), in, results); err != nil {
+		t.Fatal(err)
+	}
+	close(results)
+	for r := range results {
+		if (r.Event == pipeline.EventFailed) != (r.Item == bad) {
+			t.Errorf("%s: %v %v", r.Item.ID, r.Event, r.Err)
+		}
+	}
+	if p := d.Plan(); p.Updates != 130 || p.UpdateCalls != 2 || p.Inputs != 1 || p.Problems != 1 || p.PostInputs != 1 {
+		t.Errorf("plan %+v", p)
 	}
 }

@@ -164,30 +164,45 @@ func (bd *builder) build(ctx context.Context, it *pipeline.Item) (*entry, error)
 	default:
 		return nil, pipeline.Errorf(it.Prov, "", "cannot upload an item of kind %s", it.Kind)
 	}
-	if len(it.Concepts) > 0 {
-		data.Concepts = make([]*pb.Concept, len(it.Concepts))
-		cs := make([]pb.Concept, len(it.Concepts)) // one allocation for all
-		for i, c := range it.Concepts {
-			// Value is always set: over gRPC a missing value reads as 0,
-			// a negative label.
-			cs[i].Id, cs[i].Name, cs[i].Value = c.ID, c.Name, c.Value
-			data.Concepts[i] = &cs[i]
-		}
-	}
+	data.Concepts = inputConcepts(it.Concepts)
 	if it.Metadata != nil {
 		var err error
 		if e.metadata, err = bd.metadata(data, it.Metadata); err != nil {
 			return nil, pipeline.Errorf(it.Prov, "metadata", "%v", err)
 		}
 	}
-	if g := it.Geo; g != nil {
-		data.Geo = &pb.Geo{GeoPoint: &pb.GeoPoint{Longitude: float32(g.Longitude), Latitude: float32(g.Latitude)}}
-	}
+	data.Geo = inputGeo(it.Geo)
 	if it.ID == "" {
 		it.ID, e.derived = ids.DeriveID(it, content), true
 	}
 	e.in = &pb.Input{Id: it.ID, Data: data, DatasetIds: it.DatasetIDs}
 	return e, nil
+}
+
+// inputConcepts returns the concepts of an input's data as the sink sends
+// them (by PostInputs and PatchInputs): nil for none.
+func inputConcepts(cs []pipeline.Concept) []*pb.Concept {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]*pb.Concept, len(cs))
+	all := make([]pb.Concept, len(cs)) // one allocation for all
+	for i, c := range cs {
+		// Value is always set: over gRPC a missing value reads as 0, a
+		// negative label.
+		all[i].Id, all[i].Name, all[i].Value = c.ID, c.Name, c.Value
+		out[i] = &all[i]
+	}
+	return out
+}
+
+// inputGeo returns the geo of an input's data as the sink sends it: nil for
+// none.
+func inputGeo(g *pipeline.Geo) *pb.Geo {
+	if g == nil {
+		return nil
+	}
+	return &pb.Geo{GeoPoint: &pb.GeoPoint{Longitude: float32(g.Longitude), Latitude: float32(g.Latitude)}}
 }
 
 // toStruct converts a JSON-like object to a protobuf Struct, keeping nested

@@ -50,6 +50,21 @@ type API interface {
 
 var _ API = (*client.Client)(nil)
 
+// Updater is what the Sink calls, besides API, to update the inputs of
+// items whose labels, metadata, geo, datasets or regions changed since an
+// earlier run (pipeline.ActionUpdate), with the contracts of the Client
+// methods of the same names. An API that does not implement it fails such
+// items.
+type Updater interface {
+	PatchInputs(ctx context.Context, req *pb.PatchInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
+	PostDatasetInputs(ctx context.Context, req *pb.PostDatasetInputsRequest, opts ...client.CallOption) (*pb.MultiDatasetInputResponse, error)
+	DeleteDatasetInputs(ctx context.Context, req *pb.DeleteDatasetInputsRequest, opts ...client.CallOption) (*st.BaseResponse, error)
+	ListAnnotations(ctx context.Context, req *pb.ListAnnotationsRequest, opts ...client.CallOption) (*pb.MultiAnnotationResponse, error)
+	DeleteAnnotations(ctx context.Context, req *pb.DeleteAnnotationsRequest, opts ...client.CallOption) (*st.BaseResponse, error)
+}
+
+var _ Updater = (*client.Client)(nil)
+
 // Settings are the settings of a Sink that a job file names, with their
 // keys (the upload section of package configs inlines them). SinkConfig
 // embeds them; their defaults are SinkConfig's.
@@ -161,6 +176,20 @@ type SinkConfig struct {
 	// intents; a duplicate-ID answer for content sent as bytes is then
 	// compared by kind, labels and metadata only.
 	Intents IntentLog
+
+	// Existing, when set, reports whether the app already holds an input
+	// ID (typically a set filled by ListInputIDs before the run: "adopt").
+	// A new item (no Sync, or ActionAdd without PriorID) whose ID, given
+	// or derived from its content once loaded, is held is not posted: the
+	// input is read back (ListInputs) and compared with the item
+	// (inputDiffs). Equal: the item is done as a resumed one (its regions
+	// posted again, its processing verified). Only concepts, metadata, geo
+	// or datasets differ: it is updated (it.Sync becomes an ActionUpdate of
+	// those groups, and of its regions if it has any, keeping its Digests).
+	// Its content differs: it fails at stage "sync" with an error wrapping
+	// pipeline.ErrContentChanged. An ID the read-back does not find is
+	// posted as usual. Nil: every new item is posted.
+	Existing func(id string) bool
 
 	// Counters receives Batches and input Retries. Default: a private set.
 	// Bytes and item counts are counted by the runner from the results.
@@ -383,6 +412,16 @@ type sinkStats struct {
 // results carry it with Concepts and Metadata nil; a failure result, after
 // acceptance as before it, carries the whole item.
 //
+// Sync (pipeline.Item.Sync, set by a checkpoint that compares items; nil
+// means none of this applies): an ActionUpdate item is not posted; its
+// input is changed in place (see updater.apply: PatchInputs, dataset
+// inputs, annotations) and it ends with EventDone at stage "update", or
+// EventFailed there with the code of the call that refused it. An
+// ActionReplace item's earlier input is deleted, and once it is gone the
+// item is posted as a new one. An ActionAdd item is posted as ever. With
+// SinkConfig.Existing, a new item whose ID the app holds is read back and
+// adopted, updated or failed as a conflict instead of posted.
+//
 // Run returns once every item taken from the input has its final result.
 // A Sink may run more than once, but not concurrently with itself.
 type Sink struct {
@@ -424,12 +463,13 @@ func (s *Sink) Stats() SinkStats {
 // confirmed), a fatal error occurs, or ctx is done; every goroutine it
 // starts has returned when it returns.
 //
-// The sink is five stages joined by channels, run under one errgroup:
+// The sink is six stages joined by channels, run under one errgroup:
 //
 //	in ─► batcher ─► upload workers ─┬─► annotator ─┐
-//	         ▲                       ├─► verifier ──┤
-//	         └──── re-sends ─────────┼──────┘       │
-//	                                 └─► finish ◄───┘ ─► results
+//	       │ ▲ ▲          │          ├─► verifier ──┤
+//	       │ │ └ re-sends ┼──────────┼──────┘       │
+//	       │ └ replaced ─ updater ◄──┘              │
+//	       └─────────────► updater ─────► finish ◄──┘ ─► results
 //
 // An item goes through them top-down:
 //
@@ -444,13 +484,19 @@ func (s *Sink) Stats() SinkStats {
 //  4. The verifier confirms processing (one GetInputsAddJob per group of
 //     batches; ListInputs by ID otherwise), reports successes and
 //     failures, and hands inputs to send again back to the batcher.
-//  5. The finish stage (finisher) joins an item's parts, sends its results
+//  5. The update stage (updater) takes the items an earlier run left on
+//     the server that changed since (pipeline.ActionUpdate: patched in
+//     place, never verified again) or whose content changed under a given
+//     ID (pipeline.ActionReplace: deleted, then handed back to the batcher
+//     to be posted), from the batcher and from workers that found a new
+//     item's ID on the server (SinkConfig.Existing).
+//  6. The finish stage (finisher) joins an item's parts, sends its results
 //     in order, frees its slot with the final one, and closes finished when
 //     the input is closed and every item has its final result; the other
 //     stages then return.
 //
-// Only the channel into the annotator blocks its senders on purpose
-// (back-pressure); the mailboxes into the verifier and the batcher never
+// Only the channels into the annotator and the updater block their senders
+// on purpose (back-pressure); the mailboxes into the verifier and the batcher never
 // block (each entry holds items that hold a slot, so MaxPending bounds
 // them), which keeps the stages free of cycles that could deadlock.
 func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<- pipeline.Result) error {
@@ -468,13 +514,21 @@ func (s *Sink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<-
 		toVerify   = newMailbox[verifyWork]()
 		resends    = newMailbox[*track]()
 		events     = make(chan event)
-		inputDone  = make(chan struct{}) // closed by the batcher
-		finished   = make(chan struct{}) // closed by the finish stage
+		// Unbuffered: a busy update stage holds back its senders.
+		toUpdate  = make(chan *pipeline.Item)
+		replaced  = newMailbox[*pipeline.Item]()
+		inputDone = make(chan struct{}) // closed by the batcher
+		finished  = make(chan struct{}) // closed by the finish stage
 	)
 	rep := reporter{events: events, finished: finished}
 	up := &uploader{api: s.api, lister: s.api, cfg: s.cfg, stats: &s.stats, rep: rep,
-		slots: slots, inputDone: inputDone, finished: finished, resends: resends, annotate: toAnnotate, verifyQ: toVerify}
+		slots: slots, inputDone: inputDone, finished: finished, resends: resends, annotate: toAnnotate, verifyQ: toVerify,
+		update: toUpdate, replaced: replaced}
 	_, up.wire = s.api.(*client.Client)
+	upd := &updater{api: s.api, cfg: s.cfg, wire: up.wire, stats: &s.stats, rep: rep, in: toUpdate,
+		inputDone: inputDone, finished: finished, replaced: replaced}
+	upd.upd, _ = s.api.(Updater)
+	g.Go(func() error { return upd.run(ctx) })
 
 	g.Go(func() error {
 		defer close(batches)

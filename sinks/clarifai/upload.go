@@ -51,6 +51,11 @@ type uploader struct {
 	resends   *mailbox[*track]     // inputs the verifier wants sent again
 	annotate  chan<- *track        // accepted items with regions, to the annotator
 	verifyQ   *mailbox[verifyWork] // accepted inputs to verify, to the verifier
+	// update takes ActionUpdate and ActionReplace items, and new items
+	// found on the server that differ in what can be updated, to the
+	// update stage; replaced brings back replaced items to post.
+	update   chan<- *pipeline.Item
+	replaced *mailbox[*pipeline.Item]
 }
 
 // dispatch is a batch on its way to an upload worker.
@@ -178,6 +183,12 @@ func (u *uploader) batch(ctx context.Context, in <-chan *pipeline.Item, out chan
 			if open != nil && !time.Now().Before(open.opened.Add(u.cfg.VerifyGroupWait)) {
 				sealOpen()
 			}
+		case <-u.replaced.Wake():
+			// Their earlier inputs are deleted: posted as new ones (they
+			// passed precheck when they came in).
+			for _, it := range u.replaced.Take() {
+				b.Add(it)
+			}
 		case <-u.resends.Wake():
 			for _, t := range u.resends.Take() {
 				if resent == nil {
@@ -205,6 +216,16 @@ func (u *uploader) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 			ev = pipeline.EventSkipped
 		}
 		return false, u.rep.report(ctx, event{kind: evReport, res: pipeline.Result{Item: it, Event: ev, Stage: it.Stage, Err: it.Err}})
+	case isSyncWork(it):
+		// Changed since an earlier run: updated in place, or deleted and
+		// posted again, by the update stage.
+		if err := precheck(it); err != nil {
+			return false, u.rep.failItem(ctx, it, stage, 0, 0, 0, err)
+		}
+		if err := checkRegions(it); err != nil {
+			return false, u.rep.failItem(ctx, it, annotateStage, 0, 0, 0, err)
+		}
+		return false, pipeline.Send(ctx, u.update, it)
 	case it.Resumed && it.ID != "":
 		// Delivered by an earlier run: never send it again (its ID is the
 		// one the server has). Without an ID it is sent like a new item;
@@ -259,6 +280,12 @@ func (u *uploader) deliver(ctx context.Context, d dispatch) error {
 			e.t, e.attempts = t, t.attempts
 		}
 		pending = append(pending, e)
+	}
+	if u.cfg.Existing != nil && d.resent == nil {
+		var err error
+		if pending, err = u.existing(ctx, pending); err != nil {
+			return err
+		}
 	}
 	if len(pending) == 0 {
 		return nil
