@@ -88,7 +88,7 @@ func Run(ctx context.Context, args []string, opts ...Option) int {
 	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
-	if err != nil && err != errItemsFailed {
+	if err != nil && !silent(err) {
 		fmt.Fprintln(e.stderr, "ingest:", err)
 	}
 	return code

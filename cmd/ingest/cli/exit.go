@@ -1,6 +1,10 @@
 package cli
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+)
 
 // Exit codes of the ingest command.
 const (
@@ -8,8 +12,9 @@ const (
 	// purpose, or done by an earlier run).
 	ExitOK = 0
 	// ExitFatal: the run could not finish (invalid key, unknown app, a
-	// source that cannot be read, interrupted). Rerun the same command to
-	// resume once the cause is fixed.
+	// source that cannot be read, interrupted), or it was asked to delete
+	// more inputs than sync.max_delete allows (nothing deleted). Rerun the
+	// same command to resume once the cause is fixed.
 	ExitFatal = 1
 	// ExitUsage: bad flags, configuration or input (a manifest whose
 	// header cannot be used); nothing was sent.
@@ -18,7 +23,38 @@ const (
 	// listed in the failure report, which `ingest run` can take back as a
 	// source to retry just those.
 	ExitItemsFailed = 3
+	// ExitConflicts: the run finished and the only items that failed are
+	// conflicts: their content changed under a user-given input ID an
+	// earlier run used, which Clarifai cannot change in place. Allow
+	// replacing those inputs (--replace-content, sync.replace_content) or
+	// give the items new IDs. When other items failed too, the code is
+	// ExitItemsFailed.
+	ExitConflicts = 4
 )
+
+// itemsExitCode is the exit code of a run that finished with s: ExitOK,
+// ExitConflicts when every failure is a conflict, else ExitItemsFailed.
+func itemsExitCode(s pipeline.Stats) int {
+	switch {
+	case s.Failed == 0:
+		return ExitOK
+	case s.Conflicts > 0 && s.Failed <= s.Conflicts:
+		return ExitConflicts
+	}
+	return ExitItemsFailed
+}
+
+// itemsError is what run returns for a run that finished with s: nil, or
+// the error carrying itemsExitCode (the summary said everything already).
+func itemsError(s pipeline.Stats) error {
+	switch itemsExitCode(s) {
+	case ExitConflicts:
+		return errConflicts
+	case ExitItemsFailed:
+		return errItemsFailed
+	}
+	return nil
+}
 
 // exitError carries an exit code through cobra.
 type exitError struct {
@@ -52,3 +88,10 @@ func exitCode(err error) int {
 // errItemsFailed is returned by run when the run finished with failures;
 // the summary already said everything, so Main prints nothing more.
 var errItemsFailed = &exitError{ExitItemsFailed, errors.New("some items failed")}
+
+// errConflicts is errItemsFailed for a run whose only failures are
+// conflicts.
+var errConflicts = &exitError{ExitConflicts, errors.New("some items conflict with inputs an earlier run made")}
+
+// silent reports whether err needs no line of its own after the summary.
+func silent(err error) bool { return err == errItemsFailed || err == errConflicts }
