@@ -105,7 +105,7 @@ last run stopped.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(e.runCommand(), e.validateCommand(), e.verifyCommand(), e.cloudCommand(), e.emulatorCommand(), e.configCommand(), e.versionCommand())
+	root.AddCommand(e.runCommand(), e.planCommand(), e.validateCommand(), e.verifyCommand(), e.cloudCommand(), e.emulatorCommand(), e.configCommand(), e.versionCommand())
 	return root
 }
 
