@@ -75,9 +75,9 @@ func TestPlanSinkCounts(t *testing.T) {
 	}
 	c := plan.Calls
 	wantCalls := PlanCalls{
-		PostInputs:  4, // 7 inputs posted (6 adds, 1 replace), 2 per call
-		PatchInputs: 2, // the concept overwrite, and the removal of the emptied list
-		GetInput:    1, // the emptied list is read back
+		PostInputs:        4,                         // 7 inputs posted (6 adds, 1 replace), 2 per call
+		PatchInputs:       2,                         // the concept overwrite, and the removal of the emptied list
+		GetInput:          1,                         // the emptied list is read back
 		PostDatasetInputs: 1, DeleteDatasetInputs: 1, // c in, a out
 		PostAnnotations: 2, // the new inputs' regions, the updated input's
 		ListAnnotations: 1, DeleteAnnotations: 1,

@@ -33,7 +33,7 @@ type DeleteReport struct {
 
 // DeleteCapError ends a run whose sources lost more of the job's inputs
 // than sync.max_delete allows: nothing was deleted. The CLI exits with
-// code 1; rerun with a higher cap once the sources are checked.
+// code 5; rerun with a higher cap once the sources are checked.
 type DeleteCapError struct {
 	// Departed is the number of inputs that left the sources.
 	Departed int64

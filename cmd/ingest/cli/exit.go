@@ -12,9 +12,8 @@ const (
 	// purpose, or done by an earlier run).
 	ExitOK = 0
 	// ExitFatal: the run could not finish (invalid key, unknown app, a
-	// source that cannot be read, interrupted), or it was asked to delete
-	// more inputs than sync.max_delete allows (nothing deleted). Rerun the
-	// same command to resume once the cause is fixed.
+	// source that cannot be read, interrupted). Rerun the same command to
+	// resume once the cause is fixed.
 	ExitFatal = 1
 	// ExitUsage: bad flags, configuration or input (a manifest whose
 	// header cannot be used); nothing was sent.
@@ -30,6 +29,12 @@ const (
 	// give the items new IDs. When other items failed too, the code is
 	// ExitItemsFailed.
 	ExitConflicts = 4
+	// ExitDeleteCapped: the run finished, but more of the job's inputs left
+	// the sources than sync.max_delete allows, so it deleted none of them
+	// (--delete). Rerunning gives the same answer: check the sources, then
+	// raise the cap (--max-delete) to delete them. Failed items, if any,
+	// are in the failure report as after exit 3.
+	ExitDeleteCapped = 5
 )
 
 // itemsExitCode is the exit code of a run that finished with s: ExitOK,

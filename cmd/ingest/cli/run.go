@@ -61,9 +61,9 @@ to see what a run would change first.
 
 Exit codes: 0 all done; 3 finished but some items failed; 4 finished and the
 only failures are conflicts (content changed under a given input ID; see
---replace-content); 1 fatal error (rerun to resume), or more inputs to
-delete than --max-delete allows (nothing deleted); 2 bad configuration or
-input, nothing sent.`,
+--replace-content); 5 finished, but more inputs left the sources than
+--max-delete allows, so none was deleted; 1 fatal error (rerun to resume);
+2 bad configuration or input, nothing sent.`,
 		Example: `  ingest run --config job.yaml
   ingest run --target embedded --dir ./photos
   CLARIFAI_PAT=... ingest run --dir ./photos --dataset train`,
@@ -138,14 +138,20 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 	default:
 	}
 	code := itemsExitCode(rep.Stats)
-	if runErr != nil {
+	switch {
+	case isDeleteCap(runErr):
+		code = ExitDeleteCapped
+	case runErr != nil:
 		code = ExitFatal
 	}
 	e.printSummary(job, rep, runErr)
 	if werr := writeRunReport(job, rep, runErr, code); werr != nil {
 		log.Warn("could not write the run report", zap.Error(werr))
 	}
-	if runErr != nil {
+	switch {
+	case code == ExitDeleteCapped:
+		return &exitError{code, runErr}
+	case runErr != nil:
 		return runErr
 	}
 	return itemsError(rep.Stats)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,9 +40,11 @@ func TestItemsExitCode(t *testing.T) {
 	if !silent(errConflicts) || !silent(errItemsFailed) || silent(errors.New("x")) {
 		t.Error("the item errors print nothing after the summary; others do")
 	}
-	capErr := &configs.DeleteCapError{Departed: 20, Cap: 10, MaxDelete: "10"}
-	if exitCode(capErr) != ExitFatal || !isDeleteCap(capErr) {
-		t.Errorf("a refused delete exits %d, want %d", exitCode(capErr), ExitFatal)
+	if ExitDeleteCapped != 5 {
+		t.Errorf("ExitDeleteCapped = %d; the documented code is 5", ExitDeleteCapped)
+	}
+	if capErr := (&configs.DeleteCapError{Departed: 20, Cap: 10, MaxDelete: "10"}); !isDeleteCap(fmt.Errorf("run: %w", capErr)) {
+		t.Error("a refused delete is not recognized")
 	}
 }
 
