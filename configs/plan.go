@@ -446,10 +446,22 @@ func (p *planSink) result(r pipeline.Result) error {
 	return nil
 }
 
-// keep keeps it as an example of kind, with the groups that change.
+// keep keeps it as an example of kind, with the groups that change: the
+// first PlanExamples by provenance, so that a plan shows the same examples
+// whatever order the transform workers finish in.
 func (p *planSink) keep(kind string, it *pipeline.Item, changed []pipeline.Field, note string) {
-	if len(p.examples[kind]) >= PlanExamples {
-		return
+	kept := p.examples[kind]
+	at := len(kept)
+	if at >= PlanExamples {
+		at = 0
+		for i := range kept {
+			if kept[i].Item > kept[at].Item {
+				at = i
+			}
+		}
+		if it.Prov.String() >= kept[at].Item {
+			return
+		}
 	}
 	ex := PlanExample{Kind: kind, Item: it.Prov.String(), InputID: it.ID, Note: note}
 	if s := it.Sync; s != nil && s.PriorID != "" {
@@ -462,7 +474,11 @@ func (p *planSink) keep(kind string, it *pipeline.Item, changed []pipeline.Field
 		}
 		ex.Changes = append(ex.Changes, c)
 	}
-	p.examples[kind] = append(p.examples[kind], ex)
+	if at == len(kept) {
+		p.examples[kind] = append(kept, ex)
+	} else {
+		kept[at] = ex
+	}
 }
 
 // fill writes the counts, the calls and the examples into plan.
@@ -493,9 +509,9 @@ func (p *planSink) fill(plan *Plan) {
 		}
 	}
 	for _, kind := range []string{"add", "update", "replace", "conflict"} {
-		for _, ex := range p.examples[kind] {
-			plan.Examples = append(plan.Examples, ex)
-		}
+		kept := p.examples[kind]
+		slices.SortFunc(kept, func(a, b PlanExample) int { return strings.Compare(a.Item, b.Item) })
+		plan.Examples = append(plan.Examples, kept...)
 	}
 }
 

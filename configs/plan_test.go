@@ -24,7 +24,7 @@ func TestPlanSinkCounts(t *testing.T) {
 			Concepts: []pipeline.Concept{pipeline.Positive("dog")}, DatasetIDs: []string{"b", "c"}, Sync: s}
 	}
 	// 5 new items, one of them with 2 regions.
-	for i := range 5 {
+	for i := 4; i >= 0; i-- { // met in reverse order
 		it := item(i, nil)
 		if i == 0 {
 			it.Regions = make([]pipeline.Region, 2)
@@ -100,6 +100,16 @@ func TestPlanSinkCounts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(kinds, map[string]int{"add": 3, "update": 3, "replace": 1, "conflict": 1}) {
 		t.Errorf("examples by kind %v", kinds)
+	}
+	// The first examples by provenance, whatever the order met.
+	var adds []string
+	for _, ex := range plan.Examples {
+		if ex.Kind == "add" {
+			adds = append(adds, ex.Item)
+		}
+	}
+	if !reflect.DeepEqual(adds, []string{"m.csv row 1", "m.csv row 2", "m.csv row 3"}) {
+		t.Errorf("add examples %v", adds)
 	}
 	var update PlanExample
 	for _, ex := range plan.Examples {
