@@ -171,7 +171,9 @@ const oldDigest = "changed (digest)"
 // same settings would do: it sends nothing that changes the app, and writes
 // neither the checkpoint nor the failure report. The examples' old values
 // are read from the target (GetInput, ListAnnotations) when it can be
-// reached; no PAT is needed otherwise. It takes the options of Run that
+// reached; no PAT is needed otherwise. sync.adopt is not planned: a new
+// item whose ID the app holds counts as to add (a run compares it). It
+// takes the options of Run that
 // apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
 // WithNewClient, WithoutCheckpoint, WithOutput).
 func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {

@@ -197,6 +197,15 @@ func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.
 // *ConfigError when the job is not valid (nothing was sent); any other
 // error when the run was cut short (rerun to resume).
 //
+// With the sync section: the checkpoint compares every item with what an
+// earlier run sent (sync.replace_content decides about content changed
+// under a given ID, DigestSalt covers the transform settings); with
+// sync.adopt the app's input IDs are listed first; with sync.delete every
+// source is read to its end and, when the run read them all cleanly, the
+// inputs whose items left are deleted, up to sync.max_delete (more is a
+// *DeleteCapError and nothing is deleted). Report.Delete says what was
+// deleted or why nothing was.
+//
 // The transforms always run in the same order: the media detector first,
 // then the job's list (custom names from WithTransform and
 // transforms.Register), then WithTransforms, then the annotations check,
