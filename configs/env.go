@@ -22,6 +22,9 @@ import (
 //	INGEST_BATCH_SIZE, INGEST_CONCURRENCY,
 //	INGEST_RATE_LIMIT                      upload.*
 //	INGEST_LOG_LEVEL, INGEST_LOG_FORMAT    log.*
+//	INGEST_SYNC_DELETE, INGEST_SYNC_MAX_DELETE,
+//	INGEST_SYNC_REPLACE_CONTENT,
+//	INGEST_SYNC_ADOPT                      sync.* (true/false; max_delete "10" or "5%")
 func (j *Job) ApplyEnv(getenv func(string) string) error {
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
@@ -41,6 +44,7 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 	str("INGEST_EMBEDDED_STATE_DIR", &j.Embedded.StateDir)
 	str("INGEST_LOG_LEVEL", &j.Log.Level)
 	str("INGEST_LOG_FORMAT", &j.Log.Format)
+	str("INGEST_SYNC_MAX_DELETE", &j.Sync.MaxDelete)
 
 	var errs []error
 	integer := func(name, key string, dst *int) {
@@ -55,6 +59,19 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 	}
 	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.Batch.MaxItems)
 	integer("INGEST_CONCURRENCY", "upload.concurrency", &j.Upload.Concurrency)
+	boolean := func(name, key string, dst *bool) {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s (%s): want true or false, got %q", name, key, v))
+				return
+			}
+			*dst = b
+		}
+	}
+	boolean("INGEST_SYNC_DELETE", "sync.delete", &j.Sync.Delete)
+	boolean("INGEST_SYNC_REPLACE_CONTENT", "sync.replace_content", &j.Sync.ReplaceContent)
+	boolean("INGEST_SYNC_ADOPT", "sync.adopt", &j.Sync.Adopt)
 	if v := getenv("INGEST_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {

@@ -81,6 +81,15 @@ func TestFingerprintGolden(t *testing.T) {
 	j.Target = configs.TargetEmbedded
 	check("full job, embedded", j.Fingerprint(), "b19aacf828d56e6acb5b288ce8fa9a56")
 
+	// The sync section decides what a run does about differences, not what
+	// an item becomes: a job that sets it resumes the same checkpoint.
+	js, err := configs.Parse([]byte(fullJob + "sync: {delete: true, max_delete: 5%, replace_content: true, adopt: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js.WithDefaults()
+	check("full job with sync", js.Fingerprint(), "440cfdef2dd3220fbe1219dc08f22dda")
+
 	for _, name := range []string{"quickstart.yaml", "examples/cloud.yaml", "examples/coco.yaml", "examples/csv-rich.yaml",
 		"examples/csv-sdk.yaml", "examples/custom.yaml", "examples/dir.yaml", "examples/retry-failures.yaml", "examples/urls.yaml"} {
 		j, err := configs.Load(filepath.FromSlash(name))

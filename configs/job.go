@@ -63,6 +63,10 @@ type Job struct {
 	Upload     Upload            `yaml:"upload"`
 	State      State             `yaml:"state"`
 	Log        Log               `yaml:"log"`
+	// Sync says what a rerun does about items that changed or left the
+	// sources since an earlier run: delete, max_delete, replace_content,
+	// adopt (see Sync). Not part of the Fingerprint.
+	Sync Sync `yaml:"sync"`
 
 	// ConceptIDs says how labels become concept IDs: "derive" (default:
 	// "cell phone" is sent as ID "cell-phone" named "cell phone", as
@@ -217,6 +221,7 @@ func (j *Job) WithDefaults() {
 	if j.Log.Level == "" {
 		j.Log.Level = "info"
 	}
+	j.Sync = j.Sync.WithDefaults()
 }
 
 // Validate checks the job after defaults, environment and flags have been
@@ -291,6 +296,9 @@ func (j *Job) validate(sending bool, extraSources int) error {
 		}
 	}
 	errs = append(errs, j.settingProblems()...)
+	if err := j.Sync.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if j.Upload.Workers < 0 {
 		bad("upload.workers", "%d must not be negative", j.Upload.Workers)
 	}

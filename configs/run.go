@@ -51,6 +51,12 @@ type Report struct {
 	SkippedCloud int
 	// ConceptIDs is how the labels read became concept IDs (DryRun only).
 	ConceptIDs ids.Summary
+	// Delete is what the deletion of the inputs that left the sources did
+	// (sync.delete only; nil otherwise).
+	Delete *DeleteReport
+	// Adopted is the number of input IDs the app held before the run
+	// (sync.adopt only).
+	Adopted int
 }
 
 // RunOption customizes Run and DryRun.
@@ -191,6 +197,15 @@ func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.
 // *ConfigError when the job is not valid (nothing was sent); any other
 // error when the run was cut short (rerun to resume).
 //
+// With the sync section: the checkpoint compares every item with what an
+// earlier run sent (sync.replace_content decides about content changed
+// under a given ID, DigestSalt covers the transform settings); with
+// sync.adopt the app's input IDs are listed first; with sync.delete every
+// source is read to its end and, when the run read them all cleanly, the
+// inputs whose items left are deleted, up to sync.max_delete (more is a
+// *DeleteCapError and nothing is deleted). Report.Delete says what was
+// deleted or why nothing was.
+//
 // The transforms always run in the same order: the media detector first,
 // then the job's list (custom names from WithTransform and
 // transforms.Register), then WithTransforms, then the annotations check,
@@ -222,12 +237,15 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 		return nil, err
 	}
 	var cp pipeline.Checkpoint
+	var held int64
 	var intents *checkpoint.Intents
 	if !o.noCheckpoint {
 		// oerr, not err: the deferred Close below must set Run's result.
-		c, oerr := checkpoint.Open(j.State.Dir, checkpoint.Options{
+		copts := checkpoint.Options{
 			Fingerprint: j.Fingerprint(), Restart: o.restart, AllowMismatch: o.allowChange, Logger: log,
-		})
+		}
+		setCheckpointSync(&copts, j.Sync.ReplaceContent, j.DigestSalt(), false)
+		c, oerr := checkpoint.Open(j.State.Dir, copts)
 		if oerr != nil {
 			return nil, &ConfigError{oerr}
 		}
@@ -237,6 +255,12 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 			}
 		}()
 		cp = c
+		if j.Sync.Delete {
+			// The base of a percentage cap: what the job held before this
+			// run changed anything.
+			st := c.Stats()
+			held = st.Accepted + st.Done
+		}
 		// The sink records which bytes it sends under given IDs before
 		// each request, so that a rerun after a crash can tell its own
 		// upload from other content under the same ID.
@@ -279,6 +303,16 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	if intents != nil {
 		scfg.Intents = intents
 	}
+	var adopted int
+	if j.Sync.Adopt {
+		existing, n, err := existingInputs(ctx, tgt.client, listInputIDs)
+		if err != nil {
+			return nil, err
+		}
+		setExisting(&scfg, existing)
+		adopted = n
+		log.Info("listed the app's inputs to adopt those the sources hold", zap.Int("inputs", n))
+	}
 	sink, err := clarifai.NewSink(tgt.client, scfg)
 	if err != nil {
 		return nil, &ConfigError{err}
@@ -287,7 +321,7 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 		o.onStart(sources)
 	}
 	start := time.Now()
-	stats, runErr := pipeline.Run(ctx, pipeline.Job{
+	pj := pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: sink, Checkpoint: cp,
 		OnResult: func(r pipeline.Result) error {
 			if r.Event == pipeline.EventFailed || r.Event == pipeline.EventSkipped {
@@ -301,17 +335,49 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 			return nil
 		},
 		Workers: j.Upload.Workers, Counters: o.counters, Logger: log, Stop: o.stop,
-	})
-	stats.Elapsed = time.Since(start)
+	}
+	if j.Sync.Delete {
+		// A run that deletes what left the sources must see every item,
+		// also of the sources an earlier run finished.
+		setReadAll(&pj)
+	}
+	stats, runErr := pipeline.Run(ctx, pj)
 	if client.IsOutage(runErr) {
 		runErr = fmt.Errorf("the Clarifai API at %s stopped answering: %w", tgt.client.Endpoint(), runErr)
 	}
-	rep = &Report{Stats: stats, Sink: sink.Stats(), UserID: tgt.userID, AppID: tgt.appID, Cloud: cloudIngestions(sources)}
+	var del *DeleteReport
+	if j.Sync.Delete {
+		del, runErr = j.deleteAfterRun(ctx, cp, held, tgt.client, stats, runErr, o)
+		s := o.counters.Snapshot()
+		stats.Deleted, stats.Requests, stats.Retries, stats.Throttle = s.Deleted, s.Requests, s.Retries, s.Throttle
+	}
+	stats.Elapsed = time.Since(start)
+	rep = &Report{Stats: stats, Sink: sink.Stats(), UserID: tgt.userID, AppID: tgt.appID, Cloud: cloudIngestions(sources),
+		Delete: del, Adopted: adopted}
 	if tgt.emu != nil {
 		c := tgt.emu.Counts()[tgt.userID+"/"+tgt.appID]
 		rep.Emulator = &c
 	}
 	return rep, runErr
+}
+
+// deleteAfterRun deletes the inputs whose items left the sources, when the
+// run that just ended allows it (see whyNoDelete), and returns what it did
+// and the run's error (runErr, or the deletion's).
+func (j *Job) deleteAfterRun(ctx context.Context, cp pipeline.Checkpoint, held int64, c *client.Client,
+	stats pipeline.Stats, runErr error, o *runOptions) (*DeleteReport, error) {
+	if why := whyNoDelete(cp, runErr, stopped(o.stop), statsReadAll(stats)); why != "" {
+		o.log.Warn("sync.delete: nothing deleted", zap.String("reason", why))
+		return &DeleteReport{Reason: why, Held: held}, runErr
+	}
+	limit, err := ParseDeleteCap(j.Sync.MaxDelete)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("sync.max_delete: %w", err)} // Validate refused it already
+	}
+	del := func(ctx context.Context, inputs []pipeline.Departed, done func([]pipeline.Departed) error) error {
+		return deleteInputs(ctx, c, inputs, done)
+	}
+	return deleteDeparted(ctx, cp.(pipeline.SyncCheckpoint), limit, held, del, o.counters, o.log)
 }
 
 // DryRun reads and transforms every item as Run would and checks each as

@@ -88,7 +88,7 @@ func Run(ctx context.Context, args []string, opts ...Option) int {
 	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
-	if err != nil && err != errItemsFailed {
+	if err != nil && !silent(err) {
 		fmt.Fprintln(e.stderr, "ingest:", err)
 	}
 	return code
@@ -105,7 +105,7 @@ last run stopped.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(e.runCommand(), e.validateCommand(), e.verifyCommand(), e.cloudCommand(), e.emulatorCommand(), e.configCommand(), e.versionCommand())
+	root.AddCommand(e.runCommand(), e.planCommand(), e.validateCommand(), e.verifyCommand(), e.cloudCommand(), e.emulatorCommand(), e.configCommand(), e.versionCommand())
 	return root
 }
 

@@ -35,6 +35,12 @@ type jobFlags struct {
 	logLevel    string
 	logFormat   string
 	insecure    bool
+
+	// The sync flags, on run and plan only (registerSync).
+	syncDelete     bool
+	maxDelete      string
+	replaceContent bool
+	adopt          bool
 }
 
 // registerConnection registers the flags that say where to connect and
@@ -59,6 +65,16 @@ func (f *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.datasetIDs, "dataset", nil, "add every input to these dataset IDs")
 	fs.IntVar(&f.batchSize, "batch-size", 0, fmt.Sprintf("upload.batch_size: inputs per request, at most %d (default %d)", sinks.MaxItemsPerRequest, sinks.DefaultMaxItems))
 	fs.IntVar(&f.concurrency, "concurrency", 0, fmt.Sprintf("upload.concurrency: requests in flight, at most %d (default %d)", clarifai.MaxConcurrency, clarifai.DefaultConcurrency))
+}
+
+// registerSync registers the flags of the job's sync section, which say
+// what a rerun does about items that changed or left the sources: run and
+// plan take them.
+func (f *jobFlags) registerSync(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.syncDelete, "delete", false, "sync.delete: delete the inputs this job created whose items left the sources (after a clean read of every source, up to --max-delete)")
+	fs.StringVar(&f.maxDelete, "max-delete", "", fmt.Sprintf(`sync.max_delete: delete at most this many inputs in one run, a count ("10") or a percentage of the inputs the checkpoint holds ("5%%") (default %s)`, configs.DefaultMaxDelete))
+	fs.BoolVar(&f.replaceContent, "replace-content", false, "sync.replace_content: an item whose content changed under a given input ID replaces that input (deleted and posted again) instead of failing as a conflict")
+	fs.BoolVar(&f.adopt, "adopt", false, "sync.adopt: list the app's inputs first; a new item whose ID the app holds is compared and updated, not posted")
 }
 
 // flagKeys names the job file key each flag sets, for error messages.
@@ -122,6 +138,10 @@ func (e *env) loadJob(cmd *cobra.Command, f *jobFlags, validate bool) (*configs.
 	set("log-level", func() { job.Log.Level = f.logLevel })
 	set("log-format", func() { job.Log.Format = f.logFormat })
 	set("insecure", func() { job.Clarifai.Insecure = f.insecure })
+	set("delete", func() { job.Sync.Delete = f.syncDelete })
+	set("max-delete", func() { job.Sync.MaxDelete = f.maxDelete })
+	set("replace-content", func() { job.Sync.ReplaceContent = f.replaceContent })
+	set("adopt", func() { job.Sync.Adopt = f.adopt })
 	set("dataset", func() { job.Upload.DatasetIDs = append(job.Upload.DatasetIDs, f.datasetIDs...) })
 	// Paths given as flags are relative to the working directory, not to
 	// the job file's folder.

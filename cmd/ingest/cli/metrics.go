@@ -22,11 +22,11 @@ func newMetrics(c *pipeline.Counters, rpc *prometheus.HistogramVec) *prometheus.
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ingest", Name: name, Help: help},
 			func() float64 { return float64(v(c.Snapshot())) })
 	}
-	items := prometheus.NewDesc("ingest_items_total", "Items finished, by outcome.", []string{"outcome"}, nil)
+	items := prometheus.NewDesc("ingest_items_total", "Items finished, by outcome (updated: changed in place since an earlier run).", []string{"outcome"}, nil)
 	reg.MustRegister(
 		collectorFunc{desc: items, collect: func(ch chan<- prometheus.Metric) {
 			s := c.Snapshot()
-			for outcome, n := range map[string]int64{"done": s.Done, "skipped": s.Skipped, "failed": s.Failed, "already_done": s.Resumed} {
+			for outcome, n := range map[string]int64{"done": s.Done, "updated": s.Updated, "skipped": s.Skipped, "failed": s.Failed, "already_done": s.Resumed} {
 				ch <- prometheus.MustNewConstMetric(items, prometheus.CounterValue, float64(n), outcome)
 			}
 		}},
@@ -36,6 +36,11 @@ func newMetrics(c *pipeline.Counters, rpc *prometheus.HistogramVec) *prometheus.
 		counter("requests_total", "API calls made, retries included.", func(s pipeline.Stats) int64 { return s.Requests }),
 		counter("retries_total", "Calls or inputs sent again after a retryable error.", func(s pipeline.Stats) int64 { return s.Retries }),
 		counter("throttles_total", "Throttling answers received.", func(s pipeline.Stats) int64 { return s.Throttle }),
+		counter("replaced_total", "Inputs deleted and posted again because their content changed under a given ID (also in done).",
+			func(s pipeline.Stats) int64 { return s.Replaced }),
+		counter("conflicts_total", "Items whose content changed under an input ID an earlier run used (also in failed).",
+			func(s pipeline.Stats) int64 { return s.Conflicts }),
+		counter("deleted_total", "Inputs deleted because their items left the sources.", func(s pipeline.Stats) int64 { return s.Deleted }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "ingest", Name: "items_in_flight", Help: "Items read and not yet finished."},
 			func() float64 { return float64(c.Snapshot().InFlight()) }),
 	)

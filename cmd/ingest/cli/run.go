@@ -54,8 +54,16 @@ target with PostInputs. A checkpoint in the job's state directory makes a
 rerun of the same command skip what is done. Failed and skipped items are
 written to a JSONL failure report that a later run can take back as a source.
 
-Exit codes: 0 all done; 3 finished but some items failed; 1 fatal error
-(rerun to resume); 2 bad configuration or input, nothing sent.`,
+With --delete, the inputs this job created whose items left the sources
+are deleted after a run that read every source to its end, up to
+--max-delete of them. Edited items are updated in place; see "ingest plan"
+to see what a run would change first.
+
+Exit codes: 0 all done; 3 finished but some items failed; 4 finished and the
+only failures are conflicts (content changed under a given input ID; see
+--replace-content); 5 finished, but more inputs left the sources than
+--max-delete allows, so none was deleted; 1 fatal error (rerun to resume);
+2 bad configuration or input, nothing sent.`,
 		Example: `  ingest run --config job.yaml
   ingest run --target embedded --dir ./photos
   CLARIFAI_PAT=... ingest run --dir ./photos --dataset train`,
@@ -63,6 +71,7 @@ Exit codes: 0 all done; 3 finished but some items failed; 1 fatal error
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.run(cmd, &jf, &rf) },
 	}
 	jf.register(cmd.Flags())
+	jf.registerSync(cmd.Flags())
 	rf.register(cmd.Flags())
 	return cmd
 }
@@ -128,24 +137,24 @@ func (e *env) run(cmd *cobra.Command, jf *jobFlags, rf *runFlags) (err error) {
 		}
 	default:
 	}
-	code := ExitOK
+	code := itemsExitCode(rep.Stats)
 	switch {
+	case isDeleteCap(runErr):
+		code = ExitDeleteCapped
 	case runErr != nil:
 		code = ExitFatal
-	case rep.Stats.Failed > 0:
-		code = ExitItemsFailed
 	}
 	e.printSummary(job, rep, runErr)
-	if werr := writeRunReport(job, rep.Stats, runErr, code); werr != nil {
+	if werr := writeRunReport(job, rep, runErr, code); werr != nil {
 		log.Warn("could not write the run report", zap.Error(werr))
 	}
 	switch {
+	case code == ExitDeleteCapped:
+		return &exitError{code, runErr}
 	case runErr != nil:
 		return runErr
-	case rep.Stats.Failed > 0:
-		return errItemsFailed
 	}
-	return nil
+	return itemsError(rep.Stats)
 }
 
 // runOptions are the options every run and dry run of the CLI takes: the
@@ -244,6 +253,25 @@ func (e *env) printSummary(job *configs.Job, rep *configs.Report, runErr error) 
 	if s.Resumed > 0 {
 		fmt.Fprintf(w, "  already done   %d (by an earlier run)\n", s.Resumed)
 	}
+	if s.Updated > 0 {
+		fmt.Fprintf(w, "  updated        %d (changed in place)\n", s.Updated)
+	}
+	if s.Replaced > 0 {
+		fmt.Fprintf(w, "  replaced       %d (content changed: deleted and posted again; in uploaded)\n", s.Replaced)
+	}
+	if s.Conflicts > 0 {
+		fmt.Fprintf(w, "  conflicts      %d (content changed under a given ID; in failed)\n", s.Conflicts)
+	}
+	if d := rep.Delete; d != nil {
+		switch {
+		case d.Done:
+			fmt.Fprintf(w, "  deleted        %d (of %d inputs that left the sources; cap %d)\n", s.Deleted, d.Departed, d.Cap)
+		case d.Departed > d.Cap:
+			fmt.Fprintf(w, "  deleted        0: %d inputs left the sources, over the cap of %d\n", d.Departed, d.Cap)
+		default:
+			fmt.Fprintf(w, "  deleted        0: %s\n", d.Reason)
+		}
+	}
 	fmt.Fprintf(w, "  bytes          %s\n", humanBytes(s.Bytes))
 	fmt.Fprintf(w, "  duration       %s\n", s.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  rate           %.1f inputs/s\n", s.Rate())
@@ -270,11 +298,23 @@ func (e *env) printSummary(job *configs.Job, rep *configs.Report, runErr error) 
 		fmt.Fprintln(w, "marked failed. Rerun the same command once the API answers again to resume them.")
 	case runErr != nil && isInterrupted(runErr):
 		fmt.Fprintln(w, "Interrupted: rerun the same command to resume.")
+	case isDeleteCap(runErr):
+		fmt.Fprintln(w, "Nothing was deleted: more inputs left the sources than the cap allows (see below).")
 	case runErr != nil:
 		fmt.Fprintln(w, "The run stopped early: fix the error below and rerun the same command to resume.")
+	case s.Failed > 0 && s.Failed <= s.Conflicts:
+		fmt.Fprintf(w, "Some items conflict: their content changed under an input ID an earlier run used (see %s).\n", job.State.Failures)
+		fmt.Fprintln(w, "Rerun with --replace-content to delete those inputs and post the items again, or give the items new IDs.")
 	case s.Failed > 0:
 		fmt.Fprintf(w, "Some items failed: see %s; retry them with a source `report: {path: %s}`.\n", job.State.Failures, job.State.Failures)
 	}
+}
+
+// isDeleteCap reports whether err is a run's refusal to delete more than
+// sync.max_delete allows.
+func isDeleteCap(err error) bool {
+	var e *configs.DeleteCapError
+	return errors.As(err, &e)
 }
 
 func humanBytes(n int64) string {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint/durable"
 	"github.com/ingestkit/clarifai-ingest/configs"
-	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
 
 // RunReport is the JSON document written at the end of every run (state
@@ -25,26 +24,41 @@ type RunReport struct {
 	Skipped    int64     `json:"skipped"`
 	Failed     int64     `json:"failed"`
 	Resumed    int64     `json:"already_done"`
-	Bytes      int64     `json:"bytes"`
-	Requests   int64     `json:"requests"`
-	Retries    int64     `json:"retries"`
-	Throttled  int64     `json:"throttled"`
-	Rate       float64   `json:"inputs_per_second"`
-	MBps       float64   `json:"megabytes_per_second"`
-	Failures   string    `json:"failure_report"`
-	Checkpoint string    `json:"checkpoint"`
-	ExitCode   int       `json:"exit_code"`
-	Error      string    `json:"error,omitempty"`
+	// Updated, Replaced and Conflicts count the items an earlier run
+	// finished that changed since (see pipeline.Counters); Deleted the
+	// inputs deleted because their items left the sources.
+	Updated   int64 `json:"updated"`
+	Replaced  int64 `json:"replaced"`
+	Conflicts int64 `json:"conflicts"`
+	Deleted   int64 `json:"deleted"`
+	// DeleteSkipped says why a run asked to delete (sync.delete) deleted
+	// nothing; empty otherwise.
+	DeleteSkipped string  `json:"delete_skipped,omitempty"`
+	Bytes         int64   `json:"bytes"`
+	Requests      int64   `json:"requests"`
+	Retries       int64   `json:"retries"`
+	Throttled     int64   `json:"throttled"`
+	Rate          float64 `json:"inputs_per_second"`
+	MBps          float64 `json:"megabytes_per_second"`
+	Failures      string  `json:"failure_report"`
+	Checkpoint    string  `json:"checkpoint"`
+	ExitCode      int     `json:"exit_code"`
+	Error         string  `json:"error,omitempty"`
 }
 
 // writeRunReport writes the run report atomically (durable.WriteFile).
-func writeRunReport(job *configs.Job, s pipeline.Stats, runErr error, code int) error {
+func writeRunReport(job *configs.Job, rep *configs.Report, runErr error, code int) error {
+	s := rep.Stats
 	now := time.Now()
 	r := RunReport{
 		Job: job.Name, Target: job.Target, StartedAt: now.Add(-s.Elapsed), FinishedAt: now,
 		Seconds: s.Elapsed.Seconds(), Read: s.Read, Done: s.Done, Skipped: s.Skipped, Failed: s.Failed,
 		Resumed: s.Resumed, Bytes: s.Bytes, Requests: s.Requests, Retries: s.Retries, Throttled: s.Throttle,
 		Rate: s.Rate(), MBps: s.MBps(), Failures: job.State.Failures, Checkpoint: job.State.Dir, ExitCode: code,
+		Updated: s.Updated, Replaced: s.Replaced, Conflicts: s.Conflicts, Deleted: s.Deleted,
+	}
+	if d := rep.Delete; d != nil && !d.Done {
+		r.DeleteSkipped = d.Reason
 	}
 	if runErr != nil {
 		r.Error = runErr.Error()

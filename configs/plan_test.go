@@ -1,0 +1,229 @@
+package configs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/units"
+)
+
+// TestPlanSinkCounts: each item is counted by what its sync says, with the
+// calls a run would make for it and up to PlanExamples examples per kind.
+func TestPlanSinkCounts(t *testing.T) {
+	p := newPlanSink(2)
+	item := func(i int, s *pipeline.Sync) *pipeline.Item {
+		return &pipeline.Item{URL: fmt.Sprintf("https://x/%d.jpg", i), Prov: pipeline.Provenance{Source: "m.csv", Row: i + 1},
+			Concepts: []pipeline.Concept{pipeline.Positive("dog")}, DatasetIDs: []string{"b", "c"}, Sync: s}
+	}
+	// 5 new items, one of them with 2 regions.
+	for i := 4; i >= 0; i-- { // met in reverse order
+		it := item(i, nil)
+		if i == 0 {
+			it.Regions = make([]pipeline.Region, 2)
+		}
+		p.classify(it)
+	}
+	// A content change under a derived ID: a new input, the old one left.
+	p.classify(item(5, &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: "old-5", Changed: 1 << pipeline.FieldContent}))
+	// Updates: concepts (twice, one emptied), datasets a -> b,c; regions.
+	upd := func(i int, fs pipeline.Fields) *pipeline.Item {
+		it := item(i, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: fmt.Sprintf("in-%d", i), Changed: fs, PriorDatasets: []string{"a", "b"}})
+		it.ID = it.Sync.PriorID
+		return it
+	}
+	p.classify(upd(6, pipeline.Fields(0).With(pipeline.FieldConcepts)))
+	emptied := upd(7, pipeline.Fields(0).With(pipeline.FieldConcepts).With(pipeline.FieldDatasets))
+	emptied.Concepts = nil
+	p.classify(emptied)
+	withRegions := upd(8, pipeline.Fields(0).With(pipeline.FieldRegions))
+	withRegions.Regions = make([]pipeline.Region, 3)
+	p.classify(withRegions)
+	// A replace, and an item resumed for verification.
+	p.classify(item(9, &pipeline.Sync{Action: pipeline.ActionReplace, PriorID: "given-9", Changed: 1 << pipeline.FieldContent}))
+	p.classify(&pipeline.Item{Resumed: true})
+	// The runner's own decisions.
+	for _, r := range []pipeline.Result{
+		{Event: pipeline.EventResumed}, {Event: pipeline.EventResumed},
+		{Event: pipeline.EventSkipped, Item: item(20, nil)},
+		{Event: pipeline.EventFailed, Stage: "transform:x", Err: fmt.Errorf("bad"), Item: item(21, nil)},
+		{Event: pipeline.EventFailed, Stage: "sync", Err: fmt.Errorf("row 23: %w", pipeline.ErrContentChanged),
+			Item: item(22, &pipeline.Sync{PriorID: "given-22"})},
+		{Event: pipeline.EventDone, Item: item(23, nil)}, // the plan sink's own: not counted again
+	} {
+		if err := p.result(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := &Plan{UpdateFields: map[string]int64{}}
+	p.fill(plan)
+	want := map[string]int64{"add": 6, "update": 3, "replace": 1, "verify": 1, "unchanged": 2, "skipped": 1, "problems": 1, "conflicts": 1}
+	got := map[string]int64{"add": plan.Add, "update": plan.Update, "replace": plan.Replace, "verify": plan.Verify,
+		"unchanged": plan.Unchanged, "skipped": plan.Skipped, "problems": plan.Problems, "conflicts": plan.Conflicts}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("counts %v, want %v", got, want)
+	}
+	if f := plan.UpdateFields; !reflect.DeepEqual(f, map[string]int64{"concepts": 2, "datasets": 1, "regions": 1}) {
+		t.Errorf("by field %v", f)
+	}
+	c := plan.Calls
+	wantCalls := PlanCalls{
+		PostInputs:        4,                         // 7 inputs posted (6 adds, 1 replace), 2 per call
+		PatchInputs:       2,                         // the concept overwrite, and the removal of the emptied list
+		GetInput:          1,                         // the emptied list is read back
+		PostDatasetInputs: 1, DeleteDatasetInputs: 1, // c in, a out
+		PostAnnotations: 2, // the new inputs' regions, the updated input's
+		ListAnnotations: 1, DeleteAnnotations: 1,
+		DeleteInputs: 1, // the replaced input
+		Verify:       2,
+		Datasets:     map[string]DatasetCalls{"c": {Add: 1}, "a": {Remove: 1}},
+	}
+	if !reflect.DeepEqual(c, wantCalls) {
+		t.Errorf("calls\n%+v, want\n%+v", c, wantCalls)
+	}
+	if c.Total() != 16 {
+		t.Errorf("total %d", c.Total())
+	}
+	if p.orphans != 1 {
+		t.Errorf("orphans %d, want the content-changed input", p.orphans)
+	}
+	kinds := map[string]int{}
+	for _, ex := range plan.Examples {
+		kinds[ex.Kind]++
+	}
+	if !reflect.DeepEqual(kinds, map[string]int{"add": 3, "update": 3, "replace": 1, "conflict": 1}) {
+		t.Errorf("examples by kind %v", kinds)
+	}
+	// The first examples by provenance, whatever the order met.
+	var adds []string
+	for _, ex := range plan.Examples {
+		if ex.Kind == "add" {
+			adds = append(adds, ex.Item)
+		}
+	}
+	if !reflect.DeepEqual(adds, []string{"m.csv row 1", "m.csv row 2", "m.csv row 3"}) {
+		t.Errorf("add examples %v", adds)
+	}
+	var update PlanExample
+	for _, ex := range plan.Examples {
+		if ex.Kind == "update" && ex.InputID == "in-7" {
+			update = ex
+		}
+	}
+	wantChanges := []PlanChange{{Field: "concepts", Old: oldDigest, New: "none"}, {Field: "datasets", Old: "[a, b]", New: "[b, c]"}}
+	if !reflect.DeepEqual(update.Changes, wantChanges) || update.Item != "m.csv row 8" {
+		t.Errorf("update example %+v", update)
+	}
+}
+
+// TestPlanDeletes: with a checkpoint that tracks inputs, the inputs no
+// item matched plus those replaced after a content change; without a
+// clean full read, not counted and why.
+func TestPlanDeletes(t *testing.T) {
+	ps := newPlanSink(128)
+	ps.orphans = 1
+	look := readOnlyCheckpoint{&fakeSync{gone: departed("x", "y", "z", "w")}}
+	d := planDeletes(ps, look, DeleteCap{Count: 10}, 100, false, true)
+	if !d.Counted || d.Inputs != 5 || d.OverCap || d.Cap != 10 || len(ps.deleteExamples) != PlanExamples {
+		t.Errorf("%+v, examples %v", d, ps.deleteExamples)
+	}
+	d = planDeletes(newPlanSink(1), look, DeleteCap{Percent: true, Percentage: 2}, 100, false, true)
+	if !d.OverCap || d.Cap != 2 || d.Inputs != 4 {
+		t.Errorf("over the cap: %+v", d)
+	}
+	d = planDeletes(newPlanSink(1), look, DeleteCap{Count: 10}, 100, false, false)
+	if d.Counted || !strings.Contains(d.Reason, "not every source") {
+		t.Errorf("without a full read: %+v", d)
+	}
+	if d := planDeletes(newPlanSink(1), nil, DeleteCap{Count: 10}, 0, false, true); !d.Counted || d.Inputs != 0 {
+		t.Errorf("no checkpoint: %+v", d)
+	}
+}
+
+// TestPlanChangesNothing: a plan of a job before and after its run says
+// what the run does and did, and writes neither the checkpoint nor the
+// failure report; the JSON has the documented keys.
+func TestPlanChangesNothing(t *testing.T) {
+	data := t.TempDir()
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%d.txt", i)), []byte(fmt.Sprint("text ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := t.TempDir()
+	job := func() *Job {
+		return &Job{Name: "plan", Target: TargetEmbedded, Sources: []Source{mustSource(t, data)},
+			Embedded: Embedded{StateDir: filepath.Join(state, "emu"), ProcessingDelay: units.Duration(time.Millisecond)},
+			State:    State{Dir: filepath.Join(state, "job")}}
+	}
+	ctx := context.Background()
+	p, err := job().Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Add != 3 || p.Read != 3 || p.Checkpoint != "" || p.Calls.PostInputs != 1 {
+		t.Errorf("first plan: %+v", p)
+	}
+	if _, err := os.Stat(filepath.Join(state, "job")); !os.IsNotExist(err) {
+		t.Errorf("the plan made the state directory: %v", err)
+	}
+	if _, err := job().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, filepath.Join(state, "job"))
+	j := job()
+	j.Sync.Delete = true
+	p, err = j.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Add != 0 || p.Unchanged != 3 || p.Checkpoint == "" || p.Delete == nil || p.Calls.Total() != 0 {
+		t.Errorf("plan after the run: %+v", p)
+	}
+	if after := snapshot(t, filepath.Join(state, "job")); !reflect.DeepEqual(before, after) {
+		t.Errorf("the plan changed the state directory:\nbefore %v\nafter  %v", before, after)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"job", "target", "items_read", "to_add", "to_update", "to_update_by_field", "to_replace", "conflicts",
+		"to_delete", "unchanged", "to_verify", "calls", "rate_limit", "duration_seconds", "examples", "old_values"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+}
+
+// snapshot maps each file of dir (but the lock) to its size and
+// modification time.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == "LOCK" {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fmt.Sprint(fi.Size(), " ", fi.ModTime().UnixNano())
+	}
+	return out
+}
