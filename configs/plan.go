@@ -221,7 +221,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		Logger:   o.log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
 		OnResult: ps.result,
 	}
-	setReadAll(&pj)
+	pj.ReadAll = true
 	stats, runErr := pipeline.Run(ctx, pj)
 	if runErr != nil {
 		return nil, runErr
@@ -233,7 +233,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		if err != nil {
 			return nil, &ConfigError{fmt.Errorf("sync.max_delete: %w", err)}
 		}
-		plan.Delete = planDeletes(ps, look, limit, held, stopped(o.stop), statsReadAll(stats))
+		plan.Delete = planDeletes(ps, look, limit, held, stopped(o.stop), stats.ReadAll)
 		ps.addDeleteExamples(plan)
 		if plan.Delete.Counted {
 			plan.Calls.DeleteInputs += ceilDiv(plan.Delete.Inputs, maxIDsPerCall)

@@ -305,11 +305,11 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	}
 	var adopted int
 	if j.Sync.Adopt {
-		existing, n, err := existingInputs(ctx, tgt.client, listInputIDs)
+		existing, n, err := existingInputs(ctx, tgt.client, clarifai.ListInputIDs)
 		if err != nil {
 			return nil, err
 		}
-		setExisting(&scfg, existing)
+		scfg.Existing = existing
 		adopted = n
 		log.Info("listed the app's inputs to adopt those the sources hold", zap.Int("inputs", n))
 	}
@@ -339,7 +339,7 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	if j.Sync.Delete {
 		// A run that deletes what left the sources must see every item,
 		// also of the sources an earlier run finished.
-		setReadAll(&pj)
+		pj.ReadAll = true
 	}
 	stats, runErr := pipeline.Run(ctx, pj)
 	if client.IsOutage(runErr) {
@@ -366,7 +366,7 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 // and the run's error (runErr, or the deletion's).
 func (j *Job) deleteAfterRun(ctx context.Context, cp pipeline.Checkpoint, held int64, c *client.Client,
 	stats pipeline.Stats, runErr error, o *runOptions) (*DeleteReport, error) {
-	if why := whyNoDelete(cp, runErr, stopped(o.stop), statsReadAll(stats)); why != "" {
+	if why := whyNoDelete(cp, runErr, stopped(o.stop), stats.ReadAll); why != "" {
 		o.log.Warn("sync.delete: nothing deleted", zap.String("reason", why))
 		return &DeleteReport{Reason: why, Held: held}, runErr
 	}
@@ -375,7 +375,7 @@ func (j *Job) deleteAfterRun(ctx context.Context, cp pipeline.Checkpoint, held i
 		return nil, &ConfigError{fmt.Errorf("sync.max_delete: %w", err)} // Validate refused it already
 	}
 	del := func(ctx context.Context, inputs []pipeline.Departed, done func([]pipeline.Departed) error) error {
-		return deleteInputs(ctx, c, inputs, done)
+		return clarifai.DeleteInputs(ctx, c, inputs, done)
 	}
 	return deleteDeparted(ctx, cp.(pipeline.SyncCheckpoint), limit, held, del, o.counters, o.log)
 }
