@@ -409,16 +409,16 @@ func (c *Checkpoint) Lookup(it *pipeline.Item) pipeline.ResumeState {
 // for one done by a version of this tool that did not record them (format
 // 1) or recorded them under another digest.Version: a caller must then
 // treat the item as it did before digests existed (unchanged when done).
-func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, digest.Digests, bool) {
+func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pipeline.Digests, bool) {
 	key, ok := itemKey(it)
 	if !ok {
-		return pipeline.StateNew, digest.Digests{}, false
+		return pipeline.StateNew, pipeline.Digests{}, false
 	}
 	_ = c.ensureLoaded()
 	// The index holds only what earlier runs recorded and never grows
 	// during a run: a first run skips the hash altogether.
 	if c.idx.len() == 0 {
-		return pipeline.StateNew, digest.Digests{}, false
+		return pipeline.StateNew, pipeline.Digests{}, false
 	}
 	h := HashKey(key)
 	s := c.idx.shard(h)
@@ -429,7 +429,7 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, dig
 	if rs != pipeline.StateNew && e.idEnc != memNone {
 		id = s.idString(&e)
 	}
-	var dig digest.Digests
+	var dig pipeline.Digests
 	known := found && e.flags&flagDigests != 0
 	if known {
 		dig = *s.digestsAt(e.dig)
@@ -505,7 +505,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		return err
 	}
 	h := HashKey(key)
-	var dig *digest.Digests
+	var dig *pipeline.Digests
 	if r.Event == pipeline.EventDone {
 		// What the server now holds for the item, for a later run to
 		// compare with (see DESIGN.md, "Digests").
@@ -637,7 +637,7 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry, oth
 // transition returns the entry after event ev with input ID id (empty: keep
 // the recorded one), for an entry in the index. The caller holds s's write
 // lock. A done entry stays done: nothing later can undo a finished item.
-func transition(s *shard, old entry, ev pipeline.Event, id string, dig *digest.Digests) entry {
+func transition(s *shard, old entry, ev pipeline.Event, id string, dig *pipeline.Digests) entry {
 	e := old
 	switch ev {
 	case pipeline.EventAccepted:

@@ -21,7 +21,7 @@ func labelled(i int, label string) *pipeline.Item {
 
 // mustDigests looks up it and checks the state and digests it gets. It
 // returns the ID the lookup gave.
-func mustDigests(t *testing.T, c *Checkpoint, it *pipeline.Item, wantState pipeline.ResumeState, want *digest.Digests) string {
+func mustDigests(t *testing.T, c *Checkpoint, it *pipeline.Item, wantState pipeline.ResumeState, want *pipeline.Digests) string {
 	t.Helper()
 	p := probe(it)
 	rs, got, known := c.LookupDigests(p)
@@ -30,9 +30,9 @@ func mustDigests(t *testing.T, c *Checkpoint, it *pipeline.Item, wantState pipel
 	}
 	switch {
 	case want == nil && known:
-		t.Errorf("%s: digests %s, want none known", it.Key, got)
+		t.Errorf("%s: digests %v, want none known", it.Key, got)
 	case want != nil && !known:
-		t.Errorf("%s: no digests known, want %s", it.Key, want)
+		t.Errorf("%s: no digests known, want %v", it.Key, want)
 	case want != nil && got != *want:
 		t.Errorf("%s: digests differ in %s", it.Key, got.Diff(*want))
 	}

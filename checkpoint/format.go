@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 )
 
@@ -147,7 +148,7 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 	}
 	if e.flags&flagDigests != 0 {
 		dst = append(dst, digest.Version)
-		dst = s.digestsAt(e.dig).AppendBinary(dst)
+		dst = digest.AppendBinary(dst, *s.digestsAt(e.dig))
 	}
 	return endFrame(dst, start)
 }
@@ -155,7 +156,7 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 // appendRecord appends the entry record of an item that is not in the
 // index: state, flags, ID and (with flagDigests) digests given, encoded as
 // appendEntry encodes the same entry from memory.
-func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *digest.Digests) []byte {
+func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *pipeline.Digests) []byte {
 	dst, start := beginFrame(dst)
 	dst = append(dst, recEntry)
 	dst = append(dst, h[:]...)
@@ -177,7 +178,7 @@ func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *
 	}
 	if flags&flagDigests != 0 {
 		dst = append(dst, digest.Version)
-		dst = dig.AppendBinary(dst)
+		dst = digest.AppendBinary(dst, *dig)
 	}
 	return endFrame(dst, start)
 }

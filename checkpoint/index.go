@@ -10,7 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
@@ -124,7 +123,7 @@ type shard struct {
 	// size of the last, up to digChunkMax digests, never reallocated. An
 	// entry whose digests change while loading overwrites them in place;
 	// one that changes by a Record gets a new place (see putDigests).
-	digs [][]digest.Digests
+	digs [][]pipeline.Digests
 }
 
 // digRef is the place of an entry's digests in its shard's arena: chunk
@@ -138,7 +137,7 @@ const (
 
 // setDigests stores d as e's digests, in place if e has some already. The
 // caller holds s's write lock.
-func (s *shard) setDigests(e *entry, d *digest.Digests) {
+func (s *shard) setDigests(e *entry, d *pipeline.Digests) {
 	if e.flags&flagDigests != 0 {
 		*s.digestsAt(e.dig) = *d
 		return
@@ -152,21 +151,21 @@ func (s *shard) setDigests(e *entry, d *digest.Digests) {
 // exactly when its digests changed. The old place is left behind (rare: an
 // item done twice in a run after an earlier one). The caller holds s's
 // write lock.
-func (s *shard) putDigests(e *entry, d *digest.Digests) {
+func (s *shard) putDigests(e *entry, d *pipeline.Digests) {
 	if e.flags&flagDigests != 0 && *s.digestsAt(e.dig) == *d {
 		return
 	}
 	s.appendDigests(e, d)
 }
 
-func (s *shard) appendDigests(e *entry, d *digest.Digests) {
+func (s *shard) appendDigests(e *entry, d *pipeline.Digests) {
 	n := len(s.digs)
 	if n == 0 || len(s.digs[n-1]) == cap(s.digs[n-1]) {
 		size := digChunkMin
 		if n > 0 {
 			size = min(2*cap(s.digs[n-1]), digChunkMax)
 		}
-		s.digs = append(s.digs, make([]digest.Digests, 0, size))
+		s.digs = append(s.digs, make([]pipeline.Digests, 0, size))
 		n++
 	}
 	last := &s.digs[n-1]
@@ -176,7 +175,7 @@ func (s *shard) appendDigests(e *entry, d *digest.Digests) {
 }
 
 // digestsAt returns the digests r locates. The caller holds s's lock.
-func (s *shard) digestsAt(r digRef) *digest.Digests {
+func (s *shard) digestsAt(r digRef) *pipeline.Digests {
 	v := binary.LittleEndian.Uint32(r[:])
 	return &s.digs[v>>20][v&(1<<20-1)]
 }

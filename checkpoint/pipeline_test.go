@@ -372,7 +372,7 @@ func TestDigestsOfWhatWasSent(t *testing.T) {
 	if st.Done != 10 || len(sink.got) != 10 {
 		t.Fatalf("first run: %+v", st)
 	}
-	sent := map[string]digest.Digests{}
+	sent := map[string]pipeline.Digests{}
 	for i := range sink.got {
 		it := &sink.got[i]
 		if it.Concepts[0].ID == "Big Cat" {
@@ -393,7 +393,7 @@ func TestDigestsOfWhatWasSent(t *testing.T) {
 			t.Errorf("%s: state %v, digests known %v; want done with digests", it.Key, rs, known)
 		case got != sent[it.Key]:
 			t.Errorf("%s: digests differ from what was sent in %s", it.Key, got.Diff(sent[it.Key]))
-		case got.Diff(asRead) != 1<<digest.Concepts:
+		case got.Diff(asRead) != 1<<pipeline.FieldConcepts:
 			t.Errorf("%s: digests differ from the item as read in %q, want concepts only", it.Key, got.Diff(asRead))
 		}
 	}

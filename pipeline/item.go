@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Kind is the media kind of an item. It decides which field of the Clarifai
@@ -104,6 +105,8 @@ type Blob struct {
 	// Size is the content length in bytes, known without reading it (from
 	// stat). The sink budgets request sizes with it.
 	Size int64
+	// ModTime is the file's modification time when known (zero otherwise); part of the content digest.
+	ModTime time.Time
 	// Open returns a reader over the content. Each call starts from the
 	// beginning. It must be safe to call from any goroutine.
 	Open func() (io.ReadCloser, error)
