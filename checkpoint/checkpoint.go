@@ -677,8 +677,8 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 			return err
 		}
 	}
-	newInput := sy != nil && r.Event != pipeline.EventFailed &&
-		(sy.Action == pipeline.ActionReplace || sy.PriorID != "" && sy.PriorID != id)
+	// The item is another input than its entry's: its content changed.
+	newInput := sy != nil && (sy.Action == pipeline.ActionReplace || sy.PriorID != "" && sy.PriorID != id)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -710,9 +710,15 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		c.idx.put(s, hs, e, old, !moved)
 		c.scratch = appendEntry(c.scratch[:0], s, hs, &e)
 		s.mu.Unlock()
+	case had && newInput && r.Event == pipeline.EventFailed && old.idEnc != memNone && sameID(s, &old, sy.PriorID):
+		// The new input failed before any acknowledgement of it: the
+		// entry still describes the earlier one, which is what the server
+		// holds.
+		s.mu.Unlock()
+		return nil
 	case had:
 		var e entry
-		if newInput {
+		if newInput && r.Event != pipeline.EventFailed {
 			// Another input than the entry's: nothing of it carries over
 			// but the seen mark (and the place of its digests).
 			st, flags := fresh(r)
@@ -1215,6 +1221,10 @@ type Stats struct {
 	// only this process recorded are not among them (see Record): the next
 	// Open counts them.
 	Entries, Accepted, Done, Failed, Annotated int64
+	// Legacy counts the entries of format 1 and 2 files not yet moved to
+	// their stable key; Orphans the orphan entries (see Entry). Both are
+	// among Entries.
+	Legacy, Orphans int64
 	// Recorded is the number of entry records this process appended.
 	Recorded int64
 	// LogBytes is the size of the active log, buffered records included;
@@ -1234,6 +1244,8 @@ func (c *Checkpoint) Stats() Stats {
 		Done:          c.idx.counts[Done].Load(),
 		Failed:        c.idx.counts[Failed].Load(),
 		Annotated:     c.idx.annotated.Load(),
+		Legacy:        c.idx.legacy.Load(),
+		Orphans:       c.idx.orphans.Load(),
 		Recorded:      c.recorded.Load(),
 		SnapshotBytes: c.snapBytes.Load(),
 		Compactions:   c.compactions.Load(),

@@ -221,7 +221,7 @@ func TestClassifyStates(t *testing.T) {
 			Concepts: []pipeline.Concept{pipeline.Positive("cat")}}}
 		return it
 	}
-	failed := func(stage string) func(t *testing.T, c *Checkpoint, it *pipeline.Item) {
+	failedAt := func(stage string) func(t *testing.T, c *Checkpoint, it *pipeline.Item) {
 		return func(t *testing.T, c *Checkpoint, it *pipeline.Item) {
 			send(t, c, it)
 			r := res(it, pipeline.EventFailed)
@@ -252,9 +252,9 @@ func TestClassifyStates(t *testing.T) {
 				send(t, c, it, pipeline.EventAccepted, pipeline.EventAnnotated)
 			},
 			labels, pipeline.StateUpdate, fields(pipeline.FieldConcepts), true},
-		{"failed, never accepted", func() *pipeline.Item { return syncItem("a.jpg") }, failed("upload"),
+		{"failed, never accepted", func() *pipeline.Item { return syncItem("a.jpg") }, failedAt("upload"),
 			func(*pipeline.Item) {}, pipeline.StateNew, 0, false},
-		{"failed after acceptance", func() *pipeline.Item { return syncItem("a.jpg") }, failed("verify"),
+		{"failed after acceptance", func() *pipeline.Item { return syncItem("a.jpg") }, failedAt("verify"),
 			func(*pipeline.Item) {}, pipeline.StateAccepted, 0, true},
 		{"deleted", func() *pipeline.Item { return syncItem("a.jpg") },
 			func(t *testing.T, c *Checkpoint, it *pipeline.Item) {
@@ -269,6 +269,17 @@ func TestClassifyStates(t *testing.T) {
 				mustRecord(t, c, res(it, pipeline.EventDone)) // no Lookup: no Sync
 			},
 			labels, pipeline.StateDone, 0, true},
+		{"new input failed before acceptance", func() *pipeline.Item { return syncItem("a.jpg") },
+			func(t *testing.T, c *Checkpoint, it *pipeline.Item) {
+				send(t, c, it, pipeline.EventAccepted)
+				mustClose(t, c)
+				*c = *mustOpen(t, c.dir, Options{})
+				e := clone(it)
+				resize(e)
+				e.ID = ""
+				failed(t, c, e, "upload")
+			},
+			resize, pipeline.StateNew, fields(pipeline.FieldContent), true},
 		{"update failed halfway", func() *pipeline.Item { return syncItem("a.jpg") },
 			func(t *testing.T, c *Checkpoint, it *pipeline.Item) {
 				send(t, c, it, pipeline.EventDone)
@@ -302,11 +313,20 @@ func TestClassifyStates(t *testing.T) {
 			if rs != tt.want || it.Sync.Changed != tt.changed {
 				t.Errorf("got %v changed %q, want %v changed %q", rs, it.Sync.Changed, tt.want, tt.changed)
 			}
-			if got := it.Sync.PriorID != ""; got != tt.prior {
-				t.Errorf("PriorID %q, want one: %v", it.Sync.PriorID, tt.prior)
+			wantPrior := ""
+			if tt.prior {
+				wantPrior = first.ID
+			}
+			if it.Sync.PriorID != wantPrior {
+				t.Errorf("PriorID %q, want %q", it.Sync.PriorID, wantPrior)
 			}
 		})
 	}
+}
+
+func resize(it *pipeline.Item) {
+	it.Blob.Size = 300
+	rekey(it)
 }
 
 // mustDelete deletes the entry of h as a delete stage would: found by
