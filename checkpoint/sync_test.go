@@ -638,7 +638,7 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("writer while read-only open: %v, want ErrLocked", err)
 	}
 	mustClose(t, c)
-	if after := snapshotDir(t, dir); !maps_equal(before, after) {
+	if after := snapshotDir(t, dir); !sameFiles(before, after) {
 		t.Errorf("read-only checkpoint changed the directory")
 	}
 
@@ -655,9 +655,31 @@ func TestReadOnly(t *testing.T) {
 	if _, err := Open(dir, Options{ReadOnly: true, Restart: true}); err == nil {
 		t.Error("ReadOnly with Restart accepted")
 	}
+
+	// A running job excludes a read-only Open.
+	w := mustOpen(t, dir, Options{})
+	if _, err := Open(dir, quiet(Options{ReadOnly: true})); !errors.Is(err, ErrLocked) {
+		t.Errorf("read-only while a writer runs: %v, want ErrLocked", err)
+	}
+	mustClose(t, w)
+
+	// Another configuration: refused as for a writer, or read as it is
+	// with AllowMismatch, rewriting nothing.
+	before = snapshotDir(t, dir)
+	if _, err := Open(dir, quiet(Options{ReadOnly: true, Fingerprint: "other"})); !errors.Is(err, ErrConfigChanged) {
+		t.Errorf("read-only, other configuration: %v, want ErrConfigChanged", err)
+	}
+	c = mustOpen(t, dir, Options{ReadOnly: true, Fingerprint: "other", AllowMismatch: true})
+	if rs := c.Lookup(syncItem("a.jpg")); rs != pipeline.StateDone {
+		t.Errorf("read-only, allowed mismatch: %v, want done", rs)
+	}
+	mustClose(t, c)
+	if after := snapshotDir(t, dir); !sameFiles(before, after) {
+		t.Errorf("read-only checkpoint under another configuration changed the directory")
+	}
 }
 
-func maps_equal(a, b map[string]string) bool {
+func sameFiles(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
