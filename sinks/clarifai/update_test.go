@@ -481,8 +481,11 @@ func TestSinkExisting(t *testing.T) {
 	if n := e.srv.Calls()["PostInputs"] - posts; n != 1 {
 		t.Errorf("%d PostInputs calls; want 1, for the fresh item", n)
 	}
-	if s2.Sync.Action != pipeline.ActionAdd {
-		t.Errorf("equal item became %v", s2.Sync.Action)
+	if s2.Sync.Action != pipeline.ActionAdd || !s2.Sync.Adopted {
+		t.Errorf("equal item became %v, adopted %v (want add, adopted)", s2.Sync.Action, s2.Sync.Adopted)
+	}
+	if !r2.Sync.Adopted || !d2.Sync.Adopted || fresh.Sync != nil && fresh.Sync.Adopted {
+		t.Errorf("adopted marks: relabel %v, derived %v, fresh %+v", r2.Sync.Adopted, d2.Sync.Adopted, fresh.Sync)
 	}
 	if r2.Sync.Action != pipeline.ActionUpdate || r2.Sync.Digests != digests || r2.Sync.PriorID != "relabel" ||
 		r2.Sync.Changed != fields(pipeline.FieldConcepts, pipeline.FieldRegions) {
