@@ -570,3 +570,35 @@ func TestOursReadsBackBuiltAnnotations(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkUnmovedContent: an item whose content digest changed but whose
+// derived ID did not (a file rewritten with the same bytes, or touched) is
+// the input the server holds: it is not posted again, and the labels or
+// metadata edited with it are patched.
+func TestSinkUnmovedContent(t *testing.T) {
+	e := startEmulator(t, emulator.Options{})
+	first := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("same bytes")), Metadata: map[string]any{"k": "v"}}
+	mustDone(t, e.run(t, SinkConfig{}, first), first)
+
+	touched := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("same bytes")), Metadata: map[string]any{"k": "w"},
+		Sync: &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: first.ID,
+			Changed: pipeline.Fields(0).With(pipeline.FieldContent).With(pipeline.FieldMetadata)}}
+	onlyTouched := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("other, same")),
+		Sync: &pipeline.Sync{Action: pipeline.ActionAdd}}
+	mustDone(t, e.run(t, SinkConfig{}, onlyTouched), onlyTouched)
+	onlyTouched.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: onlyTouched.ID,
+		Changed: pipeline.Fields(0).With(pipeline.FieldContent)}
+	onlyTouched.ID = ""
+
+	posts := e.srv.Calls()["PostInputs"]
+	mustDone(t, e.run(t, SinkConfig{}, touched, onlyTouched), touched, onlyTouched)
+	if n := e.srv.Calls()["PostInputs"] - posts; n != 0 {
+		t.Errorf("%d PostInputs calls; want none: the server holds both inputs", n)
+	}
+	if touched.ID != first.ID || touched.Sync.Action != pipeline.ActionUpdate || touched.Sync.Changed.Has(pipeline.FieldContent) {
+		t.Errorf("touched item: ID %s (want %s), sync %+v", touched.ID, first.ID, touched.Sync)
+	}
+	if md := e.srv.InputMetadata(emuUser, emuApp, first.ID); md["k"] != "w" {
+		t.Errorf("metadata %v, want k=w", md)
+	}
+}
