@@ -18,6 +18,8 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
@@ -356,6 +358,7 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 		if it.Err != nil {
 			r = pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: it.Stage, Err: it.Err}
 		} else {
+			unmoved(it)
 			p.classify(it)
 		}
 		if err := pipeline.Send(ctx, results, r); err != nil {
@@ -363,6 +366,32 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 		}
 	}
 	return nil
+}
+
+// unmoved does what the sink does with an item whose content digest changed
+// under a derived ID (a file touched, or rewritten): it reads the bytes and
+// derives the ID; the same ID as before is the input the server holds, so
+// the item is an update of the other groups that changed (none: nothing to
+// do), not a new input whose earlier one left the sources. It reads the
+// bytes of such items only; one that cannot be read stays an add, as the
+// run would fail it.
+func unmoved(it *pipeline.Item) {
+	s := it.Sync
+	if s == nil || s.Action != pipeline.ActionAdd || s.PriorID == "" || it.ID != "" || it.Blob == nil || it.Blob.Open == nil {
+		return
+	}
+	r, err := it.Blob.Open()
+	if err != nil {
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(r, sinks.LimitFor(it.Kind)))
+	_ = r.Close()
+	if err != nil || ids.DeriveID(it, b) != s.PriorID {
+		return
+	}
+	s.Action = pipeline.ActionUpdate
+	s.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+	it.ID = s.PriorID
 }
 
 // classify counts one item that reached the sink.
@@ -388,6 +417,8 @@ func (p *planSink) classify(it *pipeline.Item) {
 		p.post++
 		p.newRegions += int64(len(it.Regions))
 		p.keep("replace", it, []pipeline.Field{pipeline.FieldContent}, "content changed under a given ID: the input is deleted and posted again")
+	case s.Action == pipeline.ActionUpdate && s.Changed == 0:
+		p.unchanged++ // a file touched: nothing to send
 	case s.Action == pipeline.ActionUpdate:
 		p.update++
 		var changed []pipeline.Field

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 )
 
@@ -226,4 +227,44 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		out[e.Name()] = fmt.Sprint(fi.Size(), " ", fi.ModTime().UnixNano())
 	}
 	return out
+}
+
+// TestPlanUnmoved: an item whose content digest changed under a derived ID
+// is read and its ID derived, as a run does: the same ID as before (a file
+// touched) is no new input: unchanged, or an update of what else changed;
+// another ID (the bytes changed) is an add whose earlier input left.
+func TestPlanUnmoved(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) *pipeline.Item {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.FileBlob(p, int64(len(content))), Prov: pipeline.Provenance{Path: p}}
+	}
+	prior := func(content string) string {
+		return ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(content))}, []byte(content))
+	}
+	content := pipeline.Fields(0).With(pipeline.FieldContent)
+	touched := file("touched.txt", "same")
+	touched.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("same"), Changed: content}
+	relabelled := file("relabelled.txt", "also same")
+	relabelled.Concepts = []pipeline.Concept{pipeline.Positive("cat")}
+	relabelled.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("also same"), Changed: content.With(pipeline.FieldConcepts)}
+	rewritten := file("rewritten.txt", "new bytes")
+	rewritten.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("old bytes"), Changed: content}
+
+	p := newPlanSink(10)
+	for _, it := range []*pipeline.Item{touched, relabelled, rewritten} {
+		unmoved(it)
+		p.classify(it)
+	}
+	plan := &Plan{UpdateFields: map[string]int64{}}
+	p.fill(plan)
+	if plan.Unchanged != 1 || plan.Update != 1 || plan.UpdateFields["concepts"] != 1 || len(plan.UpdateFields) != 1 || plan.Add != 1 || p.orphans != 1 {
+		t.Errorf("plan %+v, orphans %d", plan, p.orphans)
+	}
+	if touched.ID != prior("same") || relabelled.ID != prior("also same") || rewritten.ID != "" {
+		t.Errorf("IDs %q %q %q", touched.ID, relabelled.ID, rewritten.ID)
+	}
 }
