@@ -177,7 +177,9 @@ const oldDigest = "changed (digest)"
 // item whose ID the app holds counts as to add (a run compares it). It
 // takes the options of Run that
 // apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
-// WithNewClient, WithoutCheckpoint, WithOutput).
+// WithNewClient, WithoutCheckpoint, WithOutput, WithAllowConfigChange: the
+// checkpoint of a job whose configuration changed is compared with as a
+// run with it would, still read-only).
 func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	o, reg, err := j.prepare(false, opts)
 	if err != nil {
@@ -204,7 +206,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	var cp *checkpoint.Checkpoint
 	var held int64
 	if !o.noCheckpoint {
-		if cp, err = j.openReadOnly(o.log); err != nil {
+		if cp, err = j.openReadOnly(o.log, o.allowChange); err != nil {
 			return nil, err
 		}
 	}
@@ -250,12 +252,12 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 
 // openReadOnly opens the job's checkpoint read-only, or returns nil when
 // the job has none yet (nothing is created).
-func (j *Job) openReadOnly(log *zap.Logger) (*checkpoint.Checkpoint, error) {
+func (j *Job) openReadOnly(log *zap.Logger, allowChange bool) (*checkpoint.Checkpoint, error) {
 	if _, err := os.Stat(j.State.Dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	cp, err := checkpoint.Open(j.State.Dir, checkpoint.Options{
-		Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1, ReadOnly: true,
+		Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1, ReadOnly: true, AllowMismatch: allowChange,
 		ReplaceContent: j.Sync.ReplaceContent, DigestSalt: j.DigestSalt(),
 	})
 	if err != nil {
