@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
@@ -219,6 +220,13 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		look = readOnlyCheckpoint{cp}
 	}
 	ps := newPlanSink(j.Upload.Batch.MaxItems)
+	if cp != nil {
+		in, err := checkpoint.ReadIntents(j.State.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ps.intended = in.Intended
+	}
 	pj := pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: ps, Checkpoint: look, Workers: j.Upload.Workers, Stop: o.stop,
 		// Problems are counted, not logged.
@@ -327,6 +335,9 @@ func ceilDiv(n, d int64) int64 {
 // says, keeps a few examples, and sends nothing.
 type planSink struct {
 	batch int64
+	// intended is the job's intent log (checkpoint.Intents.Intended): the
+	// digest of the bytes a run sent under a given ID; nil without one.
+	intended func(id string) (uint64, bool)
 
 	mu      sync.Mutex
 	add     int64
@@ -359,8 +370,9 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 		r := pipeline.Result{Item: it, Event: pipeline.EventDone, Stage: "plan"}
 		if it.Err != nil {
 			r = pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: it.Stage, Err: it.Err}
+		} else if err := p.unmoved(it); err != nil {
+			r = pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: pipeline.StageSync, Err: err}
 		} else {
-			unmoved(it)
 			p.classify(it)
 		}
 		if err := pipeline.Send(ctx, results, r); err != nil {
@@ -371,29 +383,56 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 }
 
 // unmoved does what the sink does with an item whose content digest changed
-// under a derived ID (a file touched, or rewritten): it reads the bytes and
-// derives the ID; the same ID as before is the input the server holds, so
-// the item is an update of the other groups that changed (none: nothing to
-// do), not a new input whose earlier one left the sources. It reads the
-// bytes of such items only; one that cannot be read stays an add, as the
-// run would fail it.
-func unmoved(it *pipeline.Item) {
+// but whose bytes may not have (a file touched): it reads the bytes. Under a
+// derived ID it derives the ID: the same ID as before is the input the
+// server holds, so the item is an update of the other groups that changed
+// (none: nothing to do), not a new input whose earlier one left the
+// sources. Under a given ID (Sync.VerifyContent) it compares them with the
+// job's intent log: the same bytes make it such an update too; other
+// bytes a replace, or a conflict, which it returns. It reads the bytes of
+// such items only; one that cannot be read is left as the checkpoint said.
+func (p *planSink) unmoved(it *pipeline.Item) error {
 	s := it.Sync
-	if s == nil || s.Action != pipeline.ActionAdd || s.PriorID == "" || it.ID != "" || it.Blob == nil || it.Blob.Open == nil {
-		return
+	if s == nil || s.PriorID == "" || it.Blob == nil || it.Blob.Open == nil {
+		return nil
 	}
+	verify := s.VerifyContent
+	if !verify && (s.Action != pipeline.ActionAdd || it.ID != "") {
+		return nil
+	}
+	s.VerifyContent = false
+	same := false
+	if b, err := readBlob(it); err == nil {
+		if verify {
+			// The bytes the sink records: those of image, video and audio
+			// content (a text file's are sent as text).
+			if p.intended != nil && it.Kind != pipeline.KindText {
+				prior, ok := p.intended(it.ID)
+				same = ok && prior == xxhash.Sum64(b)
+			}
+		} else {
+			same = ids.DeriveID(it, b) == s.PriorID
+		}
+	}
+	switch {
+	case same:
+		s.Action = pipeline.ActionUpdate
+		s.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+		it.ID = s.PriorID
+	case verify && s.Action != pipeline.ActionReplace:
+		return pipeline.ContentConflict(it)
+	}
+	return nil
+}
+
+// readBlob reads an item's content, up to the API's limit for its kind.
+func readBlob(it *pipeline.Item) ([]byte, error) {
 	r, err := it.Blob.Open()
 	if err != nil {
-		return
+		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(r, sinks.LimitFor(it.Kind)))
-	_ = r.Close()
-	if err != nil || ids.DeriveID(it, b) != s.PriorID {
-		return
-	}
-	s.Action = pipeline.ActionUpdate
-	s.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
-	it.ID = s.PriorID
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, sinks.LimitFor(it.Kind)))
 }
 
 // classify counts one item that reached the sink.

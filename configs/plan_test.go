@@ -3,6 +3,7 @@ package configs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
@@ -256,7 +259,9 @@ func TestPlanUnmoved(t *testing.T) {
 
 	p := newPlanSink(10)
 	for _, it := range []*pipeline.Item{touched, relabelled, rewritten} {
-		unmoved(it)
+		if err := p.unmoved(it); err != nil {
+			t.Fatal(err)
+		}
 		p.classify(it)
 	}
 	plan := &Plan{UpdateFields: map[string]int64{}}
@@ -266,5 +271,44 @@ func TestPlanUnmoved(t *testing.T) {
 	}
 	if touched.ID != prior("same") || relabelled.ID != prior("also same") || rewritten.ID != "" {
 		t.Errorf("IDs %q %q %q", touched.ID, relabelled.ID, rewritten.ID)
+	}
+}
+
+// TestPlanVerifyContent: a file under a given ID whose stat changed is
+// compared with the intent log's digest, as a run does: the same bytes are
+// unchanged; other bytes are a conflict, or a replace when allowed.
+func TestPlanVerifyContent(t *testing.T) {
+	dir := t.TempDir()
+	file := func(id, content string, action pipeline.Action) *pipeline.Item {
+		p := filepath.Join(dir, id+".png")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return &pipeline.Item{ID: id, Kind: pipeline.KindImage, Blob: pipeline.FileBlob(p, int64(len(content))),
+			Sync: &pipeline.Sync{Action: action, PriorID: id, Changed: 1 << pipeline.FieldContent, VerifyContent: true}}
+	}
+	p := newPlanSink(10)
+	p.intended = func(id string) (uint64, bool) {
+		sum, ok := map[string]uint64{"touched": xxhash.Sum64String("same"), "rewritten": xxhash.Sum64String("old"),
+			"replaced": xxhash.Sum64String("old")}[id]
+		return sum, ok
+	}
+	touched, rewritten, replaced := file("touched", "same", pipeline.ActionAdd), file("rewritten", "new", pipeline.ActionAdd),
+		file("replaced", "new", pipeline.ActionReplace)
+	if err := p.unmoved(touched); err != nil {
+		t.Errorf("touched: %v", err)
+	}
+	if err := p.unmoved(rewritten); !errors.Is(err, pipeline.ErrContentChanged) {
+		t.Errorf("rewritten: %v, want a conflict", err)
+	}
+	if err := p.unmoved(replaced); err != nil {
+		t.Errorf("replaced: %v", err)
+	}
+	p.classify(touched)
+	p.classify(replaced)
+	plan := &Plan{UpdateFields: map[string]int64{}}
+	p.fill(plan)
+	if plan.Unchanged != 1 || plan.Replace != 1 || plan.Add != 0 {
+		t.Errorf("plan %+v", plan)
 	}
 }

@@ -107,6 +107,11 @@ func TestRunSyncStates(t *testing.T) {
 		{id: "conflict", verdict: verdict{pipeline.StateConflict, &pipeline.Sync{PriorID: "conflict-v1",
 			Changed: pipeline.Fields(0).With(pipeline.FieldContent)}},
 			wantEvent: pipeline.EventFailed, wantStage: "sync", wantConflict: true, conflictID: "conflict-v1"},
+		// A file under a given ID whose stat changed: the sink compares
+		// its bytes before it is a conflict.
+		{id: "conflict-verify", verdict: verdict{pipeline.StateConflict, &pipeline.Sync{PriorID: "conflict-verify",
+			Changed: pipeline.Fields(0).With(pipeline.FieldContent), VerifyContent: true}},
+			wantSink: true, wantEvent: pipeline.EventDone},
 		{id: "conflict-no-sync", verdict: verdict{state: pipeline.StateConflict},
 			wantEvent: pipeline.EventFailed, wantStage: "sync", wantConflict: true, conflictID: "conflict-no-sync"},
 		{id: "adopt-conflict", verdict: verdict{state: pipeline.StateNew},
@@ -193,7 +198,7 @@ func TestRunSyncStates(t *testing.T) {
 		})
 	}
 
-	want := pipeline.Stats{Read: 11, Done: 4, Updated: 1, Replaced: 1, Resumed: 2, Failed: 4, Conflicts: 3, Bytes: 6, ReadAll: true}
+	want := pipeline.Stats{Read: 12, Done: 5, Updated: 1, Replaced: 1, Resumed: 2, Failed: 4, Conflicts: 3, Bytes: 7, ReadAll: true}
 	st.Elapsed = 0
 	if st != want {
 		t.Errorf("stats\n got %+v\nwant %+v", st, want)
@@ -208,8 +213,8 @@ func TestRunSyncStates(t *testing.T) {
 			recorded++
 		}
 	}
-	if recorded != 11 {
-		t.Errorf("checkpoint recorded %d final results, want 11", recorded)
+	if recorded != 12 {
+		t.Errorf("checkpoint recorded %d final results, want 12", recorded)
 	}
 }
 

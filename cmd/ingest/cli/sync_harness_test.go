@@ -381,9 +381,7 @@ type syncStep struct {
 
 // syncCase is an edit of the sources and the reruns that follow it.
 type syncCase struct {
-	name string
-	// skip, when set, says why the case cannot pass yet.
-	skip  string
+	name  string
 	edit  func(e *syncEnv)
 	steps []syncStep
 }
@@ -416,9 +414,6 @@ func runSyncCases(t *testing.T, src syncSource, cases []syncCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // each case has its own emulator and files
-			if tc.skip != "" {
-				t.Skip(tc.skip)
-			}
 			e := newSyncEnv(t)
 			src.setup(e)
 			r, _ := e.run(cli.ExitOK)

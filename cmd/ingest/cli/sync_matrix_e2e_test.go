@@ -14,11 +14,6 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 )
 
-// givenTouch is why a file touched under a given ID is not recognized yet:
-// the checkpoint sees its modification time change and calls it a conflict
-// without reading the bytes.
-const givenTouch = "known gap: a file touched under a given ID is a conflict"
-
 // sidecar writes a sidecar (or any JSON file) from a map.
 func (e *syncEnv) sidecar(rel string, m map[string]any) {
 	e.t.Helper()
@@ -212,7 +207,7 @@ func TestSyncFolderWithSidecars(t *testing.T) {
 			readOnly: true,
 			app:      func(*syncEnv, wantApp) {},
 		}}},
-		{name: "file touched under a given ID, same bytes", skip: givenTouch, edit: func(e *syncEnv) { e.touch("photos/b.png") },
+		{name: "file touched under a given ID, same bytes", edit: func(e *syncEnv) { e.touch("photos/b.png") },
 			steps: []syncStep{{flags: []string{"--delete"},
 				plan:     planWant{unchanged: 4, delete: 0},
 				readOnly: true,
@@ -408,7 +403,7 @@ func TestSyncCSVManifest(t *testing.T) {
 				readOnly: true,
 				app:      func(*syncEnv, wantApp) {},
 			}}},
-		{name: "file touched under a given ID, same bytes", skip: givenTouch, edit: func(e *syncEnv) { e.touch("files/q.png") },
+		{name: "file touched under a given ID, same bytes", edit: func(e *syncEnv) { e.touch("files/q.png") },
 			steps: []syncStep{{flags: []string{"--delete"},
 				plan:     planWant{unchanged: 4, delete: 0},
 				readOnly: true,
