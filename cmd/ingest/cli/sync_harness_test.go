@@ -146,9 +146,9 @@ func (e *syncEnv) plan(extra ...string) configs.Plan {
 	return p
 }
 
-// humanID is the annotation a person drew in the app, which no run may
-// touch.
-const humanID = "drawn-by-a-person"
+// humanAnnotation is the ID of the annotation a person drew in the app on
+// an input, which no run may touch.
+func humanAnnotation(inputID string) string { return "by-a-person-" + inputID[:min(len(inputID), 8)] }
 
 // annotateByHand posts, as a person in the app would, one region
 // annotation on an input.
@@ -161,7 +161,7 @@ func (e *syncEnv) annotateByHand(inputID string) {
 	}
 	defer c.Close()
 	resp, err := c.PostAnnotations(context.Background(), &pb.PostAnnotationsRequest{Annotations: []*pb.Annotation{{
-		Id: humanID, InputId: inputID, Data: &pb.Data{Regions: []*pb.Region{{
+		Id: humanAnnotation(inputID), InputId: inputID, Data: &pb.Data{Regions: []*pb.Region{{
 			RegionInfo: &pb.RegionInfo{BoundingBox: &pb.BoundingBox{TopRow: 0.05, LeftCol: 0.05, BottomRow: 0.25, RightCol: 0.25}},
 			Data:       &pb.Data{Concepts: []*pb.Concept{{Id: "person", Name: "person", Value: 1}}},
 		}}},
@@ -260,7 +260,7 @@ func (e *syncEnv) check(w wantApp) {
 		var regions []string
 		human := false
 		for _, a := range srv.InputAnnotations(testUser, testApp, id) {
-			if a.GetId() == humanID {
+			if a.GetId() == humanAnnotation(id) {
 				human = true
 				r := a.GetData().GetRegions()
 				if len(r) != 1 || r[0].GetData().GetConcepts()[0].GetId() != "person" || r[0].GetRegionInfo().GetBoundingBox().GetBottomRow() != 0.25 {
@@ -388,11 +388,11 @@ type syncCase struct {
 
 // syncSource is a kind of source the cases edit: setup writes the files
 // and the job, first is what the first run stores (and fills e.ids), and
-// human names the input (in e.ids) a person annotates after it.
+// human names the inputs (in e.ids) a person annotates after it.
 type syncSource struct {
 	setup func(e *syncEnv)
 	first func(e *syncEnv) wantApp
-	human string
+	human []string
 }
 
 // onlyReads checks that the emulator got no call but reads since before
@@ -419,9 +419,9 @@ func runSyncCases(t *testing.T, src syncSource, cases []syncCase) {
 			r, _ := e.run(cli.ExitOK)
 			w := src.first(e)
 			e.checkRun(r, runWant{uploaded: int64(len(w))})
-			if src.human != "" {
-				e.annotateByHand(e.ids[src.human])
-				w[e.ids[src.human]].human = true
+			for _, h := range src.human {
+				e.annotateByHand(e.ids[h])
+				w[e.ids[h]].human = true
 			}
 			e.check(w)
 			tc.edit(e)

@@ -70,7 +70,7 @@ var dirSource = syncSource{
 			e.ids["d"]: {regions: []string{box("dog", 0.3, 0.3, 0.7, 0.7)}, sha: fileSHA(e.t, e.path("boxes/d.png"))},
 		}
 	},
-	human: "a",
+	human: []string{"a", "d"},
 }
 
 // update is the step of an edit of one item in place: the plan says one
@@ -294,7 +294,7 @@ var csvSource = syncSource{
 			"pic-1":    {concepts: map[string]float32{"fish": 1}, sha: fileSHA(e.t, e.path("files/q.png"))},
 		}
 	},
-	human: "cat",
+	human: []string{"cat"},
 }
 
 func TestSyncCSVManifest(t *testing.T) {
@@ -452,7 +452,7 @@ var urlSource = syncSource{
 		}
 		return w
 	},
-	human: "a",
+	human: []string{"a"},
 }
 
 func TestSyncURLList(t *testing.T) {
