@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,6 +47,10 @@ func usageOf(ps *os.ProcessState, elapsed time.Duration) usage {
 type emulatorOptions struct {
 	RateLimit float64       // requests/s per app; 0 disables
 	Latency   time.Duration // added to every call
+	// Port is the gRPC port; 0 picks a free one. An ingest rerun against a
+	// restarted emulator needs the same port: the API base is part of the
+	// job's fingerprint, which its checkpoint checks.
+	Port int
 	// StateDir, when set, is where the emulator loads its state from at
 	// start and saves it to at exit (-state). It saves only at exit
 	// (-save-interval 0): a periodic save of a large app holds the app's
@@ -65,7 +70,7 @@ const (
 // args returns the emulator's command line for o, with its inspection API
 // on admin.
 func (o emulatorOptions) args(admin string) []string {
-	args := []string{"-port", "0", "-pat", benchPAT, "-admin", admin,
+	args := []string{"-port", strconv.Itoa(o.Port), "-pat", benchPAT, "-admin", admin,
 		"-rate-limit", fmt.Sprint(o.RateLimit), "-latency", o.Latency.String()}
 	if o.StateDir != "" {
 		args = append(args, "-state", o.StateDir, "-save-interval", "0")
@@ -161,6 +166,19 @@ func freePort() (string, error) {
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
+}
+
+// freePortNumber returns a loopback TCP port that was free a moment ago.
+func freePortNumber() (int, error) {
+	addr, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
 }
 
 // waitAdmin waits until the inspection API answers.

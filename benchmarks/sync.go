@@ -60,9 +60,15 @@ func (h *harness) s5(ctx context.Context) error {
 	}
 	job := manifestJob("s5", path)
 	state := filepath.Join(d, "emulator-state")
+	// Both emulators listen on the same port, as a real API's address
+	// stays the same between runs (the checkpoint checks it).
+	port, err := freePortNumber()
+	if err != nil {
+		return err
+	}
 
 	// The first run, as S2's: no limits anywhere.
-	emu, err := startEmulator(ctx, h.emulatorBin, filepath.Join(d, "emulator-first.log"), emulatorOptions{StateDir: state})
+	emu, err := startEmulator(ctx, h.emulatorBin, filepath.Join(d, "emulator-first.log"), emulatorOptions{Port: port, StateDir: state})
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,7 @@ func (h *harness) s5(ctx context.Context) error {
 	// defaults.
 	t = time.Now()
 	emu, err = startEmulator(ctx, h.emulatorBin, filepath.Join(d, "emulator-rerun.log"),
-		emulatorOptions{StateDir: state, RateLimit: s3RateLimit, Latency: s3Latency})
+		emulatorOptions{Port: port, StateDir: state, RateLimit: s3RateLimit, Latency: s3Latency})
 	if err != nil {
 		return err
 	}
