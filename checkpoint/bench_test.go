@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 )
 
 // keyRing returns n distinct file keys and derived-looking IDs.
@@ -22,17 +23,24 @@ func keyRing(n int) (keys, ids []string) {
 	return keys, ids
 }
 
-// fill records n Done entries with the default options' disk behaviour
-// except automatic compaction, which the caller chooses.
+// fill records n Done entries, with digests as a run records them, with
+// the default options' disk behaviour except automatic compaction, which
+// the caller chooses.
 func fill(tb testing.TB, c *Checkpoint, keys, ids []string) {
 	tb.Helper()
-	fillEvent(tb, c, keys, ids, pipeline.EventDone)
+	fillEvent(tb, c, keys, ids, pipeline.EventDone, true)
 }
 
-// fillEvent is fill recording ev for each key.
-func fillEvent(tb testing.TB, c *Checkpoint, keys, ids []string, ev pipeline.Event) {
+// fillEvent is fill recording ev for each key, with digests (those a
+// Lookup computes for a bare probe item, so that such probes hit as
+// unchanged; every entry stores its own copy) or without (no Sync).
+func fillEvent(tb testing.TB, c *Checkpoint, keys, ids []string, ev pipeline.Event, digests bool) {
 	tb.Helper()
 	it := &pipeline.Item{}
+	sy := pipeline.Sync{Digests: digest.Of(&pipeline.Item{})}
+	if digests {
+		it.Sync = &sy
+	}
 	r := pipeline.Result{Item: it, Event: ev}
 	for i := range keys {
 		it.Key, it.ID = keys[i], ids[i]
@@ -90,7 +98,7 @@ func BenchmarkLookup(b *testing.B) {
 		b.ReportAllocs()
 		it := &pipeline.Item{}
 		for i := range b.N {
-			it.Key = hits[i%len(hits)]
+			it.Key, it.ID = hits[i%len(hits)], ""
 			if c.Lookup(it) != pipeline.StateDone {
 				b.Fatal("miss")
 			}
@@ -237,7 +245,7 @@ func manifestRow() *pipeline.Item {
 }
 
 // BenchmarkRecordDone measures Record of the final event of a manifest
-// row, which computes and writes its digests.
+// row, which writes the digests its Lookup computed.
 func BenchmarkRecordDone(b *testing.B) {
 	c, err := Open(b.TempDir(), Options{})
 	if err != nil {
@@ -247,6 +255,7 @@ func BenchmarkRecordDone(b *testing.B) {
 	ring := min(b.N, 1<<20)
 	keys, ids := keyRing(ring)
 	it := manifestRow()
+	c.Lookup(it) // sets it.Sync
 	r := pipeline.Result{Item: it, Event: pipeline.EventDone}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -258,18 +267,39 @@ func BenchmarkRecordDone(b *testing.B) {
 	}
 }
 
-// BenchmarkDigestCost1M measures what the digests of done entries cost per
-// 1M items: heap of the loaded index and size of the snapshot, for entries
-// recorded accepted (no digests) and done (with digests). The difference
+// BenchmarkLookupRow measures Lookup of a manifest row against a loaded
+// checkpoint: the digests of the row as read, the Sync, the hit and the
+// seen mark.
+func BenchmarkLookupRow(b *testing.B) {
+	const n = 1 << 16
+	dir := b.TempDir()
+	keys, ids := keyRing(n)
+	c := mustOpen(b, dir, Options{})
+	fill(b, c, keys, ids)
+	mustClose(b, c)
+	c = mustOpen(b, dir, Options{})
+	defer c.Close()
+	_ = c.Stats()
+	it := manifestRow()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		it.Key = keys[(i*7919)%n]
+		c.Lookup(it)
+	}
+}
+
+// BenchmarkDigestCost1M measures what the digests of entries cost per 1M
+// items: heap of the loaded index and size of the snapshot, for entries
+// recorded done without digests (no Sync) and with them. The difference
 // is the digests' cost (DESIGN.md, "Digests").
 func BenchmarkDigestCost1M(b *testing.B) {
 	const n = 1_000_000
 	keys, ids := keyRing(n)
-	for _, ev := range []pipeline.Event{pipeline.EventAccepted, pipeline.EventDone} {
-		b.Run(ev.String(), func(b *testing.B) {
+	for _, digests := range []bool{false, true} {
+		b.Run(fmt.Sprintf("digests=%v", digests), func(b *testing.B) {
 			dir := b.TempDir()
 			c := mustOpen(b, dir, Options{})
-			fillEvent(b, c, keys, ids, ev)
+			fillEvent(b, c, keys, ids, pipeline.EventDone, digests)
 			mustClose(b, c)
 			c = mustOpen(b, dir, Options{})
 			if err := c.Compact(); err != nil {
@@ -287,5 +317,33 @@ func BenchmarkDigestCost1M(b *testing.B) {
 			b.ReportMetric(perEntry, "heap-B/entry")
 			b.ReportMetric(float64(fi.Size())/n, "disk-B/entry")
 		})
+	}
+}
+
+// BenchmarkSeenUnseen1M measures Unseen over a loaded 1M-entry checkpoint
+// of which every other entry was looked up (seen): the seen mark is a flag
+// bit, so the heap is the same as without it.
+func BenchmarkSeenUnseen1M(b *testing.B) {
+	const n = 1_000_000
+	keys, ids := keyRing(n)
+	dir := b.TempDir()
+	c := mustOpen(b, dir, Options{})
+	fill(b, c, keys, ids)
+	mustClose(b, c)
+	c = mustOpen(b, dir, Options{})
+	defer c.Close()
+	it := &pipeline.Item{}
+	for i := 0; i < n; i += 2 {
+		it.Key = keys[i]
+		c.Lookup(it)
+	}
+	for b.Loop() {
+		count := 0
+		for range c.Unseen {
+			count++
+		}
+		if count != n/2 {
+			b.Fatalf("unseen %d, want %d", count, n/2)
+		}
 	}
 }

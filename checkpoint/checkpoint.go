@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // Options configures Open. The zero value is usable: every field documents
@@ -55,6 +56,26 @@ type Options struct {
 	// it records). Default 64 MiB; negative disables automatic compaction
 	// (Compact still works).
 	CompactMinBytes int64
+	// ReplaceContent lets an item whose content changed under a user-given
+	// input ID be replaced (Lookup answers StateNew with ActionReplace:
+	// the sink deletes the input and posts the item again under its ID)
+	// instead of being a conflict (StateConflict).
+	ReplaceContent bool
+	// DigestSalt is mixed into every digest group but the content
+	// (digest.OfSalted): a hash of the job's settings that shape what the
+	// transforms make of an item, so that a change of them makes the
+	// items updates. 0 mixes nothing.
+	DigestSalt uint64
+	// ReadOnly opens the checkpoint to answer Lookup, LookupDigests and
+	// Unseen only (ingest plan): nothing in the directory is created,
+	// written, repaired or compacted (a torn tail is reported, not cut
+	// off). Record, RecordDeleted and RecordSourceDone return nil and
+	// write nothing; Compact and Reopen return ErrReadOnly. The lock is
+	// taken as usual, without writing the process ID, when the LOCK file
+	// exists (a running job makes Open fail with ErrLocked: its files
+	// are being written); a directory that does not exist is an empty
+	// checkpoint. Not with Restart.
+	ReadOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -87,6 +108,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("checkpoint: SyncBytes %d is negative", o.SyncBytes)
 	case o.BufferSize < 0:
 		return fmt.Errorf("checkpoint: BufferSize %d is negative", o.BufferSize)
+	case o.ReadOnly && o.Restart:
+		return errors.New("checkpoint: Restart moves files and ReadOnly writes nothing: choose one")
 	}
 	return nil
 }
@@ -102,6 +125,8 @@ var (
 	ErrConfigChanged = errors.New("checkpoint was written by a job with a different configuration")
 	// ErrClosed: the checkpoint was closed.
 	ErrClosed = errors.New("checkpoint is closed")
+	// ErrReadOnly: Compact or Reopen of a checkpoint opened ReadOnly.
+	ErrReadOnly = errors.New("checkpoint is open read-only")
 )
 
 type configError struct{ dir string }
@@ -188,9 +213,23 @@ type Checkpoint struct {
 	markMu        sync.Mutex
 	marks         map[string]sourceMarker
 	sourcesOnDisk bool // sources.json exists
+
+	// runOrphans are the orphan entries this process recorded that are
+	// not in the index (see Record), by key hash: their input IDs. Guarded
+	// by mu.
+	runOrphans map[KeyHash]string
+
+	// dsMu guards the dataset-set dictionary (datasets.go).
+	dsMu   sync.RWMutex
+	dsets  map[uint64][]string
+	dsFile *os.File
+	dsNew  bool // dsFile was created by this process; its directory entry is not synced yet
 }
 
-var _ pipeline.Checkpoint = (*Checkpoint)(nil)
+var (
+	_ pipeline.Checkpoint     = (*Checkpoint)(nil)
+	_ pipeline.SyncCheckpoint = (*Checkpoint)(nil)
+)
 
 // logFile is the active log.
 type logFile struct {
@@ -272,10 +311,25 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	missing := false
+	if opts.ReadOnly {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			missing = true
+		} else if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	lock, err := lockDir(dir)
+	var lock *os.File
+	var err error
+	switch {
+	case missing:
+	case opts.ReadOnly:
+		lock, err = lockDirReadOnly(dir)
+	default:
+		lock, err = lockDir(dir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -306,13 +360,20 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 		}
 		c.report.MovedAside = moved
 	}
-	if err := c.inspect(); err != nil {
-		return nil, err
+	if missing {
+		c.found = found{next: 1}
+	} else {
+		if err := c.inspect(); err != nil {
+			return nil, err
+		}
+		if err := c.readSources(c.found.snapshot || len(c.found.gens) > 0); err != nil {
+			return nil, err
+		}
 	}
-	if err := c.readSources(c.found.snapshot || len(c.found.gens) > 0); err != nil {
-		return nil, err
-	}
-	if c.report.ConfigChanged {
+	if c.report.ConfigChanged && opts.ReadOnly {
+		// Nothing is rewritten; the markers vouch for nothing.
+		c.marks, c.report.SourcesDone = nil, 0
+	} else if c.report.ConfigChanged {
 		// Under another configuration the markers vouch for nothing, and
 		// everything is rewritten under the new fingerprint now (by the
 		// load), so that the old one is gone from every file and the next
@@ -384,14 +445,33 @@ func (c *Checkpoint) LoadReport() LoadReport {
 
 // Lookup returns what earlier runs recorded for it (the entries loaded from
 // disk, as this process's Records changed them; an item recorded only by
-// this process is StateNew), and for StateAccepted and StateDone sets it.ID
-// to the recorded input ID (the one on the server), so the sink can verify
-// the item without loading its bytes. An item is found by its Key, or, if
-// the Key is empty, by its ID as a source would have keyed it (see
-// ids.IDKey); an item with neither is StateNew. A Failed entry is
-// StateAccepted if the input had been accepted before it failed (it exists
-// on the server, so it is verified, not re-sent), and StateNew otherwise
-// (the rerun tries it again).
+// this process is StateNew) and how it compares with it, as a
+// pipeline.SyncCheckpoint: it sets it.Sync on every item it can key, with
+// the digests of it as read (digest.OfSalted with Options.DigestSalt: call
+// it before the transforms), and marks the entry it finds as seen (see
+// Unseen). An item is keyed by its Key, or, if the Key is empty, by its ID
+// as a source would have keyed it (see ids.IDKey); an item with neither is
+// StateNew with no Sync. The entry is the one of the item's stable key
+// (ids.StableKey), or failing that a legacy entry (loaded from a format 1
+// or 2 file) of its full key. Then:
+//
+//   - No entry, a Failed one whose input was never accepted: StateNew
+//     (ActionAdd, no PriorID).
+//   - Digests not known (a legacy entry, or one recorded without them):
+//     as before digests existed: StateDone for a done entry, StateAccepted
+//     for an accepted one (or a failed one whose input was accepted);
+//     it.ID and Sync.PriorID are the recorded ID.
+//   - The content group differs: with a user-given ID (it.ID set as read),
+//     StateConflict, or with Options.ReplaceContent StateNew with
+//     ActionReplace; with a derived ID, StateNew (ActionAdd, it.ID left
+//     empty for the sink to derive); Sync.PriorID is the recorded ID and
+//     Sync.Changed the groups that differ.
+//   - Other groups differ: StateUpdate with ActionUpdate, Sync.Changed the
+//     groups (plus FieldRegions for an accepted, not yet annotated entry
+//     of an item with regions), it.ID the recorded ID, Sync.PriorDatasets
+//     the datasets it was put in when FieldDatasets changed.
+//   - Nothing differs: StateDone, or StateAccepted for an entry not done;
+//     it.ID is the recorded ID.
 //
 // The first call of a process may load the entries (see Checkpoint);
 // after that Lookup never blocks on I/O. If loading fails, Lookup answers
@@ -403,59 +483,103 @@ func (c *Checkpoint) Lookup(it *pipeline.Item) pipeline.ResumeState {
 	return rs
 }
 
-// LookupDigests is Lookup that also returns the digests of the item as an
-// earlier run recorded it done (digest.Of of the item it sent), and
-// whether they are known. They are unknown for an item never done, and
-// for one done by a version of this tool that did not record them (format
-// 1) or recorded them under another digest.Version: a caller must then
-// treat the item as it did before digests existed (unchanged when done).
-func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, digest.Digests, bool) {
+// LookupDigests is Lookup that also returns the digests recorded for the
+// item (those of the item as read by the run that recorded it, under this
+// digest.Version), and whether they are known. They are unknown for an
+// item never recorded with them: an entry of format 1 or 2 (whose digests
+// were of rule version 1), or one recorded without a Sync.
+func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pipeline.Digests, bool) {
 	key, ok := itemKey(it)
 	if !ok {
-		return pipeline.StateNew, digest.Digests{}, false
+		return pipeline.StateNew, pipeline.Digests{}, false
 	}
+	sy := &pipeline.Sync{Digests: digest.OfSalted(it, c.opts.DigestSalt)}
+	given := it.ID
+	it.Sync = sy
 	_ = c.ensureLoaded()
 	// The index holds only what earlier runs recorded and never grows
-	// during a run: a first run skips the hash altogether.
+	// during a run: a first run skips the hashes altogether.
 	if c.idx.len() == 0 {
-		return pipeline.StateNew, digest.Digests{}, false
+		return pipeline.StateNew, pipeline.Digests{}, false
 	}
-	h := HashKey(key)
-	s := c.idx.shard(h)
-	s.mu.RLock()
+	hs := HashKey(ids.StableKey(key))
+	h, s := hs, c.idx.shard(hs)
+	s.mu.Lock()
 	e, found := s.m[h]
-	rs := resumeState(e, found)
-	var id string
-	if rs != pipeline.StateNew && e.idEnc != memNone {
-		id = s.idString(&e)
+	if !found && c.idx.legacy.Load() > 0 {
+		if hf := HashKey(key); hf != hs {
+			s.mu.Unlock()
+			h, s = hf, c.idx.shard(hf)
+			s.mu.Lock()
+			e, found = s.m[h]
+			found = found && e.flags&flagLegacy != 0
+		}
 	}
-	var dig digest.Digests
+	if found && e.flags&flagSeen == 0 {
+		e.flags |= flagSeen
+		s.m[h] = e // same key: no count changes, no growth
+	}
+	var prior string
+	var old pipeline.Digests
 	known := found && e.flags&flagDigests != 0
+	if found && e.idEnc != memNone {
+		prior = s.idString(&e)
+	}
 	if known {
-		dig = *s.digestsAt(e.dig)
+		old = *s.digestsAt(e.dig)
 	}
-	s.mu.RUnlock()
-	if id != "" {
-		it.ID = id
-	}
-	return rs, dig, known
-}
+	s.mu.Unlock()
 
-func resumeState(e entry, found bool) pipeline.ResumeState {
-	switch {
-	case !found:
-		return pipeline.StateNew
-	case e.state == Done:
-		return pipeline.StateDone
-	case e.state == Accepted, e.state == Failed && e.flags&flagAccepted != 0:
+	accepted := e.state == Accepted || e.state == Done || e.flags&flagAccepted != 0
+	if !found || !accepted {
+		return pipeline.StateNew, old, known
+	}
+	sy.PriorID = prior
+	same := func() pipeline.ResumeState {
+		if prior != "" {
+			it.ID = prior
+		}
+		if e.state == Done {
+			return pipeline.StateDone
+		}
 		return pipeline.StateAccepted
 	}
-	return pipeline.StateNew
+	if !known {
+		return same(), old, known
+	}
+	diff := sy.Digests.Diff(old)
+	switch {
+	case diff == 0:
+		return same(), old, known
+	case diff.Has(pipeline.FieldContent):
+		sy.Changed = diff
+		switch {
+		case given == "":
+			return pipeline.StateNew, old, known // a new input; PriorID left
+		case c.opts.ReplaceContent:
+			sy.Action = pipeline.ActionReplace
+			return pipeline.StateNew, old, known
+		}
+		return pipeline.StateConflict, old, known
+	}
+	if e.state != Done && len(it.Regions) > 0 && e.flags&flagAnnotated == 0 {
+		diff = diff.With(pipeline.FieldRegions)
+	}
+	sy.Action, sy.Changed = pipeline.ActionUpdate, diff
+	if diff.Has(pipeline.FieldDatasets) {
+		sy.PriorDatasets = c.datasetsOf(old[pipeline.FieldDatasets])
+	}
+	if prior != "" {
+		it.ID = prior
+	}
+	return pipeline.StateUpdate, old, known
 }
 
 // Recorded reports whether Record persists r: accepted, annotated and done
 // events, and failures the server decided (a non-zero Code from a stage
-// other than a source or a transform).
+// other than a source or a transform). Record may also persist an
+// EventResumed, to bring an entry recorded without digests up to date
+// (see Record).
 func Recorded(r pipeline.Result) bool {
 	switch r.Event {
 	case pipeline.EventAccepted, pipeline.EventAnnotated, pipeline.EventDone:
@@ -467,60 +591,290 @@ func Recorded(r pipeline.Result) bool {
 	return false
 }
 
-// Record persists r if Recorded(r), keyed like Lookup; other results, and
-// items with neither Key nor ID, are ignored. The ID recorded is
-// r.Item.ID, as the sink set it.
+// Record persists r if Recorded(r), keyed like Lookup (under the item's
+// stable key); other results, and items with neither Key nor ID, are
+// ignored. The ID recorded is r.Item.ID, as the sink set it.
+//
+// With r.Item.Sync set (by Lookup), accepted, annotated and done records
+// hold Sync.Digests, so that the next run can compare; for an update
+// (ActionUpdate) only the done record does, so that an update that fails
+// halfway is tried again. A record holding digests is preceded by the
+// dictionary record of the item's dataset set, durably (see datasets.go).
+// Without a Sync nothing is compared, and records hold no digests.
 //
 // An entry loaded at Open is updated in memory too (see transition: a done
 // entry stays done, a failed one keeps its acceptance, an empty ID keeps
-// the recorded one), and an event that changes nothing writes nothing. Any
-// other item is not kept in memory, so that memory stays flat however many
-// items a run records: Lookup answers what earlier runs recorded, and each
-// item is looked up once, before it is processed. Its record is
-// self-sufficient instead (see fresh): it holds the state the event
-// implies, the flags it implies (a failure at "annotate" or "verify"
-// follows an acceptance; EventDone of an item with regions follows its
-// annotations), and r.Item.ID. Of several records of one key, the last
-// wins when the log is loaded. A key that appears twice in one run is
-// sent twice; the server's "duplicate ID" answer counts as success.
+// the recorded one), and an event that changes nothing writes nothing. The
+// entry of an item that became a new input (ActionReplace, or ActionAdd
+// with a PriorID: its content changed) starts afresh instead. A legacy
+// entry moves to the stable key: its record is written there, then a
+// tombstone for its old key. Any other item is not kept in memory, so
+// that memory stays flat however many items a run records: Lookup answers
+// what earlier runs recorded, and each item is looked up once, before it
+// is processed. Its record is self-sufficient instead (see fresh): it
+// holds the state the event implies, the flags it implies (a failure at
+// "annotate" or "verify" follows an acceptance; EventDone of an item with
+// regions follows its annotations), and r.Item.ID. Of several records of
+// one key, the last wins when the log is loaded. A key that appears twice
+// in one run is sent twice; the server's "duplicate ID" answer counts as
+// success.
+//
+// EventResumed (an unchanged done item) writes nothing, unless its entry
+// holds no digests (a legacy entry, or one recorded without them) and the
+// item has a Sync: then a migration record (done, with the digests, under
+// the stable key) brings the entry up to date, so that the next run
+// compares it.
+//
+// When the first acknowledgement of a new input whose content changed
+// under a derived ID (Sync.PriorID differs from r.Item.ID) is recorded,
+// an orphan entry for PriorID is recorded too (done, keyed by
+// HashKey("orphan:"+PriorID)): the earlier input left the source, and
+// Unseen yields it. An orphan entry of the item's own ID is removed (a
+// tombstone) when the item is done: its input is the item's again.
 //
 // Record appends to a buffer and does not wait for the disk: records
 // become durable within Options.SyncInterval, or at Sync or Close. The
 // first call of a process may load the entries. It returns ErrClosed after
 // Close, and the first load, write or sync failure (which sticks: progress
 // that cannot be saved must not be reported) wrapped with the file name.
+// With Options.ReadOnly it returns nil and writes nothing.
 func (c *Checkpoint) Record(r pipeline.Result) error {
-	if !Recorded(r) {
+	it := r.Item
+	migrate := r.Event == pipeline.EventResumed && it != nil && it.Sync != nil
+	if c.opts.ReadOnly || !migrate && !Recorded(r) {
 		return nil
 	}
-	key, ok := itemKey(r.Item)
+	key, ok := itemKey(it)
 	if !ok {
 		return nil
 	}
-	id := r.Item.ID
+	id := it.ID
 	if len(id) > maxIDLen {
-		return fmt.Errorf("checkpoint: input ID of %s is %d bytes long; the limit is %d", r.Item.Prov, len(id), maxIDLen)
+		return fmt.Errorf("checkpoint: input ID of %s is %d bytes long; the limit is %d", it.Prov, len(id), maxIDLen)
 	}
 	if err := c.ensureLoaded(); err != nil {
 		return err
 	}
-	h := HashKey(key)
-	var dig *digest.Digests
-	if r.Event == pipeline.EventDone {
-		// What the server now holds for the item, for a later run to
-		// compare with (see DESIGN.md, "Digests").
-		d := digest.Of(r.Item)
-		dig = &d
+	sy := it.Sync
+	var dig *pipeline.Digests
+	if sy != nil {
+		switch r.Event {
+		case pipeline.EventDone, pipeline.EventResumed:
+			dig = &sy.Digests
+		case pipeline.EventAccepted, pipeline.EventAnnotated:
+			if sy.Action != pipeline.ActionUpdate {
+				dig = &sy.Digests
+			}
+		}
 	}
-	return c.update(h, func(s *shard, old entry) entry {
-		return transition(s, old, r.Event, id, dig)
-	}, func() []byte {
+	if dig != nil {
+		if err := c.noteDatasets(dig[pipeline.FieldDatasets], it.DatasetIDs); err != nil {
+			c.mu.Lock()
+			if c.err == nil {
+				c.err = err
+			}
+			c.mu.Unlock()
+			return err
+		}
+	}
+	// The item is another input than its entry's: its content changed.
+	newInput := sy != nil && (sy.Action == pipeline.ActionReplace || sy.PriorID != "" && sy.PriorID != id)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	hs := HashKey(ids.StableKey(key))
+	s := c.idx.shard(hs)
+	s.mu.Lock()
+	old, had := s.m[hs]
+	var legacyHash KeyHash
+	moved := false
+	if !had && c.idx.legacy.Load() > 0 {
+		if hf := HashKey(key); hf != hs {
+			if lo, ok := c.legacyEntry(hf, s); ok {
+				old, had, moved, legacyHash = lo, true, true, hf
+			}
+		}
+	}
+	switch {
+	case migrate:
+		if !had || old.state != Done || old.flags&(flagLegacy|flagDigests) == flagDigests {
+			s.mu.Unlock()
+			return nil
+		}
+		e := old
+		e.flags &^= flagLegacy
+		s.putDigests(&e, dig)
+		c.idx.put(s, hs, e, old, !moved)
+		c.scratch = appendEntry(c.scratch[:0], s, hs, &e)
+		s.mu.Unlock()
+	case had && newInput && r.Event == pipeline.EventFailed && old.idEnc != memNone && sameID(s, &old, sy.PriorID):
+		// The new input failed before any acknowledgement of it: the
+		// entry still describes the earlier one, which is what the server
+		// holds.
+		s.mu.Unlock()
+		return nil
+	case had:
+		var e entry
+		if newInput && r.Event != pipeline.EventFailed {
+			// Another input than the entry's: nothing of it carries over
+			// but the seen mark (and the place of its digests).
+			st, flags := fresh(r)
+			e = entry{state: st, flags: flags | old.flags&(flagSeen|flagDigests), dig: old.dig}
+			if old.idEnc != memNone && sameID(s, &old, id) {
+				e.id, e.idEnc = old.id, old.idEnc
+			} else {
+				packID(s, &e, id)
+			}
+			if dig != nil {
+				s.putDigests(&e, dig)
+			} else {
+				e.flags &^= flagDigests
+			}
+		} else {
+			e = transition(s, old, r.Event, id, dig)
+			e.flags &^= flagLegacy
+		}
+		if e == old && !moved {
+			s.mu.Unlock()
+			return c.orphans(r, sy, id)
+		}
+		c.idx.put(s, hs, e, old, !moved)
+		c.scratch = appendEntry(c.scratch[:0], s, hs, &e)
+		s.mu.Unlock()
+	default:
+		s.mu.Unlock()
+		if migrate {
+			return nil
+		}
 		st, flags := fresh(r)
 		if dig != nil {
 			flags |= flagDigests
 		}
-		return appendRecord(c.scratch[:0], h, st, flags, id, dig)
-	})
+		c.scratch = appendRecord(c.scratch[:0], hs, st, flags, id, dig)
+	}
+	if err := c.write(c.scratch); err != nil {
+		return err
+	}
+	if moved {
+		// The record under the stable key first: a torn tail that keeps
+		// the tombstone keeps it too.
+		ls := c.idx.shard(legacyHash)
+		ls.mu.Lock()
+		if lo, ok := ls.m[legacyHash]; ok {
+			c.idx.remove(ls, legacyHash, lo)
+		}
+		ls.mu.Unlock()
+		if err := c.write(appendTombstone(c.scratch[:0], legacyHash)); err != nil {
+			return err
+		}
+	}
+	if migrate {
+		return nil
+	}
+	return c.orphans(r, sy, id)
+}
+
+// legacyEntry returns the legacy entry of hf, copied into the shard s of
+// the stable key (its ID and digests packed there), whose write lock the
+// caller holds; ok is false if hf holds no legacy entry. The caller holds
+// mu, so nothing but Lookup's seen mark changes the entry meanwhile.
+func (c *Checkpoint) legacyEntry(hf KeyHash, s *shard) (entry, bool) {
+	ls := c.idx.shard(hf)
+	if ls != s {
+		ls.mu.RLock()
+		defer ls.mu.RUnlock()
+	}
+	lo, ok := ls.m[hf]
+	if !ok || lo.flags&flagLegacy == 0 {
+		return entry{}, false
+	}
+	if ls == s {
+		return lo, true
+	}
+	e := entry{state: lo.state, flags: lo.flags &^ flagDigests}
+	if lo.idEnc != memNone {
+		var buf [64]byte
+		packID(s, &e, ls.appendID(buf[:0], &lo))
+	}
+	if lo.flags&flagDigests != 0 {
+		s.appendDigests(&e, ls.digestsAt(lo.dig))
+	}
+	return e, true
+}
+
+// orphans records what r means for orphan entries: after the first
+// acknowledgement of a new input whose content changed under a derived ID,
+// the entry of the input it replaces (Sync.PriorID); after EventDone, the
+// removal of an orphan entry of the item's own ID. The caller holds mu.
+func (c *Checkpoint) orphans(r pipeline.Result, sy *pipeline.Sync, id string) error {
+	if sy != nil && sy.PriorID != "" && id != "" && sy.PriorID != id && sy.Action != pipeline.ActionReplace &&
+		r.Event != pipeline.EventFailed {
+		if err := c.putOrphan(sy.PriorID); err != nil {
+			return err
+		}
+	}
+	if r.Event == pipeline.EventDone && id != "" && (c.idx.orphans.Load() > 0 || len(c.runOrphans) > 0) {
+		return c.dropOrphan(id)
+	}
+	return nil
+}
+
+func orphanHash(id string) KeyHash { return HashKey("orphan:" + id) }
+
+// putOrphan records the orphan entry of input id, unless it is there. The
+// caller holds mu.
+func (c *Checkpoint) putOrphan(id string) error {
+	h := orphanHash(id)
+	if _, ok := c.runOrphans[h]; ok {
+		return nil
+	}
+	s := c.idx.shard(h)
+	s.mu.Lock()
+	old, had := s.m[h]
+	if had {
+		e := old
+		e.state, e.flags = Done, e.flags&flagSeen|flagAccepted|flagOrphan
+		if e.idEnc == memNone || !sameID(s, &e, id) {
+			packID(s, &e, id)
+		}
+		if e == old {
+			s.mu.Unlock()
+			return nil
+		}
+		c.idx.put(s, h, e, old, true)
+		c.scratch = appendEntry(c.scratch[:0], s, h, &e)
+		s.mu.Unlock()
+	} else {
+		s.mu.Unlock()
+		if c.runOrphans == nil {
+			c.runOrphans = make(map[KeyHash]string)
+		}
+		c.runOrphans[h] = id
+		c.scratch = appendRecord(c.scratch[:0], h, Done, flagAccepted|flagOrphan, id, nil)
+	}
+	return c.write(c.scratch)
+}
+
+// dropOrphan removes the orphan entry of input id, if there is one. The
+// caller holds mu.
+func (c *Checkpoint) dropOrphan(id string) error {
+	h := orphanHash(id)
+	_, inRun := c.runOrphans[h]
+	delete(c.runOrphans, h)
+	s := c.idx.shard(h)
+	s.mu.Lock()
+	old, had := s.m[h]
+	if had {
+		c.idx.remove(s, h, old)
+	}
+	s.mu.Unlock()
+	if !had && !inRun {
+		return nil
+	}
+	return c.write(appendTombstone(c.scratch[:0], h))
 }
 
 // fresh returns the state and flags of the record of r for an item that
@@ -548,6 +902,78 @@ func fresh(r pipeline.Result) (State, uint8) {
 	return Failed, 0
 }
 
+// Unseen calls yield with every input of the job that no Lookup of this
+// process matched (see pipeline.SyncCheckpoint): the entries loaded from
+// disk that the server accepted (done, accepted, or failed after being
+// accepted) and hold an ID, that are not legacy (an entry of format 1 or
+// 2 may be of an item whose key changed form, not one that left) and that
+// no Lookup found; and the orphan entries this process recorded. The order
+// is unspecified. It loads the entries if nothing did yet, copies 1/64 of
+// the index at a time and calls yield without holding a lock. Meaningful
+// only after every source was read to its end (a source skipped as
+// complete looks nothing up).
+func (c *Checkpoint) Unseen(yield func(pipeline.Departed) bool) {
+	_ = c.ensureLoaded()
+	var batch []pipeline.Departed
+	for i := range c.idx.shards {
+		s := &c.idx.shards[i]
+		s.mu.RLock()
+		batch = batch[:0]
+		for h, e := range s.m {
+			if e.flags&(flagSeen|flagLegacy) != 0 || e.idEnc == memNone ||
+				e.state != Done && e.state != Accepted && e.flags&flagAccepted == 0 {
+				continue
+			}
+			batch = append(batch, pipeline.Departed{ID: s.idString(&e), Key: h})
+		}
+		s.mu.RUnlock()
+		for _, d := range batch {
+			if !yield(d) {
+				return
+			}
+		}
+	}
+	c.mu.Lock()
+	batch = batch[:0]
+	for h, id := range c.runOrphans {
+		batch = append(batch, pipeline.Departed{ID: id, Key: h})
+	}
+	c.mu.Unlock()
+	for _, d := range batch {
+		if !yield(d) {
+			return
+		}
+	}
+}
+
+// RecordDeleted records that the server deleted d's input (d as Unseen
+// yielded it): a tombstone record removes the entry, in memory and for
+// later runs, so that it is not yielded again and a later item of its key
+// is new. Errors are Record's; with Options.ReadOnly it returns nil and
+// writes nothing.
+func (c *Checkpoint) RecordDeleted(d pipeline.Departed) error {
+	if c.opts.ReadOnly {
+		return nil
+	}
+	if err := c.ensureLoaded(); err != nil {
+		return err
+	}
+	h := KeyHash(d.Key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	s := c.idx.shard(h)
+	s.mu.Lock()
+	if old, had := s.m[h]; had {
+		c.idx.remove(s, h, old)
+	}
+	s.mu.Unlock()
+	delete(c.runOrphans, h)
+	return c.write(appendTombstone(c.scratch[:0], h))
+}
+
 // Reopen marks the entry of h accepted but not confirmed, whatever its
 // state, so that the next run verifies the input again instead of skipping
 // it, and sends it again if the server lost it. `ingest verify --repair`
@@ -557,8 +983,11 @@ func fresh(r pipeline.Result) (State, uint8) {
 // Reopening an entry first forgets every complete-source marker, durably:
 // otherwise the next run would not read the source of the reopened item and
 // never check it again. Errors are Record's, or the error removing the
-// markers (nothing is reopened then).
+// markers (nothing is reopened then); ErrReadOnly with Options.ReadOnly.
 func (c *Checkpoint) Reopen(h KeyHash) error {
+	if c.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	if err := c.ensureLoaded(); err != nil {
 		return err
 	}
@@ -577,47 +1006,53 @@ func (c *Checkpoint) Reopen(h KeyHash) error {
 		e.state = Accepted
 		e.flags |= flagAccepted
 		return e
-	}, nil)
+	})
 }
 
-// update appends the record of h's new entry. If h is in the index, next
-// (given the shard and the current entry) returns the new entry; it runs
-// under the shard's write lock, and an entry that does not change writes
-// nothing. If h is not in the index,
-// the record is encoded by other (nothing is recorded if it is nil) and
-// the index is left as it is.
-func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry, other func() []byte) error {
+// update appends the record of h's new entry, for an entry in the index:
+// next (given the shard and the current entry) returns the new entry; it
+// runs under the shard's write lock, and an entry that does not change
+// writes nothing. An h not in the index is left alone.
+func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
-	if c.err != nil {
-		return c.err
+	if err := c.writable(); err != nil {
+		return err
 	}
 	s := c.idx.shard(h)
 	s.mu.Lock()
 	old, had := s.m[h]
-	if had {
-		e := next(s, old)
-		if e == old {
-			s.mu.Unlock()
-			return nil
-		}
-		c.idx.put(s, h, e, old, true)
-		// Encode under the shard lock: appendEntry may read the shard's arena.
-		c.scratch = appendEntry(c.scratch[:0], s, h, &e)
+	if !had {
 		s.mu.Unlock()
-	} else {
-		s.mu.Unlock()
-		if other == nil {
-			return nil
-		}
-		c.scratch = other()
+		return nil
 	}
+	e := next(s, old)
+	if e == old {
+		s.mu.Unlock()
+		return nil
+	}
+	c.idx.put(s, h, e, old, true)
+	// Encode under the shard lock: appendEntry may read the shard's arena.
+	c.scratch = appendEntry(c.scratch[:0], s, h, &e)
+	s.mu.Unlock()
+	return c.write(c.scratch)
+}
 
+// writable returns ErrClosed after Close, or the sticky failure. The
+// caller holds mu.
+func (c *Checkpoint) writable() error {
+	if c.closed {
+		return ErrClosed
+	}
+	return c.err
+}
+
+// write appends encoded records to the active log, and asks the flusher
+// for a sync once SyncBytes are waiting. The caller holds mu. A failure
+// sticks.
+func (c *Checkpoint) write(rec []byte) error {
 	lf := c.cur
-	n, err := lf.w.Write(c.scratch)
+	n, err := lf.w.Write(rec)
 	lf.size += int64(n)
 	c.unsynced += n
 	if err != nil {
@@ -637,7 +1072,7 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry, oth
 // transition returns the entry after event ev with input ID id (empty: keep
 // the recorded one), for an entry in the index. The caller holds s's write
 // lock. A done entry stays done: nothing later can undo a finished item.
-func transition(s *shard, old entry, ev pipeline.Event, id string, dig *digest.Digests) entry {
+func transition(s *shard, old entry, ev pipeline.Event, id string, dig *pipeline.Digests) entry {
 	e := old
 	switch ev {
 	case pipeline.EventAccepted:
@@ -768,6 +1203,9 @@ func (c *Checkpoint) Close() error {
 	}
 	c.mu.Unlock()
 	c.syncMu.Unlock()
+	if derr := c.closeDatasets(); err == nil && derr != nil {
+		err = fmt.Errorf("checkpoint: %w", derr)
+	}
 	if lerr := unlockDir(c.lock); err == nil && lerr != nil {
 		err = fmt.Errorf("checkpoint: release lock: %w", lerr)
 	}
@@ -783,6 +1221,10 @@ type Stats struct {
 	// only this process recorded are not among them (see Record): the next
 	// Open counts them.
 	Entries, Accepted, Done, Failed, Annotated int64
+	// Legacy counts the entries of format 1 and 2 files not yet moved to
+	// their stable key; Orphans the orphan entries (see Entry). Both are
+	// among Entries.
+	Legacy, Orphans int64
 	// Recorded is the number of entry records this process appended.
 	Recorded int64
 	// LogBytes is the size of the active log, buffered records included;
@@ -802,6 +1244,8 @@ func (c *Checkpoint) Stats() Stats {
 		Done:          c.idx.counts[Done].Load(),
 		Failed:        c.idx.counts[Failed].Load(),
 		Annotated:     c.idx.annotated.Load(),
+		Legacy:        c.idx.legacy.Load(),
+		Orphans:       c.idx.orphans.Load(),
 		Recorded:      c.recorded.Load(),
 		SnapshotBytes: c.snapBytes.Load(),
 		Compactions:   c.compactions.Load(),
@@ -829,6 +1273,12 @@ type Entry struct {
 	Accepted bool
 	// Annotated is set if the item's annotations were accepted.
 	Annotated bool
+	// Legacy is set for an entry of a format 1 or 2 file, keyed by the
+	// hash of the item's full key (see Lookup).
+	Legacy bool
+	// Orphan is set for the entry of an input that an item's earlier
+	// version left on the server (see Record); its KeyHash is no item's.
+	Orphan bool
 }
 
 // Entries calls yield for every entry in memory (those loaded from disk,
@@ -850,6 +1300,7 @@ func (c *Checkpoint) Entries(yield func(Entry) bool) {
 			batch = append(batch, Entry{
 				KeyHash: h, ID: s.idString(&e), State: e.state,
 				Accepted: e.flags&flagAccepted != 0, Annotated: e.flags&flagAnnotated != 0,
+				Legacy: e.flags&flagLegacy != 0, Orphan: e.flags&flagOrphan != 0,
 			})
 		}
 		s.mu.RUnlock()

@@ -20,8 +20,12 @@ import (
 // blocks until done, waiting for a compaction started by loading first.
 // Record and Lookup may run meanwhile. It returns ErrClosed after Close; a
 // failure leaves the checkpoint as it was and usable, unless it was the
-// switch to a new log (then Record fails too).
+// switch to a new log (then Record fails too). With Options.ReadOnly it
+// returns ErrReadOnly.
 func (c *Checkpoint) Compact() error {
+	if c.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -24,7 +26,7 @@ const (
 // crashChild is the child's whole life; it never returns.
 func crashChild(dir, mode string) {
 	o := Options{SyncInterval: 1 << 62, SyncBytes: 1 << 30, CompactMinBytes: -1}
-	if mode == "torn" {
+	if mode == "torn" || mode == "datasets" {
 		// A tiny buffer makes the writer hand partial records to the OS.
 		o.BufferSize = 100
 	}
@@ -32,8 +34,18 @@ func crashChild(dir, mode string) {
 	if err != nil {
 		os.Exit(3)
 	}
+	item := func(i int) *pipeline.Item {
+		it := testItem(i)
+		if mode == "datasets" {
+			// Every record refers to a new dataset set.
+			it.DatasetIDs = crashDatasets(i)
+			c.Lookup(it)
+			it.ID = testItem(i).ID
+		}
+		return it
+	}
 	for i := range crashSynced {
-		if c.Record(res(testItem(i), pipeline.EventDone)) != nil {
+		if c.Record(res(item(i), pipeline.EventDone)) != nil {
 			os.Exit(4)
 		}
 	}
@@ -41,7 +53,7 @@ func crashChild(dir, mode string) {
 		os.Exit(5)
 	}
 	for i := crashSynced; i < crashSynced+crashExtra; i++ {
-		if c.Record(res(testItem(i), pipeline.EventDone)) != nil {
+		if c.Record(res(item(i), pipeline.EventDone)) != nil {
 			os.Exit(6)
 		}
 	}
@@ -120,5 +132,37 @@ func TestCrashKeepsSyncedRecords(t *testing.T) {
 				t.Errorf("after the rerun: %+v", r)
 			}
 		})
+	}
+}
+
+func crashDatasets(i int) []string { return []string{"ds-" + strconv.Itoa(i), "all"} }
+
+// TestCrashKeepsDatasetSets: a child records items that each refer to a new
+// dataset set and is killed with records torn; every record that survived
+// finds its set in the dictionary (written and fsynced before the record).
+func TestCrashKeepsDatasetSets(t *testing.T) {
+	dir := t.TempDir()
+	runCrashChild(t, dir, "datasets")
+	c := mustOpen(t, dir, Options{})
+	defer mustClose(t, c)
+	found := 0
+	for i := range crashSynced + crashExtra {
+		it := probe(testItem(i))
+		it.DatasetIDs = []string{"other"}
+		switch rs := c.Lookup(it); rs {
+		case pipeline.StateUpdate:
+			found++
+			want := crashDatasets(i)
+			slices.Sort(want)
+			if !slices.Equal(it.Sync.PriorDatasets, want) {
+				t.Errorf("item %d: prior datasets %q, want %q", i, it.Sync.PriorDatasets, want)
+			}
+		case pipeline.StateNew:
+		default:
+			t.Errorf("item %d: %v", i, rs)
+		}
+	}
+	if found < crashSynced {
+		t.Errorf("%d records survived, want at least the %d synced", found, crashSynced)
 	}
 }

@@ -9,15 +9,19 @@ import (
 	"io"
 	"time"
 
+	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 )
 
 // On-disk format: see the package documentation.
 const (
 	fileMagic = "CLFCKPT\n"
-	// formatVersion 2 added the digests of done entries; format 1 files
-	// load as entries without digests and are never appended to.
-	formatVersion  = 2
+	// formatVersion 2 added the digests of done entries; 3 keys entries by
+	// the stable key, stores digests (rule 2) with accepted records too,
+	// and adds legacy and orphan flags and tombstones (State Deleted).
+	// Files of an older format load (their entries as legacy) and are
+	// never appended to.
+	formatVersion  = 3
 	frameHeaderLen = 8
 	// maxPayload bounds a record, so that a corrupt length is detected as
 	// such instead of making the loader allocate gigabytes. The largest
@@ -126,7 +130,7 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 	dst, start := beginFrame(dst)
 	dst = append(dst, recEntry)
 	dst = append(dst, h[:]...)
-	dst = append(dst, byte(e.state), e.flags)
+	dst = append(dst, byte(e.state), e.flags&^flagSeen)
 	switch e.idEnc {
 	case memNone:
 		dst = append(dst, diskNone)
@@ -147,7 +151,7 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 	}
 	if e.flags&flagDigests != 0 {
 		dst = append(dst, digest.Version)
-		dst = s.digestsAt(e.dig).AppendBinary(dst)
+		dst = digest.AppendBinary(dst, *s.digestsAt(e.dig))
 	}
 	return endFrame(dst, start)
 }
@@ -155,7 +159,7 @@ func appendEntry(dst []byte, s *shard, h KeyHash, e *entry) []byte {
 // appendRecord appends the entry record of an item that is not in the
 // index: state, flags, ID and (with flagDigests) digests given, encoded as
 // appendEntry encodes the same entry from memory.
-func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *digest.Digests) []byte {
+func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *pipeline.Digests) []byte {
 	dst, start := beginFrame(dst)
 	dst = append(dst, recEntry)
 	dst = append(dst, h[:]...)
@@ -177,7 +181,7 @@ func appendRecord(dst []byte, h KeyHash, st State, flags uint8, id string, dig *
 	}
 	if flags&flagDigests != 0 {
 		dst = append(dst, digest.Version)
-		dst = dig.AppendBinary(dst)
+		dst = digest.AppendBinary(dst, *dig)
 	}
 	return endFrame(dst, start)
 }
@@ -194,7 +198,13 @@ type entryRecord struct {
 	dig   []byte
 }
 
-func decodeEntry(p []byte) (entryRecord, error) {
+// appendTombstone appends the record that removes the entry of h.
+func appendTombstone(dst []byte, h KeyHash) []byte {
+	return appendRecord(dst, h, Deleted, 0, "", nil)
+}
+
+// decodeEntry decodes an entry record of a file of format version.
+func decodeEntry(p []byte, version uint64) (entryRecord, error) {
 	var r entryRecord
 	d := decoder{p: p}
 	d.byte() // record type, checked by the caller
@@ -222,10 +232,14 @@ func decodeEntry(p []byte) (entryRecord, error) {
 	if err := d.end(); err != nil {
 		return r, fmt.Errorf("entry: %w", err)
 	}
-	if r.state < Accepted || r.state > Failed {
+	maxState, known := Deleted, knownFlags
+	if version < 3 {
+		maxState, known = Failed, knownFlagsV2
+	}
+	if r.state < Accepted || r.state > maxState {
 		return r, fmt.Errorf("entry: unknown state %d", r.state)
 	}
-	if r.flags&^knownFlags != 0 {
+	if r.flags&^known != 0 {
 		return r, fmt.Errorf("entry: unknown flags %#x", r.flags)
 	}
 	return r, nil

@@ -26,8 +26,22 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// unlockDir closes and removes the lock file.
+// lockDirReadOnly fails as lockDir does if dir/LOCK exists (a run holds
+// it, or a killed one left it), and otherwise takes no lock and writes
+// nothing (Options.ReadOnly).
+func lockDirReadOnly(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	if _, err := os.Stat(path); err == nil {
+		return nil, &lockedError{dir: dir, holder: "if no other run is going, delete " + path}
+	}
+	return nil, nil
+}
+
+// unlockDir closes and removes the lock file (nil: none was taken).
 func unlockDir(f *os.File) error {
+	if f == nil {
+		return nil
+	}
 	err := f.Close()
 	if rerr := os.Remove(f.Name()); err == nil {
 		err = rerr

@@ -43,6 +43,41 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// unlockDir releases the lock. The LOCK file stays: removing a flocked file
-// would let two processes lock two different files of the same name.
-func unlockDir(f *os.File) error { return f.Close() }
+// lockDirReadOnly takes the flock of lockDir on dir/LOCK without creating
+// or writing it (Options.ReadOnly). Without a LOCK file no process ever
+// opened the checkpoint for writing: there is nothing to exclude, and it
+// returns nil.
+func lockDirReadOnly(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := "see " + path
+		if b, rerr := io.ReadAll(io.LimitReader(f, 64)); rerr == nil {
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				holder = "pid " + strconv.Itoa(pid)
+			}
+		}
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &lockedError{dir: dir, holder: holder}
+		}
+		return nil, fmt.Errorf("checkpoint: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// unlockDir releases the lock (nil: none was taken). The LOCK file stays:
+// removing a flocked file would let two processes lock two different files
+// of the same name.
+func unlockDir(f *os.File) error {
+	if f == nil {
+		return nil
+	}
+	return f.Close()
+}

@@ -10,19 +10,25 @@ import (
 	"unsafe"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
-// KeyHash identifies an item in the checkpoint: the first 16 bytes of the
-// SHA-256 of its Key. 128 bits make a collision among a billion keys less
+// KeyHash identifies an entry in the checkpoint: the first 16 bytes of the
+// SHA-256 of the item's stable key (see EntryKey; of its full Key for the
+// legacy entries of format 1 and 2 files). 128 bits make a collision among a billion keys less
 // likely than 1e-20, and cost a fixed 16 bytes however long the key is.
 type KeyHash [16]byte
 
 // String returns the hash in hex.
 func (h KeyHash) String() string { return hex.EncodeToString(h[:]) }
 
-// HashKey returns the KeyHash of an item key (see pipeline.Item.Key).
+// EntryKey returns the KeyHash Record files an item of this key under
+// (format 3): HashKey of ids.StableKey(key), which an edit of the item
+// does not change.
+func EntryKey(key string) KeyHash { return HashKey(ids.StableKey(key)) }
+
+// HashKey returns the KeyHash of a string: of an item's full key, the
+// legacy entries' hash; see EntryKey for the others.
 func HashKey(key string) KeyHash {
 	// Hash the string's bytes in place: converting it would allocate a copy
 	// on every Lookup and Record. Sum256 only reads them.
@@ -58,30 +64,53 @@ const (
 	Done
 	// Failed: the server refused or failed the item with a status code.
 	Failed
+	// Deleted is the state of a tombstone record (format 3): the entry's
+	// input was deleted from the server (RecordDeleted), or the entry moved
+	// elsewhere; the entry is gone. It is never in memory: loading a
+	// tombstone removes the entry, so Lookup finds nothing.
+	Deleted
 )
 
-var stateNames = [...]string{"", "accepted", "done", "failed"}
+var stateNames = [...]string{"", "accepted", "done", "failed", "deleted"}
 
-// String returns "accepted", "done" or "failed".
+// String returns "accepted", "done", "failed" or "deleted".
 func (s State) String() string {
-	if s >= Accepted && s <= Failed {
+	if s >= Accepted && s <= Deleted {
 		return stateNames[s]
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Entry flags.
+// Entry flags. All but flagSeen are stored.
 const (
 	// flagAccepted: the server accepted the input at some point, so it
 	// exists on the server under the recorded ID.
 	flagAccepted uint8 = 1 << iota
 	// flagAnnotated: the item's annotations were accepted.
 	flagAnnotated
-	// flagDigests: the entry holds the digests of the item as it was
-	// done (format 2 on; see DESIGN.md).
+	// flagDigests: the entry holds the digests of the item (format 2 on;
+	// see DESIGN.md).
 	flagDigests
+	// flagLegacy: the entry was loaded from a format 1 or 2 file, keyed by
+	// the hash of the item's full key rather than of its stable key
+	// (format 3 on, where compaction keeps the mark). Lookup finds it by
+	// the full key when the stable key finds nothing; it is never a
+	// deletion candidate (Unseen).
+	flagLegacy
+	// flagOrphan: the entry is an input an earlier version of an item left
+	// on the server when the item's content changed and it got a new
+	// derived ID; keyed by HashKey("orphan:"+ID) (format 3 on). Unseen
+	// yields it: no item matches it.
+	flagOrphan
 
-	knownFlags = flagAccepted | flagAnnotated | flagDigests
+	// flagSeen (memory only, never written): a Lookup of this process
+	// found the entry (see Unseen).
+	flagSeen uint8 = 1 << 7
+
+	// knownFlags are the flags a format 3 record may hold; knownFlagsV2
+	// those of format 1 and 2 records.
+	knownFlags   = flagAccepted | flagAnnotated | flagDigests | flagLegacy | flagOrphan
+	knownFlagsV2 = flagAccepted | flagAnnotated | flagDigests
 )
 
 // How an entry's id field holds the input ID in memory.
@@ -94,7 +123,8 @@ const (
 )
 
 // entry is the in-memory state of one key: 23 bytes with byte alignment, so
-// a map slot costs 39 bytes.
+// a map slot costs 39 bytes. The seen mark is a bit of flags, so it costs
+// nothing (TestEntrySize).
 type entry struct {
 	// dig locates the digests of the item when it was recorded done in the
 	// shard's digest arena (see shard.digs); valid with flagDigests. They
@@ -124,7 +154,7 @@ type shard struct {
 	// size of the last, up to digChunkMax digests, never reallocated. An
 	// entry whose digests change while loading overwrites them in place;
 	// one that changes by a Record gets a new place (see putDigests).
-	digs [][]digest.Digests
+	digs [][]pipeline.Digests
 }
 
 // digRef is the place of an entry's digests in its shard's arena: chunk
@@ -138,7 +168,7 @@ const (
 
 // setDigests stores d as e's digests, in place if e has some already. The
 // caller holds s's write lock.
-func (s *shard) setDigests(e *entry, d *digest.Digests) {
+func (s *shard) setDigests(e *entry, d *pipeline.Digests) {
 	if e.flags&flagDigests != 0 {
 		*s.digestsAt(e.dig) = *d
 		return
@@ -152,21 +182,21 @@ func (s *shard) setDigests(e *entry, d *digest.Digests) {
 // exactly when its digests changed. The old place is left behind (rare: an
 // item done twice in a run after an earlier one). The caller holds s's
 // write lock.
-func (s *shard) putDigests(e *entry, d *digest.Digests) {
+func (s *shard) putDigests(e *entry, d *pipeline.Digests) {
 	if e.flags&flagDigests != 0 && *s.digestsAt(e.dig) == *d {
 		return
 	}
 	s.appendDigests(e, d)
 }
 
-func (s *shard) appendDigests(e *entry, d *digest.Digests) {
+func (s *shard) appendDigests(e *entry, d *pipeline.Digests) {
 	n := len(s.digs)
 	if n == 0 || len(s.digs[n-1]) == cap(s.digs[n-1]) {
 		size := digChunkMin
 		if n > 0 {
 			size = min(2*cap(s.digs[n-1]), digChunkMax)
 		}
-		s.digs = append(s.digs, make([]digest.Digests, 0, size))
+		s.digs = append(s.digs, make([]pipeline.Digests, 0, size))
 		n++
 	}
 	last := &s.digs[n-1]
@@ -176,7 +206,7 @@ func (s *shard) appendDigests(e *entry, d *digest.Digests) {
 }
 
 // digestsAt returns the digests r locates. The caller holds s's lock.
-func (s *shard) digestsAt(r digRef) *digest.Digests {
+func (s *shard) digestsAt(r digRef) *pipeline.Digests {
 	v := binary.LittleEndian.Uint32(r[:])
 	return &s.digs[v>>20][v&(1<<20-1)]
 }
@@ -184,9 +214,12 @@ func (s *shard) digestsAt(r digRef) *digest.Digests {
 // index is the sharded in-memory state.
 type index struct {
 	shards [numShards]shard
-	// counts by state, and annotated entries; updated under the shard lock.
+	// counts by state, and annotated, legacy and orphan entries; updated
+	// under the shard lock.
 	counts    [Failed + 1]atomic.Int64
 	annotated atomic.Int64
+	legacy    atomic.Int64
+	orphans   atomic.Int64
 }
 
 func newIndex(hint int) *index {
@@ -209,15 +242,28 @@ func (x *index) len() int64 {
 // counts. old and had are what s holds under h now (the caller looked).
 func (x *index) put(s *shard, h KeyHash, e, old entry, had bool) {
 	if had {
-		x.counts[old.state].Add(-1)
-		if old.flags&flagAnnotated != 0 {
-			x.annotated.Add(-1)
-		}
+		x.count(old, -1)
 	}
 	s.m[h] = e
-	x.counts[e.state].Add(1)
+	x.count(e, 1)
+}
+
+// remove deletes h, which holds old, from s, whose lock the caller holds.
+func (x *index) remove(s *shard, h KeyHash, old entry) {
+	delete(s.m, h)
+	x.count(old, -1)
+}
+
+func (x *index) count(e entry, n int64) {
+	x.counts[e.state].Add(n)
 	if e.flags&flagAnnotated != 0 {
-		x.annotated.Add(1)
+		x.annotated.Add(n)
+	}
+	if e.flags&flagLegacy != 0 {
+		x.legacy.Add(n)
+	}
+	if e.flags&flagOrphan != 0 {
+		x.orphans.Add(n)
 	}
 }
 

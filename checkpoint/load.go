@@ -185,7 +185,9 @@ type found struct {
 // is loaded later (load). A file whose header cannot be read is not an error
 // here: load reports it as corruption.
 func (c *Checkpoint) inspect() error {
-	_ = os.Remove(filepath.Join(c.dir, snapshotTmp)) // a compaction that did not finish
+	if !c.opts.ReadOnly {
+		_ = os.Remove(filepath.Join(c.dir, snapshotTmp)) // a compaction that did not finish
+	}
 	gens, hasSnap, err := listFiles(c.dir)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -284,7 +286,13 @@ func (c *Checkpoint) load() error {
 		c.idx = newIndex(0)
 		return nil
 	}
+	ro := c.opts.ReadOnly
+	if err := c.loadDatasets(); err != nil {
+		return err
+	}
 	fd := c.found
+	var version uint64 // of the file being scanned, set by its header
+	apply := func(p []byte) error { return c.applyRecord(p, version) }
 	if fd.snapshot {
 		path := filepath.Join(c.dir, snapshotName)
 		var maxEntries uint64
@@ -296,12 +304,13 @@ func (c *Checkpoint) load() error {
 				if err := c.checkHeader(path, h, kindSnapshot); err != nil {
 					return err
 				}
+				version = h.version
 				// The hint sizes the maps at once; the file's size bounds
 				// it, should a header ever claim more than the file holds.
 				c.idx = newIndex(int(min(h.hint, maxEntries)))
 				return nil
 			},
-			c.applyRecord)
+			apply)
 		if err != nil {
 			return err
 		}
@@ -312,6 +321,9 @@ func (c *Checkpoint) load() error {
 		c.idx = newIndex(0)
 	}
 	for _, gen := range fd.stale {
+		if ro {
+			break // folded into the snapshot; the next writer deletes them
+		}
 		// Folded into the snapshot by a compaction that crashed before
 		// deleting it.
 		if err := os.Remove(filepath.Join(c.dir, logName(gen))); err != nil {
@@ -324,17 +336,24 @@ func (c *Checkpoint) load() error {
 	for i, gen := range fd.gens {
 		path := filepath.Join(c.dir, logName(gen))
 		sc, err := scanFile(path,
-			func(h header) error { return c.checkHeader(path, h, kindLog) },
-			c.applyRecord)
+			func(h header) error {
+				version = h.version
+				return c.checkHeader(path, h, kindLog)
+			},
+			apply)
 		if err != nil {
 			return err
 		}
 		last := i == len(fd.gens)-1
-		c.noteScan(path, sc, last)
+		c.noteScan(path, sc, last && !ro)
 		logBytes += sc.valid
 		if last {
 			active = &sc
 		}
+	}
+	if ro {
+		// Nothing is appended, repaired or compacted: cur stays nil.
+		return nil
 	}
 	var lf *logFile
 	var err error
@@ -362,9 +381,11 @@ func (c *Checkpoint) load() error {
 	return nil
 }
 
-// applyRecord loads one entry record into the index.
-func (c *Checkpoint) applyRecord(p []byte) error {
-	r, err := decodeEntry(p)
+// applyRecord loads one entry record of a file of format version into the
+// index. The entries of format 1 and 2 files are legacy (see flagLegacy);
+// a tombstone removes its entry.
+func (c *Checkpoint) applyRecord(p []byte, version uint64) error {
+	r, err := decodeEntry(p, version)
 	if err != nil {
 		return err
 	}
@@ -372,7 +393,16 @@ func (c *Checkpoint) applyRecord(p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, had := s.m[r.hash]
+	if r.state == Deleted {
+		if had {
+			c.idx.remove(s, r.hash, old)
+		}
+		return nil
+	}
 	e := entry{state: r.state, flags: r.flags &^ flagDigests}
+	if version < 3 {
+		e.flags |= flagLegacy
+	}
 	if r.dig != nil {
 		// A key replayed again keeps its place in the arena.
 		if had && old.flags&flagDigests != 0 {
@@ -487,7 +517,7 @@ func moveAside(dir string) (string, error) {
 	var names []string
 	for _, de := range des {
 		n := de.Name()
-		if _, isLog := parseLogName(n); isLog || n == snapshotName || n == snapshotTmp || n == sourcesName || n == sourcesTmp {
+		if _, isLog := parseLogName(n); isLog || n == snapshotName || n == snapshotTmp || n == sourcesName || n == sourcesTmp || n == datasetsName {
 			names = append(names, n)
 		}
 	}

@@ -331,11 +331,12 @@ func TestManifestReadAgain(t *testing.T) {
 	}
 }
 
-// TestDigestsOfWhatWasSent runs a job whose labels the concept-ID
+// TestDigestsOfWhatWasRead runs a job whose labels the concept-ID
 // transform rewrites ("Big Cat" is sent as the ID "big-cat" or the like):
-// the checkpoint keeps the digests of the items as the sink got them, not
-// as the source made them, and an unchanged rerun still skips everything.
-func TestDigestsOfWhatWasSent(t *testing.T) {
+// the checkpoint keeps the digests of the items as the source read them,
+// before the transforms (rule version 2), an unchanged rerun skips
+// everything, and an edited label is an update of the concepts only.
+func TestDigestsOfWhatWasRead(t *testing.T) {
 	dir := t.TempDir()
 	items := func() []*pipeline.Item {
 		out := jobItems(-1)
@@ -372,7 +373,7 @@ func TestDigestsOfWhatWasSent(t *testing.T) {
 	if st.Done != 10 || len(sink.got) != 10 {
 		t.Fatalf("first run: %+v", st)
 	}
-	sent := map[string]digest.Digests{}
+	sent := map[string]pipeline.Digests{}
 	for i := range sink.got {
 		it := &sink.got[i]
 		if it.Concepts[0].ID == "Big Cat" {
@@ -385,16 +386,19 @@ func TestDigestsOfWhatWasSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, it := range items() {
+	for i, it := range items() {
 		asRead := digest.Of(it)
+		if i == 0 {
+			it.Concepts = []pipeline.Concept{pipeline.Positive("Lion")}
+		}
 		rs, got, known := cp.LookupDigests(it)
 		switch {
-		case rs != pipeline.StateDone || !known:
-			t.Errorf("%s: state %v, digests known %v; want done with digests", it.Key, rs, known)
-		case got != sent[it.Key]:
-			t.Errorf("%s: digests differ from what was sent in %s", it.Key, got.Diff(sent[it.Key]))
-		case got.Diff(asRead) != 1<<digest.Concepts:
-			t.Errorf("%s: digests differ from the item as read in %q, want concepts only", it.Key, got.Diff(asRead))
+		case !known || got != asRead:
+			t.Errorf("%s: digests known %v, differ from the item as read in %q", it.Key, known, got.Diff(asRead))
+		case i == 0 && (rs != pipeline.StateUpdate || it.Sync.Changed != 1<<pipeline.FieldConcepts):
+			t.Errorf("%s: edited label: %v changed %q, want an update of the concepts", it.Key, rs, it.Sync.Changed)
+		case i > 0 && rs != pipeline.StateDone:
+			t.Errorf("%s: state %v, want done", it.Key, rs)
 		}
 	}
 	if err := cp.Close(); err != nil {

@@ -63,8 +63,12 @@ func (c *Checkpoint) SourceDone(fingerprint string) (pipeline.SourceCounts, bool
 // record so far (the marker stands for them: a rerun that finds it will not
 // look them up), then rewrites sources.json atomically; it blocks for both
 // fsyncs. It returns ErrClosed after Close, the sticky write failure, or
-// the error writing the file (the marker is then not kept).
+// the error writing the file (the marker is then not kept). With
+// Options.ReadOnly it returns nil and writes nothing.
 func (c *Checkpoint) RecordSourceDone(fingerprint string, counts pipeline.SourceCounts) error {
+	if c.opts.ReadOnly {
+		return nil
+	}
 	if err := c.Sync(); err != nil { // ErrClosed, or the sticky failure first
 		return err
 	}
@@ -131,7 +135,9 @@ func (c *Checkpoint) writeSources(marks map[string]sourceMarker) error {
 // warning (the next marker replaces it): the sources are then read again,
 // which is always safe.
 func (c *Checkpoint) readSources(haveEntries bool) error {
-	_ = os.Remove(filepath.Join(c.dir, sourcesTmp)) // a write that did not finish
+	if !c.opts.ReadOnly {
+		_ = os.Remove(filepath.Join(c.dir, sourcesTmp)) // a write that did not finish
+	}
 	path := filepath.Join(c.dir, sourcesName)
 	b, err := os.ReadFile(path)
 	switch {

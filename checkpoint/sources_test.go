@@ -122,7 +122,7 @@ func TestSourceMarkersCleared(t *testing.T) {
 		if _, ok := c.SourceDone(fp); !ok {
 			t.Error("reopening an unknown key forgot the markers")
 		}
-		if err := c.Reopen(HashKey(testItem(1).Key)); err != nil {
+		if err := c.Reopen(EntryKey(testItem(1).Key)); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := c.SourceDone(fp); ok {

@@ -253,7 +253,7 @@ func (j *Job) openReadOnly(log *zap.Logger) (*checkpoint.Checkpoint, error) {
 		return nil, nil
 	}
 	opts := checkpoint.Options{Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1}
-	setCheckpointSync(&opts, j.Sync.ReplaceContent, j.DigestSalt(), true)
+	opts.ReplaceContent, opts.DigestSalt, opts.ReadOnly = j.Sync.ReplaceContent, j.DigestSalt(), true
 	cp, err := checkpoint.Open(j.State.Dir, opts)
 	if err != nil {
 		return nil, &ConfigError{err}

@@ -244,7 +244,7 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 		copts := checkpoint.Options{
 			Fingerprint: j.Fingerprint(), Restart: o.restart, AllowMismatch: o.allowChange, Logger: log,
 		}
-		setCheckpointSync(&copts, j.Sync.ReplaceContent, j.DigestSalt(), false)
+		copts.ReplaceContent, copts.DigestSalt = j.Sync.ReplaceContent, j.DigestSalt()
 		c, oerr := checkpoint.Open(j.State.Dir, copts)
 		if oerr != nil {
 			return nil, &ConfigError{oerr}

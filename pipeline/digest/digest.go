@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -17,137 +16,100 @@ import (
 
 // Version is the version of the rule Of follows. Digests made under another
 // version compare as unknown, not as changed: whoever stores digests stores
-// the version beside them (the checkpoint does).
-const Version = 1
+// the version beside them (the checkpoint does). Version 1 summed the item
+// as the sink sent it (after the transforms); version 2 sums it as its
+// source read it, and adds the file's modification time and the salt.
+const Version = 2
 
-// Field is a group of an item's fields that a rerun can update on its own.
-type Field uint8
+// Size is the size of pipeline.Digests in bytes, as AppendBinary writes
+// them.
+const Size = 8 * int(pipeline.NumFields)
 
-// The field groups, in the order of Digests.
+// The field groups, under short names.
 const (
-	// Content is the content identity: kind, and the local file (size and
-	// path), the normalized URL or the text. Clarifai cannot patch it.
-	Content Field = iota
-	// Concepts are the input-level concepts: ID, name and value.
-	Concepts
-	// Metadata is the metadata object.
-	Metadata
-	// Geo is the geo point.
-	Geo
-	// Datasets are the dataset IDs the input belongs to.
-	Datasets
-	// Regions are the region annotations: ID, geometry and concepts.
-	Regions
-
-	// NumFields is the number of field groups.
-	NumFields
+	fContent  = pipeline.FieldContent
+	fConcepts = pipeline.FieldConcepts
+	fMetadata = pipeline.FieldMetadata
+	fGeo      = pipeline.FieldGeo
+	fDatasets = pipeline.FieldDatasets
+	fRegions  = pipeline.FieldRegions
 )
 
-var fieldNames = [NumFields]string{"content", "concepts", "metadata", "geo", "datasets", "regions"}
-
-// String returns the group's lower-case name, as reports show it.
-func (f Field) String() string {
-	if f < NumFields {
-		return fieldNames[f]
-	}
-	return "field(" + strconv.Itoa(int(f)) + ")"
-}
-
-// Sum is the 64-bit digest of one field group.
-type Sum uint64
-
-// Digests are the sums of an item's field groups, indexed by Field: 48
-// bytes. Two items the server would hold alike have equal Digests.
-type Digests [NumFields]Sum
-
-// Size is the size of Digests in bytes, as stored.
-const Size = 8 * int(NumFields)
-
 // Item returns one sum of all the groups: equal for equal Digests.
-func (d Digests) Item() Sum {
+func Item(d pipeline.Digests) uint64 {
 	var b [Size]byte
-	return Sum(xxhash.Sum64(d.AppendBinary(b[:0])))
-}
-
-// Diff returns the groups in which d and old differ.
-func (d Digests) Diff(old Digests) Fields {
-	var fs Fields
-	for f := range NumFields {
-		if d[f] != old[f] {
-			fs |= 1 << f
-		}
-	}
-	return fs
+	return xxhash.Sum64(AppendBinary(b[:0], d))
 }
 
 // String shows the sums as "content=<16 hex digits> concepts=...", in
 // Field order.
-func (d Digests) String() string {
+func String(d pipeline.Digests) string {
 	var b strings.Builder
 	for f, s := range d {
 		if f > 0 {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "%s=%016x", Field(f), uint64(s))
+		fmt.Fprintf(&b, "%s=%016x", pipeline.Field(f), s)
 	}
 	return b.String()
 }
 
 // AppendBinary appends the sums, each 8 bytes little-endian, in Field
 // order (Size bytes).
-func (d Digests) AppendBinary(b []byte) []byte {
+func AppendBinary(b []byte, d pipeline.Digests) []byte {
 	for _, s := range d {
-		b = binary.LittleEndian.AppendUint64(b, uint64(s))
+		b = binary.LittleEndian.AppendUint64(b, s)
 	}
 	return b
 }
 
 // FromBinary reads Digests that AppendBinary wrote; b must hold Size bytes.
-func FromBinary(b []byte) Digests {
-	var d Digests
+func FromBinary(b []byte) pipeline.Digests {
+	var d pipeline.Digests
 	for f := range d {
-		d[f] = Sum(binary.LittleEndian.Uint64(b[8*f:]))
+		d[f] = binary.LittleEndian.Uint64(b[8*f:])
 	}
 	return d
 }
 
-// Fields is a set of field groups.
-type Fields uint8
+// Of returns the digests of it as its source read it: call it before the
+// transforms (the checkpoint's Lookup does), whose output is a function of
+// the item, the job's settings (see OfSalted) and the content's bytes,
+// which the content group stands for. It does not read the content, does
+// not modify it, does not look at it.ID (the input's identity, not its
+// content) nor it.Key, and is safe for concurrent use. The rule (see the
+// package documentation) is stable across processes and releases of the
+// same Version. Of(it) is OfSalted(it, 0).
+func Of(it *pipeline.Item) pipeline.Digests { return OfSalted(it, 0) }
 
-// Has reports whether f is in the set.
-func (fs Fields) Has(f Field) bool { return fs&(1<<f) != 0 }
-
-// String lists the groups, comma-separated, in Field order; "" for none.
-func (fs Fields) String() string {
-	var names []string
-	for f := range NumFields {
-		if fs.Has(f) {
-			names = append(names, f.String())
-		}
-	}
-	return strings.Join(names, ",")
-}
-
-// Of returns the digests of what the job wants the server to hold for it,
-// as the sink sends it: call it after the transforms (concept IDs resolved,
-// regions normalized). It does not read the content, does not modify it,
-// does not look at it.ID (the input's identity, not its content) and is
-// safe for concurrent use. The rule (see the package documentation) is
-// stable across processes and releases of the same Version.
-func Of(it *pipeline.Item) Digests {
+// OfSalted is Of with salt mixed into every group but the content: a job
+// passes a hash of the settings that shape what its transforms make of an
+// item (concept ID mode, annotation settings, ...), so that changing them
+// changes the digests of what they shape and a rerun updates those groups;
+// the content group, which never depends on settings, stays. A zero salt
+// mixes nothing.
+func OfSalted(it *pipeline.Item, salt uint64) pipeline.Digests {
 	// Every sum is framed in this buffer (on the stack) and hashed at once:
 	// XXH64 over a whole slice is several times faster than streamed in
 	// small writes. Strings longer than longString go in as their own
 	// sum, so the buffer never grows for long texts or values.
 	var arr [1024]byte
 	b := arr[:0]
-	var d Digests
-	d[Content] = content(b, it)
-	d[Concepts] = concepts(b, Concepts, it.Concepts)
-	d[Metadata] = metadata(b, it.Metadata)
-	d[Geo] = geo(b, it.Geo)
-	d[Datasets] = datasets(b, it.DatasetIDs)
-	d[Regions] = regions(b, it.Regions)
+	var d pipeline.Digests
+	d[fContent] = content(b, it)
+	d[fConcepts] = concepts(b, fConcepts, it.Concepts)
+	d[fMetadata] = metadata(b, it.Metadata)
+	d[fGeo] = geo(b, it.Geo)
+	d[fDatasets] = datasets(b, it.DatasetIDs)
+	d[fRegions] = regions(b, it.Regions)
+	if salt != 0 {
+		for f := fConcepts; f < pipeline.NumFields; f++ {
+			e := begin(b, f)
+			e = append(e, '$')
+			e = u64(e, salt)
+			d[f] = sum(u64(e, d[f]))
+		}
+	}
 	return d
 }
 
@@ -162,7 +124,7 @@ const longString = 64
 
 // begin starts the frame of a group (or of one element of a set, tagged
 // with its group) under the rule's version.
-func begin(b []byte, f Field) []byte { return append(b[:0], Version, byte(f)) }
+func begin(b []byte, f pipeline.Field) []byte { return append(b[:0], Version, byte(f)) }
 
 func num(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
@@ -195,53 +157,60 @@ func f64(b []byte, v float64) []byte {
 	return u64(b, math.Float64bits(v))
 }
 
-func sum(b []byte) Sum { return Sum(xxhash.Sum64(b)) }
+func sum(b []byte) uint64 { return xxhash.Sum64(b) }
 
 // set is an order-insensitive combination of element sums: their count and
-// their sum modulo 2^64 (a multiset hash), folded into one Sum by finish.
+// their sum modulo 2^64 (a multiset hash), folded into one sum by finish.
 // A set of one element sums as that element: most items have one label and
 // one dataset, and each hash saved is a few percent of Of.
 type set struct{ n, total uint64 }
 
-func (s *set) add(v Sum) { s.n, s.total = s.n+1, s.total+uint64(v) }
+func (s *set) add(v uint64) { s.n, s.total = s.n+1, s.total+v }
 
-func (s set) finish(b []byte, f Field) Sum {
+func (s set) finish(b []byte, f pipeline.Field) uint64 {
 	switch s.n {
 	case 0:
 		return emptySet[f]
 	case 1:
-		return Sum(s.total)
+		return s.total
 	}
 	return s.fold(b, f)
 }
 
 // emptySet holds the sums of the empty sets, and noGeo that of no geo
 // point: the common cases, hashed once.
-var emptySet, noGeo = func() ([NumFields]Sum, Sum) {
-	var e [NumFields]Sum
-	for f := range NumFields {
+var emptySet, noGeo = func() ([pipeline.NumFields]uint64, uint64) {
+	var e [pipeline.NumFields]uint64
+	for f := range pipeline.NumFields {
 		e[f] = set{}.fold(nil, f)
 	}
-	return e, sum(begin(nil, Geo))
+	return e, sum(begin(nil, fGeo))
 }()
 
-func (s set) fold(b []byte, f Field) Sum {
+func (s set) fold(b []byte, f pipeline.Field) uint64 {
 	b = begin(b, f)
 	b = append(b, 'S')
 	b = num(b, s.n)
 	return sum(u64(b, s.total))
 }
 
-func content(b []byte, it *pipeline.Item) Sum {
-	b = begin(b, Content)
+func content(b []byte, it *pipeline.Item) uint64 {
+	b = begin(b, fContent)
 	b = str(b, it.Kind.String())
 	switch {
 	case it.Blob != nil:
-		// What a rerun knows without reading the bytes. The URL is not
-		// sent with bytes, as in the derived ID.
+		// What a rerun knows without reading the bytes: a file edited in
+		// place keeps its path, and almost always changes its size or
+		// its modification time. The URL is not sent with bytes, as in
+		// the derived ID.
 		b = append(b, 'b')
 		b = num(b, uint64(it.Blob.Size))
 		b = str(b, it.Blob.Path)
+		var mtime int64
+		if !it.Blob.ModTime.IsZero() {
+			mtime = it.Blob.ModTime.UnixNano()
+		}
+		b = u64(b, uint64(mtime))
 	case it.URL != "":
 		b = append(b, 'u')
 		b = str(b, identity.NormalizeURL(it.URL))
@@ -255,7 +224,7 @@ func content(b []byte, it *pipeline.Item) Sum {
 
 // concepts is the multiset of (ID, name, value): the server keys an input's
 // concepts by ID and keeps no order.
-func concepts(b []byte, f Field, cs []pipeline.Concept) Sum {
+func concepts(b []byte, f pipeline.Field, cs []pipeline.Concept) uint64 {
 	var s set
 	for i := range cs {
 		c := &cs[i]
@@ -267,11 +236,11 @@ func concepts(b []byte, f Field, cs []pipeline.Concept) Sum {
 	return s.finish(b, f)
 }
 
-func geo(b []byte, g *pipeline.Geo) Sum {
+func geo(b []byte, g *pipeline.Geo) uint64 {
 	if g == nil {
 		return noGeo
 	}
-	b = begin(b, Geo)
+	b = begin(b, fGeo)
 	b = append(b, 'g')
 	b = f32(b, g.Latitude)
 	b = f32(b, g.Longitude)
@@ -280,15 +249,15 @@ func geo(b []byte, g *pipeline.Geo) Sum {
 
 // datasets is the set of dataset IDs: membership has neither order nor
 // repeats.
-func datasets(b []byte, ids []string) Sum {
+func datasets(b []byte, ids []string) uint64 {
 	var s set
 	for i, id := range ids {
 		if i > 0 && repeated(ids[:i], id) {
 			continue
 		}
-		s.add(sum(str(begin(b, Datasets), id)))
+		s.add(sum(str(begin(b, fDatasets), id)))
 	}
-	return s.finish(b, Datasets)
+	return s.finish(b, fDatasets)
 }
 
 func repeated(ids []string, id string) bool {
@@ -302,12 +271,12 @@ func repeated(ids []string, id string) bool {
 
 // regions is the multiset of regions, each its ID, box, polygon (in
 // order) and multiset of concepts, at float32 precision.
-func regions(b []byte, rs []pipeline.Region) Sum {
+func regions(b []byte, rs []pipeline.Region) uint64 {
 	var s set
 	for i := range rs {
 		r := &rs[i]
-		cs := concepts(b, Regions, r.Concepts)
-		e := begin(b, Regions)
+		cs := concepts(b, fRegions, r.Concepts)
+		e := begin(b, fRegions)
 		e = str(e, r.ID)
 		if r.Pixels {
 			e = append(e, 'p')
@@ -328,21 +297,21 @@ func regions(b []byte, rs []pipeline.Region) Sum {
 			}
 		}
 		e = append(e, 'c')
-		s.add(sum(u64(e, uint64(cs))))
+		s.add(sum(u64(e, cs)))
 	}
-	return s.finish(b, Regions)
+	return s.finish(b, fRegions)
 }
 
 // metadata is the sum of the object as a google.protobuf.Struct holds it:
 // keys without order, every number a float64, nil and empty alike (the sink
 // sends no metadata for either, or an empty Struct).
-func metadata(b []byte, m map[string]any) Sum {
+func metadata(b []byte, m map[string]any) uint64 {
 	if len(m) == 0 {
-		return sum(begin(b, Metadata))
+		return sum(begin(b, fMetadata))
 	}
 	var s set
 	for k, v := range m {
-		e, ok := scalar(str(begin(b, Metadata), k), v)
+		e, ok := scalar(str(begin(b, fMetadata), k), v)
 		if !ok {
 			// Nested objects and arrays: framed recursively, in a
 			// buffer of their own (the recursion would move b to the
@@ -351,18 +320,18 @@ func metadata(b []byte, m map[string]any) Sum {
 		}
 		s.add(sum(e))
 	}
-	return s.finish(b, Metadata)
+	return s.finish(b, fMetadata)
 }
 
 // object is the multiset of an object's (key, value) pairs.
-func object(b []byte, m map[string]any) Sum {
+func object(b []byte, m map[string]any) uint64 {
 	var s set
 	for k, v := range m {
-		e := begin(b, Metadata)
+		e := begin(b, fMetadata)
 		e = str(e, k)
 		s.add(sum(value(e, v)))
 	}
-	return s.finish(b, Metadata)
+	return s.finish(b, fMetadata)
 }
 
 // scalar appends v if it is a scalar: null, string, bool or number.
@@ -404,7 +373,7 @@ func value(b []byte, v any) []byte {
 	}
 	switch v := v.(type) {
 	case map[string]any:
-		return u64(append(b, 'o'), uint64(object(b[len(b):], v)))
+		return u64(append(b, 'o'), object(b[len(b):], v))
 	case []any:
 		b = append(b, 'a')
 		b = num(b, uint64(len(v)))
@@ -426,7 +395,7 @@ func value(b []byte, v any) []byte {
 		for it := rv.MapRange(); it.Next(); {
 			m[it.Key().String()] = it.Value().Interface()
 		}
-		return u64(append(b, 'o'), uint64(object(b[len(b):], m)))
+		return u64(append(b, 'o'), object(b[len(b):], m))
 	case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array:
 		b = append(b, 'a')
 		b = num(b, uint64(rv.Len()))

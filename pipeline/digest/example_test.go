@@ -9,7 +9,7 @@ import (
 
 // A label corrected from cat to lion changes the concepts only: a rerun
 // would patch them and leave the rest of the input alone.
-func ExampleDigests_Diff() {
+func ExampleOf() {
 	it := &pipeline.Item{Kind: pipeline.KindImage, URL: "https://example.com/1.jpg",
 		Concepts: []pipeline.Concept{pipeline.Positive("cat")}, DatasetIDs: []string{"train"}}
 	before := digest.Of(it)
