@@ -736,6 +736,9 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		} else {
 			e = transition(s, old, r.Event, id, dig)
 			e.flags &^= flagLegacy
+			if sy != nil && sy.Adopted && r.Event != pipeline.EventFailed {
+				e.flags |= flagAdopted
+			}
 		}
 		if e == old && !moved {
 			s.mu.Unlock()
@@ -752,6 +755,9 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		st, flags := fresh(r)
 		if dig != nil {
 			flags |= flagDigests
+		}
+		if sy != nil && sy.Adopted && r.Event != pipeline.EventFailed {
+			flags |= flagAdopted
 		}
 		c.scratch = appendRecord(c.scratch[:0], hs, st, flags, id, dig)
 	}
@@ -906,7 +912,8 @@ func fresh(r pipeline.Result) (State, uint8) {
 // process matched (see pipeline.SyncCheckpoint): the entries loaded from
 // disk that the server accepted (done, accepted, or failed after being
 // accepted) and hold an ID, that are not legacy (an entry of format 1 or
-// 2 may be of an item whose key changed form, not one that left) and that
+// 2 may be of an item whose key changed form, not one that left), not
+// adopted (pipeline.Sync.Adopted: this job may not have created it) and that
 // no Lookup found; and the orphan entries this process recorded. The order
 // is unspecified. It loads the entries if nothing did yet, copies 1/64 of
 // the index at a time and calls yield without holding a lock. Meaningful
@@ -920,7 +927,7 @@ func (c *Checkpoint) Unseen(yield func(pipeline.Departed) bool) {
 		s.mu.RLock()
 		batch = batch[:0]
 		for h, e := range s.m {
-			if e.flags&(flagSeen|flagLegacy) != 0 || e.idEnc == memNone ||
+			if e.flags&(flagSeen|flagLegacy|flagAdopted) != 0 || e.idEnc == memNone ||
 				e.state != Done && e.state != Accepted && e.flags&flagAccepted == 0 {
 				continue
 			}

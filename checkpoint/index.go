@@ -102,6 +102,10 @@ const (
 	// derived ID; keyed by HashKey("orphan:"+ID) (format 3 on). Unseen
 	// yields it: no item matches it.
 	flagOrphan
+	// flagAdopted: the sink found the input on the server, not sent by
+	// this job, and took it as the item's (pipeline.Sync.Adopted; format 3
+	// on). Unseen never yields it: this job may not have created it.
+	flagAdopted
 
 	// flagSeen (memory only, never written): a Lookup of this process
 	// found the entry (see Unseen).
@@ -109,7 +113,7 @@ const (
 
 	// knownFlags are the flags a format 3 record may hold; knownFlagsV2
 	// those of format 1 and 2 records.
-	knownFlags   = flagAccepted | flagAnnotated | flagDigests | flagLegacy | flagOrphan
+	knownFlags   = flagAccepted | flagAnnotated | flagDigests | flagLegacy | flagOrphan | flagAdopted
 	knownFlagsV2 = flagAccepted | flagAnnotated | flagDigests
 )
 

@@ -913,3 +913,35 @@ func TestEntrySize(t *testing.T) {
 		t.Errorf("entry is %d bytes, want 23", got)
 	}
 }
+
+// TestAdoptedNeverUnseen: an input the sink adopted (found on the server,
+// not sent by this job) is never a deletion candidate, in the run that
+// adopted it nor after reopening, and an update of its item keeps the mark;
+// an input the job created is one.
+func TestAdoptedNeverUnseen(t *testing.T) {
+	dir := t.TempDir()
+	c := mustOpen(t, dir, Options{})
+	adopted, created := syncItem("adopted.jpg"), syncItem("created.jpg")
+	c.Lookup(adopted)
+	adopted.ID = derive(adopted)
+	adopted.Sync.Adopted = true
+	mustRecord(t, c, res(adopted, pipeline.EventDone))
+	send(t, c, created, pipeline.EventDone)
+	mustClose(t, c)
+
+	// A run that relabels the adopted item (an update of its input).
+	c = mustOpen(t, dir, Options{})
+	relabeled := syncItem("adopted.jpg")
+	relabeled.Concepts = []pipeline.Concept{pipeline.Positive("lion")}
+	if rs := send(t, c, relabeled, pipeline.EventDone); rs != pipeline.StateUpdate {
+		t.Fatalf("relabeled adopted item: %v, want update", rs)
+	}
+	mustClose(t, c)
+
+	// Neither item is read now: only the created input may be deleted.
+	c = mustOpen(t, dir, Options{})
+	if got := unseen(c); !slices.Equal(got, []string{created.ID}) {
+		t.Errorf("unseen %q, want only the created input %s", got, created.ID)
+	}
+	mustClose(t, c)
+}

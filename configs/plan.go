@@ -252,9 +252,10 @@ func (j *Job) openReadOnly(log *zap.Logger) (*checkpoint.Checkpoint, error) {
 	if _, err := os.Stat(j.State.Dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	opts := checkpoint.Options{Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1}
-	opts.ReplaceContent, opts.DigestSalt, opts.ReadOnly = j.Sync.ReplaceContent, j.DigestSalt(), true
-	cp, err := checkpoint.Open(j.State.Dir, opts)
+	cp, err := checkpoint.Open(j.State.Dir, checkpoint.Options{
+		Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1, ReadOnly: true,
+		ReplaceContent: j.Sync.ReplaceContent, DigestSalt: j.DigestSalt(),
+	})
 	if err != nil {
 		return nil, &ConfigError{err}
 	}

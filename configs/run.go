@@ -241,11 +241,10 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	var intents *checkpoint.Intents
 	if !o.noCheckpoint {
 		// oerr, not err: the deferred Close below must set Run's result.
-		copts := checkpoint.Options{
+		c, oerr := checkpoint.Open(j.State.Dir, checkpoint.Options{
 			Fingerprint: j.Fingerprint(), Restart: o.restart, AllowMismatch: o.allowChange, Logger: log,
-		}
-		copts.ReplaceContent, copts.DigestSalt = j.Sync.ReplaceContent, j.DigestSalt()
-		c, oerr := checkpoint.Open(j.State.Dir, copts)
+			ReplaceContent: j.Sync.ReplaceContent, DigestSalt: j.DigestSalt(),
+		})
 		if oerr != nil {
 			return nil, &ConfigError{oerr}
 		}

@@ -125,6 +125,12 @@ type Sync struct {
 	// has FieldDatasets (the sink adds the item's DatasetIDs missing from
 	// them and removes those that left).
 	PriorDatasets []string
+	// Adopted is set by the sink when it found the item's input already on
+	// the server, not sent by this run, and took it as the item's (a given
+	// ID read back after a crash, or an input SinkConfig.Existing listed).
+	// The checkpoint keeps the mark: such an input is never deleted when
+	// its item leaves the sources, since this job may not have created it.
+	Adopted bool
 }
 
 // ErrContentChanged is wrapped by the failure of an item whose content
@@ -144,8 +150,8 @@ var ErrContentChanged = errors.New("content changed under an input ID an earlier
 type SyncCheckpoint interface {
 	Checkpoint
 	// Unseen calls yield with every input this job created (never one it
-	// adopted from the server) that no item looked up in this process
-	// matched, in no particular order, until yield returns false. Only
+	// adopted from the server: see Sync.Adopted) that no item looked up in
+	// this process matched, in no particular order, until yield returns false. Only
 	// meaningful after every source was read to its end.
 	Unseen(yield func(Departed) bool)
 	// RecordDeleted records that the server accepted the deletion of d's

@@ -274,6 +274,9 @@ func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry,
 			diffs := inputDiff(in, d.e.it)
 			if len(diffs) == 0 {
 				d.e.dup = true
+				if d.e.it.Sync != nil {
+					d.e.it.Sync.Adopted = true
+				}
 				adopted = append(adopted, d.e)
 				continue
 			}
@@ -344,6 +347,9 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 			fs := diffFields(ds)
 			switch {
 			case len(ds) == 0:
+				if e.it.Sync != nil {
+					e.it.Sync.Adopted = true
+				}
 				t := &track{it: e.it, stage: stage}
 				if u.cfg.verifying() {
 					t.pack(e.metadata)
@@ -366,7 +372,7 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 					fs = fs.With(pipeline.FieldRegions)
 				}
 				e.it.Sync = &pipeline.Sync{Digests: d, Action: pipeline.ActionUpdate, PriorID: e.in.Id, Changed: fs,
-					PriorDatasets: in.GetDatasetIds()}
+					PriorDatasets: in.GetDatasetIds(), Adopted: true}
 				err = pipeline.Send(ctx, u.update, e.it)
 			}
 		}

@@ -481,8 +481,11 @@ func TestSinkExisting(t *testing.T) {
 	if n := e.srv.Calls()["PostInputs"] - posts; n != 1 {
 		t.Errorf("%d PostInputs calls; want 1, for the fresh item", n)
 	}
-	if s2.Sync.Action != pipeline.ActionAdd {
-		t.Errorf("equal item became %v", s2.Sync.Action)
+	if s2.Sync.Action != pipeline.ActionAdd || !s2.Sync.Adopted {
+		t.Errorf("equal item became %v, adopted %v (want add, adopted)", s2.Sync.Action, s2.Sync.Adopted)
+	}
+	if !r2.Sync.Adopted || !d2.Sync.Adopted || fresh.Sync != nil && fresh.Sync.Adopted {
+		t.Errorf("adopted marks: relabel %v, derived %v, fresh %+v", r2.Sync.Adopted, d2.Sync.Adopted, fresh.Sync)
 	}
 	if r2.Sync.Action != pipeline.ActionUpdate || r2.Sync.Digests != digests || r2.Sync.PriorID != "relabel" ||
 		r2.Sync.Changed != fields(pipeline.FieldConcepts, pipeline.FieldRegions) {
@@ -565,5 +568,37 @@ func TestOursReadsBackBuiltAnnotations(t *testing.T) {
 		if ours("in", an, len(anns)) {
 			t.Errorf("%s annotation recognized as ours", name)
 		}
+	}
+}
+
+// TestSinkUnmovedContent: an item whose content digest changed but whose
+// derived ID did not (a file rewritten with the same bytes, or touched) is
+// the input the server holds: it is not posted again, and the labels or
+// metadata edited with it are patched.
+func TestSinkUnmovedContent(t *testing.T) {
+	e := startEmulator(t, emulator.Options{})
+	first := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("same bytes")), Metadata: map[string]any{"k": "v"}}
+	mustDone(t, e.run(t, SinkConfig{}, first), first)
+
+	touched := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("same bytes")), Metadata: map[string]any{"k": "w"},
+		Sync: &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: first.ID,
+			Changed: pipeline.Fields(0).With(pipeline.FieldContent).With(pipeline.FieldMetadata)}}
+	onlyTouched := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("other, same")),
+		Sync: &pipeline.Sync{Action: pipeline.ActionAdd}}
+	mustDone(t, e.run(t, SinkConfig{}, onlyTouched), onlyTouched)
+	onlyTouched.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: onlyTouched.ID,
+		Changed: pipeline.Fields(0).With(pipeline.FieldContent)}
+	onlyTouched.ID = ""
+
+	posts := e.srv.Calls()["PostInputs"]
+	mustDone(t, e.run(t, SinkConfig{}, touched, onlyTouched), touched, onlyTouched)
+	if n := e.srv.Calls()["PostInputs"] - posts; n != 0 {
+		t.Errorf("%d PostInputs calls; want none: the server holds both inputs", n)
+	}
+	if touched.ID != first.ID || touched.Sync.Action != pipeline.ActionUpdate || touched.Sync.Changed.Has(pipeline.FieldContent) {
+		t.Errorf("touched item: ID %s (want %s), sync %+v", touched.ID, first.ID, touched.Sync)
+	}
+	if md := e.srv.InputMetadata(emuUser, emuApp, first.ID); md["k"] != "w" {
+		t.Errorf("metadata %v, want k=w", md)
 	}
 }

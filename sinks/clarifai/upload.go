@@ -250,6 +250,31 @@ func (u *uploader) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 	return true, nil
 }
 
+// unmoved takes out of pending the items whose content digest changed
+// (ActionAdd with a PriorID) but whose derived ID, now that their content
+// is loaded, is still PriorID: a file rewritten with the same bytes, or only
+// touched. The server already holds that input, so it is not posted: the
+// other groups that changed with it (labels, metadata, ...) go to the
+// update stage as an ActionUpdate of them, and with none the update stage
+// has no call to make and finishes it, so that its new digests are
+// recorded. It returns the entries to post.
+func (u *uploader) unmoved(ctx context.Context, pending []*entry) ([]*entry, error) {
+	post := pending[:0]
+	for _, e := range pending {
+		sy := e.it.Sync
+		if e.t != nil || !e.derived || sy == nil || sy.Action != pipeline.ActionAdd || sy.PriorID == "" || sy.PriorID != e.it.ID {
+			post = append(post, e)
+			continue
+		}
+		sy.Action = pipeline.ActionUpdate
+		sy.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+		if err := pipeline.Send(ctx, u.update, e.it); err != nil {
+			return nil, err
+		}
+	}
+	return post, nil
+}
+
 // deliver is an upload worker's work on one batch: it builds the batch and
 // posts it, re-sending inputs that failed retryably, until every item has
 // its result or has been handed on. It returns an error only for a fatal
@@ -280,6 +305,12 @@ func (u *uploader) deliver(ctx context.Context, d dispatch) error {
 			e.t, e.attempts = t, t.attempts
 		}
 		pending = append(pending, e)
+	}
+	if d.resent == nil {
+		var err error
+		if pending, err = u.unmoved(ctx, pending); err != nil {
+			return err
+		}
 	}
 	if u.cfg.Existing != nil && d.resent == nil {
 		var err error
