@@ -464,8 +464,10 @@ func (c *Checkpoint) LoadReport() LoadReport {
 //   - The content group differs: with a user-given ID (it.ID set as read),
 //     StateConflict, or with Options.ReplaceContent StateNew with
 //     ActionReplace; with a derived ID, StateNew (ActionAdd, it.ID left
-//     empty for the sink to derive); Sync.PriorID is the recorded ID and
-//     Sync.Changed the groups that differ.
+//     empty for the sink to derive); Sync.PriorID is the recorded ID,
+//     Sync.Changed the groups that differ and Sync.PriorDatasets the
+//     datasets it was put in when FieldDatasets changed (a file touched and
+//     moved keeps its derived ID: see the sink).
 //   - Other groups differ: StateUpdate with ActionUpdate, Sync.Changed the
 //     groups (plus FieldRegions for an accepted, not yet annotated entry
 //     of an item with regions), it.ID the recorded ID, Sync.PriorDatasets
@@ -548,6 +550,9 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 		return same(), old, known
 	}
 	diff := sy.Digests.Diff(old)
+	if diff.Has(pipeline.FieldDatasets) {
+		sy.PriorDatasets = c.datasetsOf(old[pipeline.FieldDatasets])
+	}
 	switch {
 	case diff == 0:
 		return same(), old, known
@@ -566,9 +571,6 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 		diff = diff.With(pipeline.FieldRegions)
 	}
 	sy.Action, sy.Changed = pipeline.ActionUpdate, diff
-	if diff.Has(pipeline.FieldDatasets) {
-		sy.PriorDatasets = c.datasetsOf(old[pipeline.FieldDatasets])
-	}
 	if prior != "" {
 		it.ID = prior
 	}
