@@ -261,7 +261,19 @@ var splitsByRow = []string{"train", "train", "train", "validate", "test"}
 
 // writeManifestRow appends row i of the URL manifest to w: a URL, one to
 // three labels (sometimes a negative one) and a small JSON object.
-func writeManifestRow(w *bufio.Writer, i int) {
+func writeManifestRow(w *bufio.Writer, i int) { writeManifestRowEdited(w, i, false) }
+
+// labelShift is how far an edited row's labels move in the vocabulary:
+// half of it, so that an edited row shares no label with the original (a
+// row has at most three consecutive labels).
+var labelShift = len(manifestLabels) / 2
+
+// writeManifestRowEdited appends row i of the URL manifest to w, edited
+// when edit is set: the same URL and metadata, each label replaced by the
+// one labelShift further in the vocabulary (the same sign). The random
+// draws are the same either way, so an unedited row is byte for byte the
+// one writeManifestRow writes.
+func writeManifestRowEdited(w *bufio.Writer, i int, edit bool) {
 	r := rand.New(rand.NewPCG(uint64(i), seed^0x3a11))
 	fmt.Fprintf(w, "https://images.example.com/bench/%02x/%07d.jpg,", i%256, i)
 	n := 1 + r.IntN(3)
@@ -269,6 +281,9 @@ func writeManifestRow(w *bufio.Writer, i int) {
 		w.WriteByte('"')
 	}
 	first := r.IntN(len(manifestLabels))
+	if edit {
+		first += labelShift
+	}
 	for j := range n {
 		if j > 0 {
 			w.WriteByte(';')
@@ -316,6 +331,57 @@ func genManifest(ctx context.Context, dir string, n int) (datasetStamp, error) {
 	}
 	want.Bytes = cw.n
 	return want, writeStamp(dir, want)
+}
+
+// editEvery says which rows of a manifest S5 edits: every editEvery-th
+// (rows editEvery-1, 2*editEvery-1, ...), so n/editEvery rows of n.
+const editEvery = 100
+
+// editedRow reports whether S5 edits row i.
+func editedRow(i int) bool { return i%editEvery == editEvery-1 }
+
+// editedRows returns how many rows of an n-row manifest S5 edits.
+func editedRows(n int) int { return n / editEvery }
+
+// writeEditedManifest writes the n-row URL manifest with the rows that
+// editedRow picks edited (writeManifestRowEdited) to path, atomically (a
+// temporary file renamed over path), and returns its size. The new file
+// has a new modification time, so a checkpoint that recorded the old one
+// as complete reads it again.
+func writeEditedManifest(ctx context.Context, path string, n int) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	cw := &countingWriter{w: f}
+	w := bufio.NewWriterSize(cw, 1<<20)
+	w.WriteString(manifestHeader)
+	for i := range n {
+		if i%65536 == 0 && ctx.Err() != nil {
+			return 0, errors.Join(ctx.Err(), f.Close(), os.Remove(tmp))
+		}
+		writeManifestRowEdited(w, i, editedRow(i))
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return 0, errors.Join(err, os.Remove(tmp))
+	}
+	return cw.n, os.Rename(tmp, path)
+}
+
+// copyFile copies src to dst (a new file) and returns its size.
+func copyFile(dst, src string) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, in)
+	return n, errors.Join(err, out.Close())
 }
 
 // manifestPath is the manifest file of a dataset folder made by genManifest.

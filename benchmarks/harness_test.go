@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sources/dir"
 )
 
@@ -261,8 +262,19 @@ func TestFlagsSizesAndNames(t *testing.T) {
 		t.Errorf("quick: %+v", q)
 	}
 	full, _ := parseFlags(nil, &stderr)
-	if resultsBase(full) != "latest" || sizesFor(full).Rows != 1_000_000 || sizesFor(full).Small != 100_000 {
+	if resultsBase(full) != "latest" || sizesFor(full).Rows != 1_000_000 || sizesFor(full).Small != 100_000 ||
+		sizesFor(full).S5Rows != 1_000_000 {
 		t.Errorf("full: %+v %+v", full, sizesFor(full))
+	}
+	s5, err := parseFlags([]string{"-scenario", "s5", "-n", "30000", "-quick"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := sizesFor(s5); s5.Scenario != "S5" || s.S5Rows != 30_000 || s.Rows != 20_000 || resultsBase(s5) != "quick-S5" {
+		t.Errorf("S5: %+v %+v", s5, s)
+	}
+	if s := sizesFor(q); s.S5Rows != 20_000 {
+		t.Errorf("quick S5 rows %d", s.S5Rows)
 	}
 	for _, bad := range [][]string{{"-scenario", "S9"}, {"-batch", "129"}, {"extra"}} {
 		if _, err := parseFlags(bad, &stderr); err == nil {
@@ -303,5 +315,195 @@ func TestLauncherReportsUsage(t *testing.T) {
 	}
 	if u.MaxRSS <= 0 || u.CPU <= 0 {
 		t.Errorf("usage %+v", u)
+	}
+}
+
+// TestEditedManifest checks S5's edit: the rows editedRow picks differ
+// from the original in their labels only (the same URL, so the same input
+// ID, and the same metadata), every label changed, and the other rows are
+// byte for byte those of genManifest.
+func TestEditedManifest(t *testing.T) {
+	ctx := context.Background()
+	const n = 1_000
+	dir := t.TempDir()
+	if _, err := genManifest(ctx, dir, n); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(manifestPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "manifest.csv")
+	if err := os.WriteFile(path, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size, err := writeEditedManifest(ctx, path, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited, err := os.ReadFile(path)
+	if err != nil || int64(len(edited)) != size {
+		t.Fatalf("read back %d bytes (%v), written %d", len(edited), err, size)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary file left: %v", err)
+	}
+	origRows, editRows := strings.Split(string(orig), "\n"), strings.Split(string(edited), "\n")
+	if len(origRows) != len(editRows) || len(origRows) != n+2 { // header, n rows, "" after the last newline
+		t.Fatalf("%d and %d lines, want %d", len(origRows), len(editRows), n+2)
+	}
+	changed := 0
+	for i := range n {
+		o, e := origRows[i+1], editRows[i+1]
+		if !editedRow(i) {
+			if o != e {
+				t.Fatalf("row %d changed:\n%s\n%s", i, o, e)
+			}
+			continue
+		}
+		changed++
+		// url,concepts,metadata: the URL has no comma, the metadata is the
+		// quoted object at the end.
+		oURL, oRest, _ := strings.Cut(o, ",")
+		eURL, eRest, _ := strings.Cut(e, ",")
+		oMeta, eMeta := oRest[strings.Index(oRest, `"{`):], eRest[strings.Index(eRest, `"{`):]
+		if oURL != eURL || oMeta != eMeta {
+			t.Fatalf("row %d: URL or metadata changed:\n%s\n%s", i, o, e)
+		}
+		oLabels := strings.Split(strings.Trim(strings.TrimSuffix(oRest, ","+oMeta), `"`), ";")
+		eLabels := strings.Split(strings.Trim(strings.TrimSuffix(eRest, ","+eMeta), `"`), ";")
+		if len(oLabels) != len(eLabels) {
+			t.Fatalf("row %d: %v -> %v", i, oLabels, eLabels)
+		}
+		for j := range oLabels {
+			if strings.HasPrefix(oLabels[j], "-") != strings.HasPrefix(eLabels[j], "-") {
+				t.Fatalf("row %d: the sign of a label changed: %v -> %v", i, oLabels, eLabels)
+			}
+			for _, ol := range oLabels {
+				if strings.TrimPrefix(ol, "-") == strings.TrimPrefix(eLabels[j], "-") {
+					t.Fatalf("row %d: label %s kept: %v -> %v", i, ol, oLabels, eLabels)
+				}
+			}
+		}
+	}
+	if changed != editedRows(n) || changed != n/100 {
+		t.Errorf("%d rows edited, want %d", changed, n/100)
+	}
+}
+
+// TestEditedRowsBuildTheSameInputs checks that an edited row gives the
+// same input ID with other concepts, through the project's source and the
+// sink's ID derivation (what the emulator is checked against).
+func TestEditedRowsBuildTheSameInputs(t *testing.T) {
+	ctx := context.Background()
+	rows := sampleRows(1_000)
+	var orig []sampleRow
+	for _, r := range rows {
+		orig = append(orig, sampleRow{Row: r.Row})
+	}
+	want, err := expectedInputs(ctx, t.TempDir(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := expectedInputs(ctx, t.TempDir(), orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		if want[i].GetId() != before[i].GetId() || want[i].GetId() == "" {
+			t.Errorf("row %d: ID %q after the edit, %q before", r.Row, want[i].GetId(), before[i].GetId())
+		}
+		if same := wantConcepts(want[i]) == wantConcepts(before[i]); same == r.Edited {
+			t.Errorf("row %d (edited %v): concepts %s, before %s", r.Row, r.Edited, wantConcepts(want[i]), wantConcepts(before[i]))
+		}
+	}
+}
+
+func TestSampleRows(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want []sampleRow
+	}{
+		{1_000_000, []sampleRow{{0, false}, {99, true}, {499_999, true}, {999_999, true}}},
+		{20_000, []sampleRow{{0, false}, {99, true}, {9_999, true}, {19_999, true}}},
+		{250, []sampleRow{{0, false}, {99, true}, {199, true}, {249, false}}},
+		{100, []sampleRow{{0, false}, {99, true}}},
+		{50, []sampleRow{{0, false}, {49, false}}},
+	} {
+		got := sampleRows(tc.n)
+		if len(got) != len(tc.want) {
+			t.Errorf("sampleRows(%d) = %v, want %v", tc.n, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("sampleRows(%d) = %v, want %v", tc.n, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
+func TestConceptSets(t *testing.T) {
+	var in inspectedInput
+	if err := json.Unmarshal([]byte(`{"input":{"id":"x","data":{"image":{"url":"u"},
+		"concepts":[{"id":"dog","name":"dog","value":1},{"id":"cat","name":"cat"}]}},"content":[]}`), &in); err != nil {
+		t.Fatal(err)
+	}
+	built := &pb.Input{Data: &pb.Data{Concepts: []*pb.Concept{{Id: "cat", Value: 0}, {Id: "dog", Value: 1}}}}
+	if g, w := gotConcepts(in), wantConcepts(built); g != w || g != "cat=0,dog=1" {
+		t.Errorf("got %q, want %q", g, w)
+	}
+}
+
+func TestRunCounts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		o      ingestOpts
+		rep    runReport
+		inputs int64
+		ok     bool
+	}{
+		{"upload", ingestOpts{want: 10}, runReport{Done: 10}, 10, true},
+		{"upload short", ingestOpts{want: 10}, runReport{Done: 9, Failed: 1}, 9, false},
+		{"resume", ingestOpts{want: 10, resume: true}, runReport{Resumed: 10}, 10, true},
+		{"resume with failures", ingestOpts{want: 10, resume: true}, runReport{Resumed: 10, Failed: 1}, 10, false},
+		{"updates", ingestOpts{want: 100, updates: 1}, runReport{Updated: 1, Resumed: 99}, 1, true},
+		{"no updates", ingestOpts{want: 100, updates: 1}, runReport{Resumed: 100}, 0, false},
+		{"updates posted", ingestOpts{want: 100, updates: 1}, runReport{Done: 1, Resumed: 99}, 0, false},
+		{"updates conflict", ingestOpts{want: 100, updates: 1}, runReport{Updated: 1, Resumed: 99, Conflicts: 1}, 1, false},
+	} {
+		inputs, problem := runCounts(tc.o, tc.rep)
+		if inputs != tc.inputs || (problem == "") != tc.ok {
+			t.Errorf("%s: %d inputs, problem %q; want %d, ok %v", tc.name, inputs, problem, tc.inputs, tc.ok)
+		}
+	}
+}
+
+func TestCallsShare(t *testing.T) {
+	calls := map[string]int64{"PatchInputs": 79, "ListConcepts": 1}
+	share, total := callsShare(8, calls, 15)
+	if total != 80 || share != 1.5 {
+		t.Errorf("callsShare = %v, %d", share, total)
+	}
+	if s, n := callsShare(3, nil, 15); s != 0 || n != 0 {
+		t.Errorf("no calls: %v, %d", s, n)
+	}
+	if got := fmtCalls(calls); got != "79 PatchInputs, 1 ListConcepts" {
+		t.Errorf("fmtCalls = %q", got)
+	}
+	if got := fmtCalls(nil); got != "no calls" {
+		t.Errorf("fmtCalls(nil) = %q", got)
+	}
+}
+
+func TestEmulatorArgs(t *testing.T) {
+	plain := strings.Join(emulatorOptions{RateLimit: 15, Latency: s3Latency}.args("127.0.0.1:1"), " ")
+	if !strings.Contains(plain, "-rate-limit 15 -latency 100ms") || strings.Contains(plain, "-state") {
+		t.Errorf("args %q", plain)
+	}
+	withState := strings.Join(emulatorOptions{StateDir: "/s"}.args("127.0.0.1:1"), " ")
+	if !strings.Contains(withState, "-rate-limit 0") || !strings.HasSuffix(withState, "-state /s -save-interval 0") {
+		t.Errorf("args %q", withState)
 	}
 }

@@ -52,7 +52,7 @@ var errTargetsFailed = errors.New("some targets were not met")
 
 // config is the harness's command line.
 type config struct {
-	// Scenario is all, S1, S1-text, S2, S3 or S4.
+	// Scenario is all, S1, S1-text, S2, S3, S4 or S5.
 	Scenario string
 	// Quick runs every scenario at small N: a smoke test of the harness,
 	// not of speed.
@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.Scenario, "scenario", "all", "all, S1, S1-text, S2, S3 or S4")
+	fs.StringVar(&c.Scenario, "scenario", "all", "all, S1, S1-text, S2, S3, S4 or S5")
 	fs.BoolVar(&c.Quick, "quick", false, "every scenario at small N (a smoke test of the harness, not of speed)")
 	fs.IntVar(&c.N, "n", 0, "size of the selected scenarios (images, text files or manifest rows); 0: each scenario's default")
 	fs.IntVar(&c.ImageKB, "image-kb", 50, "approximate size of each generated image, in KB")
@@ -119,9 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.Scenario = "all"
 	}
 	switch c.Scenario {
-	case "all", "S1", "S1-TEXT", "S2", "S3", "S4":
+	case "all", "S1", "S1-TEXT", "S2", "S3", "S4", "S5":
 	default:
-		return c, fmt.Errorf("-scenario %q: want all, S1, S1-text, S2, S3 or S4", c.Scenario)
+		return c, fmt.Errorf("-scenario %q: want all, S1, S1-text, S2, S3, S4 or S5", c.Scenario)
 	}
 	if c.Quick && c.Reps == 0 {
 		c.Reps = 1

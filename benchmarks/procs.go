@@ -11,9 +11,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,6 +47,35 @@ func usageOf(ps *os.ProcessState, elapsed time.Duration) usage {
 type emulatorOptions struct {
 	RateLimit float64       // requests/s per app; 0 disables
 	Latency   time.Duration // added to every call
+	// Port is the gRPC port; 0 picks a free one. An ingest rerun against a
+	// restarted emulator needs the same port: the API base is part of the
+	// job's fingerprint, which its checkpoint checks.
+	Port int
+	// StateDir, when set, is where the emulator loads its state from at
+	// start and saves it to at exit (-state). It saves only at exit
+	// (-save-interval 0): a periodic save of a large app holds the app's
+	// lock for seconds and would stall the run being measured.
+	StateDir string
+}
+
+// Bounds on an emulator's start and stop. Loading or saving the state of a
+// million inputs takes seconds to tens of seconds on a shared machine.
+const (
+	emulatorStartTimeout      = 15 * time.Second
+	emulatorStopTimeout       = 10 * time.Second
+	emulatorStateStartTimeout = 5 * time.Minute
+	emulatorStateStopTimeout  = 5 * time.Minute
+)
+
+// args returns the emulator's command line for o, with its inspection API
+// on admin.
+func (o emulatorOptions) args(admin string) []string {
+	args := []string{"-port", strconv.Itoa(o.Port), "-pat", benchPAT, "-admin", admin,
+		"-rate-limit", fmt.Sprint(o.RateLimit), "-latency", o.Latency.String()}
+	if o.StateDir != "" {
+		args = append(args, "-state", o.StateDir, "-save-interval", "0")
+	}
+	return args
 }
 
 // emulator is a running clarifai-emulator process.
@@ -55,6 +86,10 @@ type emulator struct {
 	start time.Time
 	done  chan error
 	log   *os.File
+	// stopTimeout bounds stop's wait before it kills the process.
+	stopTimeout time.Duration
+	// state is the emulator's state directory, "" without one.
+	state string
 }
 
 // startEmulator starts the emulator binary and waits for its "listening on"
@@ -64,8 +99,11 @@ func startEmulator(ctx context.Context, bin, logPath string, o emulatorOptions) 
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-port", "0", "-pat", benchPAT, "-admin", admin,
-		"-rate-limit", fmt.Sprint(o.RateLimit), "-latency", o.Latency.String()}
+	args := o.args(admin)
+	startTimeout, stopTimeout := emulatorStartTimeout, emulatorStopTimeout
+	if o.StateDir != "" {
+		startTimeout, stopTimeout = emulatorStateStartTimeout, emulatorStateStopTimeout
+	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -83,7 +121,7 @@ func startEmulator(ctx context.Context, bin, logPath string, o emulatorOptions) 
 		logf.Close()
 		return nil, fmt.Errorf("start emulator: %w", err)
 	}
-	e := &emulator{cmd: cmd, admin: admin, start: time.Now(), done: make(chan error, 1), log: logf}
+	e := &emulator{cmd: cmd, admin: admin, start: time.Now(), done: make(chan error, 1), log: logf, stopTimeout: stopTimeout, state: o.StateDir}
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -95,7 +133,7 @@ func startEmulator(ctx context.Context, bin, logPath string, o emulatorOptions) 
 		_, _ = io.Copy(io.Discard, out)
 		e.done <- cmd.Wait()
 	}()
-	timeout := time.NewTimer(15 * time.Second)
+	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
 	select {
 	case line, ok := <-lines:
@@ -107,7 +145,7 @@ func startEmulator(ctx context.Context, bin, logPath string, o emulatorOptions) 
 		e.addr = addr
 	case <-timeout.C:
 		e.kill()
-		return nil, fmt.Errorf("emulator did not start within 15s; see %s", logPath)
+		return nil, fmt.Errorf("emulator did not start within %s; see %s", startTimeout, logPath)
 	case <-ctx.Done():
 		e.kill()
 		return nil, ctx.Err()
@@ -128,6 +166,19 @@ func freePort() (string, error) {
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
+}
+
+// freePortNumber returns a loopback TCP port that was free a moment ago.
+func freePortNumber() (int, error) {
+	addr, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
 }
 
 // waitAdmin waits until the inspection API answers.
@@ -167,8 +218,49 @@ func (e *emulator) calls(ctx context.Context) (map[string]int64, error) {
 	return m, json.NewDecoder(resp.Body).Decode(&m)
 }
 
-// stop interrupts the emulator and waits for it to exit; it kills it if it
-// takes more than 10s. It returns the emulator's resource usage.
+// inspectedInput is the part of an input the harness reads from the
+// inspection API's GET /input (protojson field names).
+type inspectedInput struct {
+	Input struct {
+		ID   string `json:"id"`
+		Data struct {
+			Image struct {
+				URL string `json:"url"`
+			} `json:"image"`
+			Concepts []struct {
+				ID    string  `json:"id"`
+				Value float64 `json:"value"` // absent (0) for a negative label
+			} `json:"concepts"`
+		} `json:"data"`
+	} `json:"input"`
+}
+
+// input returns input id of the harness's user's app, from GET /input.
+func (e *emulator) input(ctx context.Context, app, id string) (inspectedInput, error) {
+	var in inspectedInput
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	q := url.Values{"user": {benchUser}, "app": {app}, "id": {id}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/input?"+q.Encode(), nil)
+	if err != nil {
+		return in, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return in, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return in, fmt.Errorf("GET /input?%s: %s", q.Encode(), resp.Status)
+	}
+	return in, json.NewDecoder(resp.Body).Decode(&in)
+}
+
+// stop interrupts the emulator and waits for it to exit (with a state
+// directory, the emulator saves its state first); it kills it if it takes
+// longer than its stop timeout, which is an error with a state directory
+// (a killed emulator saved nothing). It returns the emulator's resource
+// usage.
 func (e *emulator) stop() (usage, error) {
 	defer e.log.Close()
 	_ = e.cmd.Process.Signal(os.Interrupt)
@@ -178,9 +270,13 @@ func (e *emulator) stop() (usage, error) {
 		if err != nil && !errors.As(err, &exit) {
 			return usage{}, err
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(e.stopTimeout):
 		_ = e.cmd.Process.Kill()
 		<-e.done
+		if e.state != "" {
+			return usageOf(e.cmd.ProcessState, time.Since(e.start)),
+				fmt.Errorf("emulator did not save its state to %s within %s: killed", e.state, e.stopTimeout)
+		}
 	}
 	return usageOf(e.cmd.ProcessState, time.Since(e.start)), nil
 }

@@ -37,19 +37,20 @@ type sizes struct {
 	Rows    int // S2, S4
 	Small   int // S2's smaller manifest, for the RSS growth check
 	S3Rows  int // S3
+	S5Rows  int // S5
 }
 
 // sizesFor returns the full or quick sizes, with -n applied to the
 // selected scenarios.
 func sizesFor(c config) sizes {
-	s := sizes{Images: 20_000, Texts: 20_000, TextLen: 2_000, Rows: 1_000_000, S3Rows: 64 * 128 * 6}
+	s := sizes{Images: 20_000, Texts: 20_000, TextLen: 2_000, Rows: 1_000_000, S3Rows: 64 * 128 * 6, S5Rows: 1_000_000}
 	if c.Quick {
-		s = sizes{Images: 300, Texts: 300, TextLen: 2_000, Rows: 20_000, S3Rows: 2_560}
+		s = sizes{Images: 300, Texts: 300, TextLen: 2_000, Rows: 20_000, S3Rows: 2_560, S5Rows: 20_000}
 	}
 	if n := c.N; n > 0 {
 		switch c.Scenario {
 		case "all":
-			s.Images, s.Texts, s.Rows, s.S3Rows = n, n, n, n
+			s.Images, s.Texts, s.Rows, s.S3Rows, s.S5Rows = n, n, n, n, n
 		case "S1":
 			s.Images = n
 		case "S1-TEXT":
@@ -58,6 +59,8 @@ func sizesFor(c config) sizes {
 			s.Rows = n
 		case "S3":
 			s.S3Rows = n
+		case "S5":
+			s.S5Rows = n
 		}
 	}
 	s.Small = max(1, s.Rows/10)
@@ -86,6 +89,7 @@ func (h *harness) params() map[string]string {
 		"S1-text files":         fmt.Sprintf("%d of ~%d bytes", s.Texts, s.TextLen),
 		"S2/S4 manifest rows":   fmt.Sprintf("%d (and %d for the RSS comparison)", s.Rows, s.Small),
 		"S3 manifest rows":      strconv.Itoa(s.S3Rows),
+		"S5 manifest rows":      fmt.Sprintf("%d, %d edited (every %dth row's labels)", s.S5Rows, editedRows(s.S5Rows), editEvery),
 		"batch size":            strconv.Itoa(h.cfg.Batch),
 		"concurrency":           strconv.Itoa(h.cfg.Concurrency),
 		"repetitions (best of)": fmt.Sprintf("S1 and S1-text %d, S2 %d", h.reps(folderReps), h.reps(manifestReps)),
@@ -117,6 +121,11 @@ func (h *harness) runScenarios(ctx context.Context) error {
 	if h.selected("S3") {
 		if err := h.s3(ctx); err != nil {
 			return fmt.Errorf("S3: %w", err)
+		}
+	}
+	if h.selected("S5") {
+		if err := h.s5(ctx); err != nil {
+			return fmt.Errorf("S5: %w", err)
 		}
 	}
 	return nil
@@ -244,6 +253,36 @@ type ingestOpts struct {
 	dataBytes      int64
 	resume         bool   // the run must skip everything (already done)
 	app            string // the app to upload to; default the scenario
+	// updates > 0: the run must update exactly this many items of want and
+	// find the others already done, uploading nothing (a rerun of an
+	// edited source).
+	updates int64
+}
+
+// runCounts returns the inputs a run is measured by (uploaded; already
+// done for a resume; updated for a rerun with updates) and, when the run
+// report's counts are not what o wants, what is wrong.
+func runCounts(o ingestOpts, rep runReport) (int64, string) {
+	counts := fmt.Sprintf("uploaded %d, updated %d, already done %d, failed %d, skipped %d, conflicts %d, replaced %d",
+		rep.Done, rep.Updated, rep.Resumed, rep.Failed, rep.Skipped, rep.Conflicts, rep.Replaced)
+	switch {
+	case o.updates > 0:
+		if rep.Updated != o.updates || rep.Resumed != o.want-o.updates || rep.Done != 0 || rep.Failed != 0 ||
+			rep.Conflicts != 0 || rep.Replaced != 0 {
+			return rep.Updated, fmt.Sprintf("want %d updated and %d already done, nothing else; got %s",
+				o.updates, o.want-o.updates, counts)
+		}
+		return rep.Updated, ""
+	case o.resume:
+		if rep.Failed > 0 || rep.Resumed != o.want {
+			return rep.Resumed, fmt.Sprintf("want %d inputs already done; got %s", o.want, counts)
+		}
+		return rep.Resumed, ""
+	}
+	if rep.Failed > 0 || rep.Done != o.want {
+		return rep.Done, fmt.Sprintf("want %d inputs uploaded; got %s", o.want, counts)
+	}
+	return rep.Done, ""
 }
 
 // ingest runs the ingest command against emu and returns the run. The run
@@ -276,15 +315,11 @@ func (h *harness) ingest(ctx context.Context, emu *emulator, dir string, o inges
 	run := &Run{Scenario: o.scenario, Name: o.name, Seconds: u.Elapsed.Seconds(), CPUSeconds: u.CPU.Seconds(),
 		PeakRSSMB: float64(u.MaxRSS) / 1e6, Calls: calls, Verify: verification(calls),
 		Retries: rep.Retries, Throttled: rep.Throttled, ReportedSec: rep.Seconds}
-	run.Inputs = rep.Done
-	if o.resume {
-		run.Inputs = rep.Resumed
+	run.Inputs, run.Error = runCounts(o, rep)
+	if run.Error != "" {
+		run.Error += " (see " + dir + ")"
 	}
 	run.rate(o.dataBytes)
-	if rep.Failed > 0 || run.Inputs != o.want {
-		run.Error = fmt.Sprintf("want %d inputs, got uploaded %d, already done %d, failed %d, skipped %d (see %s)",
-			o.want, rep.Done, rep.Resumed, rep.Failed, rep.Skipped, dir)
-	}
 	h.add(run)
 	if run.Error != "" {
 		return run, fmt.Errorf("%s %s: %s", o.scenario, o.name, run.Error)

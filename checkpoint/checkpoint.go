@@ -466,7 +466,9 @@ func (c *Checkpoint) LoadReport() LoadReport {
 //     ActionReplace, and Sync.VerifyContent when the content is a Blob
 //     (the sink compares the bytes); with a derived ID, StateNew
 //     (ActionAdd, it.ID left empty for the sink to derive); Sync.PriorID is
-//     the recorded ID and Sync.Changed the groups that differ.
+//     the recorded ID, Sync.Changed the groups that differ and
+//     Sync.PriorDatasets the datasets it was put in when FieldDatasets
+//     changed (a file touched and moved keeps its derived ID: see the sink).
 //   - Other groups differ: StateUpdate with ActionUpdate, Sync.Changed the
 //     groups (plus FieldRegions for an accepted, not yet annotated entry
 //     of an item with regions), it.ID the recorded ID, Sync.PriorDatasets
@@ -549,6 +551,9 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 		return same(), old, known
 	}
 	diff := sy.Digests.Diff(old)
+	if diff.Has(pipeline.FieldDatasets) {
+		sy.PriorDatasets = c.datasetsOf(old[pipeline.FieldDatasets])
+	}
 	switch {
 	case diff == 0:
 		return same(), old, known
@@ -570,9 +575,6 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 		diff = diff.With(pipeline.FieldRegions)
 	}
 	sy.Action, sy.Changed = pipeline.ActionUpdate, diff
-	if diff.Has(pipeline.FieldDatasets) {
-		sy.PriorDatasets = c.datasetsOf(old[pipeline.FieldDatasets])
-	}
 	if prior != "" {
 		it.ID = prior
 	}

@@ -23,18 +23,8 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder := "see " + path
-		if b, rerr := io.ReadAll(io.LimitReader(f, 64)); rerr == nil {
-			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
-				holder = "pid " + strconv.Itoa(pid)
-			}
-		}
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &lockedError{dir: dir, holder: holder}
-		}
-		return nil, fmt.Errorf("checkpoint: lock %s: %w", path, err)
+	if err := flock(dir, path, f); err != nil {
+		return nil, err
 	}
 	// The PID is informational only; failing to write it is not an error.
 	if err := f.Truncate(0); err == nil {
@@ -56,20 +46,32 @@ func lockDirReadOnly(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder := "see " + path
-		if b, rerr := io.ReadAll(io.LimitReader(f, 64)); rerr == nil {
-			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
-				holder = "pid " + strconv.Itoa(pid)
-			}
-		}
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &lockedError{dir: dir, holder: holder}
-		}
-		return nil, fmt.Errorf("checkpoint: lock %s: %w", path, err)
+	if err := flock(dir, path, f); err != nil {
+		return nil, err
 	}
 	return f, nil
+}
+
+// flock takes an exclusive, non-blocking flock(2) on f, the open dir/LOCK
+// at path. If another process holds it, f is closed and the error is a
+// *lockedError naming that process (the PID lockDir wrote), else the
+// failure; nil when the lock is taken.
+func flock(dir, path string, f *os.File) error {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		return nil
+	}
+	holder := "see " + path
+	if b, rerr := io.ReadAll(io.LimitReader(f, 64)); rerr == nil {
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+			holder = "pid " + strconv.Itoa(pid)
+		}
+	}
+	f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return &lockedError{dir: dir, holder: holder}
+	}
+	return fmt.Errorf("checkpoint: lock %s: %w", path, err)
 }
 
 // unlockDir releases the lock (nil: none was taken). The LOCK file stays:

@@ -148,6 +148,11 @@ func TestClassify(t *testing.T) {
 			it.Concepts = nil
 			rekey(it)
 		}, want{pipeline.StateNew, pipeline.ActionAdd, fields(pipeline.FieldContent, pipeline.FieldConcepts), false, true, nil}},
+		{"content and datasets, derived ID", func() *pipeline.Item { return syncItem("a.jpg") }, Options{}, func(it *pipeline.Item) {
+			it.Blob.ModTime = it.Blob.ModTime.Add(time.Second)
+			it.DatasetIDs = []string{"test"}
+			rekey(it)
+		}, want{pipeline.StateNew, pipeline.ActionAdd, fields(pipeline.FieldContent, pipeline.FieldDatasets), false, true, []string{"all", "train"}}},
 		{"content, given ID", func() *pipeline.Item { return givenItem("g1", "hello") }, Options{}, func(it *pipeline.Item) {
 			it.Text = "hello!"
 		}, want{pipeline.StateConflict, pipeline.ActionAdd, fields(pipeline.FieldContent), true, true, nil}},

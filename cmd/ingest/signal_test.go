@@ -22,7 +22,7 @@ func TestSigintDrainsSavesAndResumes(t *testing.T) {
 		t.Skip("builds and runs binaries")
 	}
 	bin := binaries(t)
-	addr := startEmulator(t, bin, "-latency", "40ms", "-processing-delay", "30ms")
+	addr := startEmulator(t, bin, "-latency", "40ms", "-processing-delay", "30ms").addr
 	data, state := t.TempDir(), t.TempDir()
 	const items = 1500
 	for i := range items {

@@ -228,6 +228,23 @@ type inputLister interface {
 	ListInputs(ctx context.Context, req *pb.ListInputsRequest, opts ...client.CallOption) (*pb.MultiInputResponse, error)
 }
 
+// readBack reads the inputs of ids (at most one page: a batch has at most
+// 128 inputs) with one ListInputs and returns them by ID. As callFailure
+// sorts the call's error, apiErr is a failure of the call to report on the
+// items, and stop one that ends the run (what the caller returns); what
+// the server does not hold is missing from held. opts go to the call.
+func readBack(ctx context.Context, l inputLister, what string, ids []string, opts ...client.CallOption) (held map[string]*pb.Input, apiErr *client.APIError, stop error) {
+	resp, err := l.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))}, opts...)
+	if apiErr, stop = callFailure(what, err); stop != nil {
+		return nil, nil, stop
+	}
+	held = make(map[string]*pb.Input, len(ids))
+	for _, in := range resp.GetInputs() {
+		held[in.GetId()] = in
+	}
+	return held, apiErr, nil
+}
+
 // foreignDup is an input whose given ID the server already holds although
 // this run did not send it: an earlier run may have, and been killed before
 // recording it.
@@ -249,15 +266,9 @@ func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry,
 	for i, d := range dups {
 		ids[i] = d.e.in.Id
 	}
-	// A batch has at most 128 inputs: one page holds them all.
-	resp, err := u.lister.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))})
-	apiErr, stop := callFailure("read back existing inputs", err)
+	held, apiErr, stop := readBack(ctx, u.lister, "read back existing inputs", ids)
 	if stop != nil {
 		return nil, stop
-	}
-	held := make(map[string]*pb.Input, len(ids))
-	for _, in := range resp.GetInputs() {
-		held[in.GetId()] = in
 	}
 	var adopted []*entry
 	for _, d := range dups {
@@ -323,18 +334,13 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 			ids = append(ids, e.in.Id)
 		}
 	}
-	// A batch has at most 128 inputs: one page holds them all.
-	resp, err := u.lister.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))})
-	apiErr, stop := callFailure("read back existing inputs", err)
+	held, apiErr, stop := readBack(ctx, u.lister, "read back existing inputs", ids)
 	if stop != nil {
 		return nil, stop
 	}
-	held := make(map[string]*pb.Input, len(ids))
-	for _, in := range resp.GetInputs() {
-		held[in.GetId()] = in
-	}
 	var equal []acceptance
 	for _, e := range found {
+		var err error
 		in := held[e.in.Id]
 		switch {
 		case apiErr != nil:

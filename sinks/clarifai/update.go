@@ -328,15 +328,10 @@ func (w *updater) readBack(ctx context.Context, jobs []*upJob) (map[string]*pb.I
 	}
 	ids := distinctIDs(jobs)
 	var n int
-	resp, err := w.api.ListInputs(ctx, &pb.ListInputsRequest{Ids: ids, Page: 1, PerPage: uint32(len(ids))}, client.Attempts(&n))
+	held, apiErr, stop := readBack(ctx, w.api, "update: read back inputs", ids, client.Attempts(&n))
 	w.count(jobs, n)
-	apiErr, stop := callFailure("update: read back inputs", err)
 	if stop != nil {
 		return nil, stop
-	}
-	held := make(map[string]*pb.Input, len(ids))
-	for _, in := range resp.GetInputs() {
-		held[in.GetId()] = in
 	}
 	for _, j := range jobs {
 		switch {

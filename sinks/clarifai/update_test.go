@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	st "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb/statuspb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
@@ -60,7 +61,12 @@ func (e *emuEnv) run(t *testing.T, cfg SinkConfig, items ...*pipeline.Item) map[
 	if cfg.ResendBackoff == 0 {
 		cfg.ResendBackoff = 5 * time.Millisecond
 	}
-	cfg.Batch.MaxWait = 10 * time.Millisecond
+	if cfg.Batch.MaxWait == 0 {
+		// Partial batches go out when the input ends, never after a wait
+		// that a loaded machine may reach: the call counts tests assert
+		// do not depend on timing.
+		cfg.Batch.MaxWait = time.Hour
+	}
 	cfg.AnnotationWait = time.Millisecond
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -600,5 +606,42 @@ func TestSinkUnmovedContent(t *testing.T) {
 	}
 	if md := e.srv.InputMetadata(emuUser, emuApp, first.ID); md["k"] != "w" {
 		t.Errorf("metadata %v, want k=w", md)
+	}
+}
+
+// TestSinkUnmovedContentMoved: a file touched (the same bytes) and moved to
+// other datasets keeps its input, as a move alone does: its ID is derived in
+// the datasets it was put in (Sync.PriorDatasets), nothing is posted, and
+// the input leaves the old datasets for the new ones.
+func TestSinkUnmovedContentMoved(t *testing.T) {
+	e := startEmulator(t, emulator.Options{})
+	first := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("moved bytes")), DatasetIDs: []string{"train"}}
+	mustDone(t, e.run(t, SinkConfig{}, first), first)
+	changed := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("changed bytes")), DatasetIDs: []string{"train"}}
+	mustDone(t, e.run(t, SinkConfig{}, changed), changed)
+	changedID := changed.ID
+
+	moved := &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("moved bytes")), DatasetIDs: []string{"test"},
+		Sync: &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: first.ID, PriorDatasets: []string{"train"},
+			Changed: pipeline.Fields(0).With(pipeline.FieldContent).With(pipeline.FieldDatasets)}}
+	// Content that did change, moved too: a new input, derived in its new
+	// datasets.
+	changed = &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("changed bytes, edited")), DatasetIDs: []string{"test"},
+		Sync: &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: changedID, PriorDatasets: []string{"train"},
+			Changed: pipeline.Fields(0).With(pipeline.FieldContent).With(pipeline.FieldDatasets)}}
+	posts := e.srv.Calls()["PostInputs"]
+	mustDone(t, e.run(t, SinkConfig{}, moved, changed), moved, changed)
+	if n := e.srv.Calls()["PostInputs"] - posts; n != 1 {
+		t.Errorf("%d PostInputs calls; want 1, of the changed content only", n)
+	}
+	if moved.ID != first.ID || moved.Sync.Action != pipeline.ActionUpdate {
+		t.Errorf("moved item: ID %s (want %s), sync %+v", moved.ID, first.ID, moved.Sync)
+	}
+	if ds := e.srv.InputDatasets(emuUser, emuApp, first.ID); !slices.Equal(ds, []string{"test"}) {
+		t.Errorf("the moved input is in %q, want [test]", ds)
+	}
+	want := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: changed.Blob, DatasetIDs: []string{"test"}}, []byte("changed bytes, edited"))
+	if changed.ID != want || changed.Sync.Action != pipeline.ActionAdd {
+		t.Errorf("changed item: ID %s (want %s), sync %+v", changed.ID, want, changed.Sync)
 	}
 }

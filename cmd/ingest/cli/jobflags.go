@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/configs"
 	"github.com/ingestkit/clarifai-ingest/sinks"
@@ -107,6 +108,24 @@ func flagError(_ *cobra.Command, err error) error {
 		key = k + ": "
 	}
 	return usageError(fmt.Errorf("--%s: %swant %s, got %q", name, key, want, value))
+}
+
+// loadOffline is loadJob for the commands that send nothing (validate,
+// plan): the job is checked without the target's credentials, and the
+// logger its settings ask for is built. The caller syncs the logger.
+func (e *env) loadOffline(cmd *cobra.Command, f *jobFlags) (*configs.Job, *zap.Logger, error) {
+	job, err := e.loadJob(cmd, f, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := job.ValidateOffline(); err != nil {
+		return nil, nil, usageError(fmt.Errorf("invalid configuration:\n%w", err))
+	}
+	log, err := newLogger(job.Log, e.stderr, e.isTerminal())
+	if err != nil {
+		return nil, nil, err
+	}
+	return job, log, nil
 }
 
 // loadJob builds the effective job: defaults < job file < environment <

@@ -49,14 +49,7 @@ it finds; 2 for a bad configuration; 1 when the sources cannot be read.`,
 }
 
 func (e *env) plan(cmd *cobra.Command, jf *jobFlags, asJSON, allowChange bool) error {
-	job, err := e.loadJob(cmd, jf, false)
-	if err != nil {
-		return err
-	}
-	if err := job.ValidateOffline(); err != nil {
-		return usageError(fmt.Errorf("invalid configuration:\n%w", err))
-	}
-	log, err := newLogger(job.Log, e.stderr, e.isTerminal())
+	job, log, err := e.loadOffline(cmd, jf)
 	if err != nil {
 		return err
 	}

@@ -39,14 +39,7 @@ problem, 3 otherwise.`,
 }
 
 func (e *env) validate(cmd *cobra.Command, jf *jobFlags) error {
-	job, err := e.loadJob(cmd, jf, false)
-	if err != nil {
-		return err
-	}
-	if err := job.ValidateOffline(); err != nil {
-		return usageError(fmt.Errorf("invalid configuration:\n%w", err))
-	}
-	log, err := newLogger(job.Log, e.stderr, e.isTerminal())
+	job, log, err := e.loadOffline(cmd, jf)
 	if err != nil {
 		return err
 	}
