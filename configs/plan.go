@@ -412,6 +412,13 @@ func (p *planSink) unmoved(it *pipeline.Item) error {
 			}
 		} else {
 			same = ids.DeriveID(it, b) == s.PriorID
+			if !same && s.Changed.Has(pipeline.FieldDatasets) {
+				// Touched and moved: the sink derives the ID in the
+				// datasets of the first post too (its priorScopeID).
+				prior := *it
+				prior.DatasetIDs = s.PriorDatasets
+				same = ids.DeriveID(&prior, b) == s.PriorID
+			}
 		}
 	}
 	switch {

@@ -257,8 +257,15 @@ func TestPlanUnmoved(t *testing.T) {
 	rewritten := file("rewritten.txt", "new bytes")
 	rewritten.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("old bytes"), Changed: content}
 
+	// Touched and moved to another dataset: its ID was derived in the
+	// datasets of its first post.
+	moved := file("moved.txt", "moved")
+	moved.DatasetIDs = []string{"test"}
+	movedPrior := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("moved")), DatasetIDs: []string{"train"}}, []byte("moved"))
+	moved.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: movedPrior, Changed: content.With(pipeline.FieldDatasets), PriorDatasets: []string{"train"}}
+
 	p := newPlanSink(10)
-	for _, it := range []*pipeline.Item{touched, relabelled, rewritten} {
+	for _, it := range []*pipeline.Item{touched, relabelled, rewritten, moved} {
 		if err := p.unmoved(it); err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +273,8 @@ func TestPlanUnmoved(t *testing.T) {
 	}
 	plan := &Plan{UpdateFields: map[string]int64{}}
 	p.fill(plan)
-	if plan.Unchanged != 1 || plan.Update != 1 || plan.UpdateFields["concepts"] != 1 || len(plan.UpdateFields) != 1 || plan.Add != 1 || p.orphans != 1 {
+	if plan.Unchanged != 1 || plan.Update != 2 || plan.UpdateFields["concepts"] != 1 || plan.UpdateFields["datasets"] != 1 || len(plan.UpdateFields) != 2 ||
+		plan.Add != 1 || p.orphans != 1 || moved.ID != movedPrior {
 		t.Errorf("plan %+v, orphans %d", plan, p.orphans)
 	}
 	if touched.ID != prior("same") || relabelled.ID != prior("also same") || rewritten.ID != "" {
