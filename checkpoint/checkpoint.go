@@ -463,11 +463,12 @@ func (c *Checkpoint) LoadReport() LoadReport {
 //     it.ID and Sync.PriorID are the recorded ID.
 //   - The content group differs: with a user-given ID (it.ID set as read),
 //     StateConflict, or with Options.ReplaceContent StateNew with
-//     ActionReplace; with a derived ID, StateNew (ActionAdd, it.ID left
-//     empty for the sink to derive); Sync.PriorID is the recorded ID,
-//     Sync.Changed the groups that differ and Sync.PriorDatasets the
-//     datasets it was put in when FieldDatasets changed (a file touched and
-//     moved keeps its derived ID: see the sink).
+//     ActionReplace, and Sync.VerifyContent when the content is a Blob
+//     (the sink compares the bytes); with a derived ID, StateNew
+//     (ActionAdd, it.ID left empty for the sink to derive); Sync.PriorID is
+//     the recorded ID, Sync.Changed the groups that differ and
+//     Sync.PriorDatasets the datasets it was put in when FieldDatasets
+//     changed (a file touched and moved keeps its derived ID: see the sink).
 //   - Other groups differ: StateUpdate with ActionUpdate, Sync.Changed the
 //     groups (plus FieldRegions for an accepted, not yet annotated entry
 //     of an item with regions), it.ID the recorded ID, Sync.PriorDatasets
@@ -558,6 +559,9 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 		return same(), old, known
 	case diff.Has(pipeline.FieldContent):
 		sy.Changed = diff
+		// A file's bytes are not read here: under a given ID the sink
+		// tells a touched file from a rewritten one.
+		sy.VerifyContent = given != "" && it.Blob != nil
 		switch {
 		case given == "":
 			return pipeline.StateNew, old, known // a new input; PriorID left

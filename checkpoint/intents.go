@@ -88,17 +88,7 @@ func (l *Intents) load() error {
 	case !bytes.HasPrefix(data, intentMagic):
 		return errors.New("not an intent log (bad magic)")
 	default:
-		for rest := data[len(intentMagic):]; len(rest) >= intentRecord; rest = rest[intentRecord:] {
-			r := rest[:intentRecord]
-			if crc32.Checksum(r[:16], castagnoli) != binary.LittleEndian.Uint32(r[16:]) {
-				break
-			}
-			id := binary.LittleEndian.Uint64(r)
-			if _, ok := l.sums[id]; !ok {
-				l.sums[id] = binary.LittleEndian.Uint64(r[8:])
-			}
-			good += intentRecord
-		}
+		good += parseIntents(data[len(intentMagic):], l.sums)
 		if good < int64(len(data)) {
 			if err := l.f.Truncate(good); err != nil {
 				return err
@@ -107,6 +97,47 @@ func (l *Intents) load() error {
 	}
 	_, err = l.f.Seek(good, io.SeekStart)
 	return err
+}
+
+// parseIntents adds the records of data (after the magic) to sums, an ID's
+// first digest kept, up to the first torn or corrupt one, and returns the
+// length of the valid records.
+func parseIntents(data []byte, sums map[uint64]uint64) int64 {
+	var good int64
+	for rest := data; len(rest) >= intentRecord; rest = rest[intentRecord:] {
+		r := rest[:intentRecord]
+		if crc32.Checksum(r[:16], castagnoli) != binary.LittleEndian.Uint32(r[16:]) {
+			break
+		}
+		id := binary.LittleEndian.Uint64(r)
+		if _, ok := sums[id]; !ok {
+			sums[id] = binary.LittleEndian.Uint64(r[8:])
+		}
+		good += intentRecord
+	}
+	return good
+}
+
+// ReadIntents loads the intent log in dir read-only, for ingest plan:
+// nothing is created, written or cut off (a torn tail is ignored), and a
+// missing log holds nothing. Intended answers as on an open log; Intend
+// returns ErrReadOnly.
+func ReadIntents(dir string) (*Intents, error) {
+	path := filepath.Join(dir, IntentsFile)
+	l := &Intents{sums: map[uint64]uint64{}, err: ErrReadOnly}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return l, nil
+	case err != nil:
+		return nil, fmt.Errorf("checkpoint: read intents: %w", err)
+	case len(data) < len(intentMagic) && bytes.HasPrefix(intentMagic, data):
+		return l, nil // torn in its magic: nothing recorded
+	case !bytes.HasPrefix(data, intentMagic):
+		return nil, fmt.Errorf("checkpoint: load %s: not an intent log (bad magic)", path)
+	}
+	parseIntents(data[len(intentMagic):], l.sums)
+	return l, nil
 }
 
 // Intended returns the digest recorded for id.

@@ -102,3 +102,51 @@ func TestIntentsBadMagic(t *testing.T) {
 		t.Error("a file without the magic opened")
 	}
 }
+
+// TestReadIntents: the read-only log answers Intended as the log does,
+// writes nothing (a torn tail stays), and refuses Intend; a missing log
+// holds nothing and is not created.
+func TestReadIntents(t *testing.T) {
+	dir := t.TempDir()
+	if l, err := ReadIntents(dir); err != nil {
+		t.Fatal(err)
+	} else if _, ok := l.Intended("a"); ok {
+		t.Error("a missing log holds an intent")
+	}
+	if _, err := os.Stat(filepath.Join(dir, IntentsFile)); !os.IsNotExist(err) {
+		t.Fatalf("ReadIntents created the log: %v", err)
+	}
+	l, err := OpenIntents(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Intend(t.Context(), []string{"a", "b"}, []uint64{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	path := filepath.Join(dir, IntentsFile)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("torn"))
+	f.Close()
+	before, _ := os.ReadFile(path)
+
+	r, err := ReadIntents(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for id, want := range map[string]uint64{"a": 1, "b": 2} {
+		if got, ok := r.Intended(id); !ok || got != want {
+			t.Errorf("Intended(%s) = %d %v, want %d", id, got, ok, want)
+		}
+	}
+	if err := r.Intend(t.Context(), []string{"c"}, []uint64{3}); err != ErrReadOnly {
+		t.Errorf("Intend on a read-only log: %v", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("ReadIntents changed the file")
+	}
+}

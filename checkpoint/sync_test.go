@@ -950,3 +950,46 @@ func TestAdoptedNeverUnseen(t *testing.T) {
 	}
 	mustClose(t, c)
 }
+
+// TestClassifyVerifyContent: a content change under a given ID asks the
+// sink to compare the bytes when the content is a file (its stat changed,
+// not necessarily its bytes), a conflict or a replace as before; a text or
+// URL change is certain.
+func TestClassifyVerifyContent(t *testing.T) {
+	givenFile := func() *pipeline.Item {
+		it := syncItem("g.jpg")
+		it.ID, it.Key = "g-file", "id:g-file"
+		return it
+	}
+	for _, tc := range []struct {
+		name   string
+		first  func() *pipeline.Item
+		edit   func(*pipeline.Item)
+		opts   Options
+		state  pipeline.ResumeState
+		action pipeline.Action
+		verify bool
+	}{
+		{"file touched", givenFile, func(it *pipeline.Item) { it.Blob.ModTime = it.Blob.ModTime.Add(time.Second) }, Options{},
+			pipeline.StateConflict, pipeline.ActionAdd, true},
+		{"file touched, replace allowed", givenFile, func(it *pipeline.Item) { it.Blob.ModTime = it.Blob.ModTime.Add(time.Second) },
+			Options{ReplaceContent: true}, pipeline.StateNew, pipeline.ActionReplace, true},
+		{"text changed", func() *pipeline.Item { return givenItem("g-text", "hello") }, func(it *pipeline.Item) { it.Text = "hello!" }, Options{},
+			pipeline.StateConflict, pipeline.ActionAdd, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := mustOpen(t, dir, Options{})
+			send(t, c, tc.first(), pipeline.EventAccepted, pipeline.EventDone)
+			mustClose(t, c)
+			it := tc.first()
+			tc.edit(it)
+			c = mustOpen(t, dir, tc.opts)
+			defer mustClose(t, c)
+			rs := c.Lookup(it)
+			if sy := it.Sync; rs != tc.state || sy.Action != tc.action || sy.VerifyContent != tc.verify || sy.PriorID != it.ID {
+				t.Errorf("got %v %+v, want %v %v verify %v", rs, sy, tc.state, tc.action, tc.verify)
+			}
+		})
+	}
+}

@@ -14,10 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
+	"github.com/ingestkit/clarifai-ingest/sinks"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
@@ -175,7 +178,9 @@ const oldDigest = "changed (digest)"
 // item whose ID the app holds counts as to add (a run compares it). It
 // takes the options of Run that
 // apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
-// WithNewClient, WithoutCheckpoint, WithOutput).
+// WithNewClient, WithoutCheckpoint, WithOutput, WithAllowConfigChange: the
+// checkpoint of a job whose configuration changed is compared with as a
+// run with it would, still read-only).
 func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	o, reg, err := j.prepare(false, opts)
 	if err != nil {
@@ -202,7 +207,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	var cp *checkpoint.Checkpoint
 	var held int64
 	if !o.noCheckpoint {
-		if cp, err = j.openReadOnly(o.log); err != nil {
+		if cp, err = j.openReadOnly(o.log, o.allowChange); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +220,13 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		look = readOnlyCheckpoint{cp}
 	}
 	ps := newPlanSink(j.Upload.Batch.MaxItems)
+	if cp != nil {
+		in, err := checkpoint.ReadIntents(j.State.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ps.intended = in.Intended
+	}
 	pj := pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: ps, Checkpoint: look, Workers: j.Upload.Workers, Stop: o.stop,
 		// Problems are counted, not logged.
@@ -248,12 +260,12 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 
 // openReadOnly opens the job's checkpoint read-only, or returns nil when
 // the job has none yet (nothing is created).
-func (j *Job) openReadOnly(log *zap.Logger) (*checkpoint.Checkpoint, error) {
+func (j *Job) openReadOnly(log *zap.Logger, allowChange bool) (*checkpoint.Checkpoint, error) {
 	if _, err := os.Stat(j.State.Dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	cp, err := checkpoint.Open(j.State.Dir, checkpoint.Options{
-		Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1, ReadOnly: true,
+		Fingerprint: j.Fingerprint(), Logger: log, CompactMinBytes: -1, ReadOnly: true, AllowMismatch: allowChange,
 		ReplaceContent: j.Sync.ReplaceContent, DigestSalt: j.DigestSalt(),
 	})
 	if err != nil {
@@ -323,6 +335,9 @@ func ceilDiv(n, d int64) int64 {
 // says, keeps a few examples, and sends nothing.
 type planSink struct {
 	batch int64
+	// intended is the job's intent log (checkpoint.Intents.Intended): the
+	// digest of the bytes a run sent under a given ID; nil without one.
+	intended func(id string) (uint64, bool)
 
 	mu      sync.Mutex
 	add     int64
@@ -355,6 +370,8 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 		r := pipeline.Result{Item: it, Event: pipeline.EventDone, Stage: "plan"}
 		if it.Err != nil {
 			r = pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: it.Stage, Err: it.Err}
+		} else if err := p.unmoved(it); err != nil {
+			r = pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: pipeline.StageSync, Err: err}
 		} else {
 			p.classify(it)
 		}
@@ -363,6 +380,66 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 		}
 	}
 	return nil
+}
+
+// unmoved does what the sink does with an item whose content digest changed
+// but whose bytes may not have (a file touched): it reads the bytes. Under a
+// derived ID it derives the ID: the same ID as before is the input the
+// server holds, so the item is an update of the other groups that changed
+// (none: nothing to do), not a new input whose earlier one left the
+// sources. Under a given ID (Sync.VerifyContent) it compares them with the
+// job's intent log: the same bytes make it such an update too; other
+// bytes a replace, or a conflict, which it returns. It reads the bytes of
+// such items only; one that cannot be read is left as the checkpoint said.
+func (p *planSink) unmoved(it *pipeline.Item) error {
+	s := it.Sync
+	if s == nil || s.PriorID == "" || it.Blob == nil || it.Blob.Open == nil {
+		return nil
+	}
+	verify := s.VerifyContent
+	if !verify && (s.Action != pipeline.ActionAdd || it.ID != "") {
+		return nil
+	}
+	s.VerifyContent = false
+	same := false
+	if b, err := readBlob(it); err == nil {
+		if verify {
+			// The bytes the sink records: those of image, video and audio
+			// content (a text file's are sent as text).
+			if p.intended != nil && it.Kind != pipeline.KindText {
+				prior, ok := p.intended(it.ID)
+				same = ok && prior == xxhash.Sum64(b)
+			}
+		} else {
+			same = ids.DeriveID(it, b) == s.PriorID
+			if !same && s.Changed.Has(pipeline.FieldDatasets) {
+				// Touched and moved: the sink derives the ID in the
+				// datasets of the first post too (its priorScopeID).
+				prior := *it
+				prior.DatasetIDs = s.PriorDatasets
+				same = ids.DeriveID(&prior, b) == s.PriorID
+			}
+		}
+	}
+	switch {
+	case same:
+		s.Action = pipeline.ActionUpdate
+		s.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+		it.ID = s.PriorID
+	case verify && s.Action != pipeline.ActionReplace:
+		return pipeline.ContentConflict(it)
+	}
+	return nil
+}
+
+// readBlob reads an item's content, up to the API's limit for its kind.
+func readBlob(it *pipeline.Item) ([]byte, error) {
+	r, err := it.Blob.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, sinks.LimitFor(it.Kind)))
 }
 
 // classify counts one item that reached the sink.
@@ -388,6 +465,8 @@ func (p *planSink) classify(it *pipeline.Item) {
 		p.post++
 		p.newRegions += int64(len(it.Regions))
 		p.keep("replace", it, []pipeline.Field{pipeline.FieldContent}, "content changed under a given ID: the input is deleted and posted again")
+	case s.Action == pipeline.ActionUpdate && s.Changed == 0:
+		p.unchanged++ // a file touched: nothing to send
 	case s.Action == pipeline.ActionUpdate:
 		p.update++
 		var changed []pipeline.Field

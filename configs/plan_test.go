@@ -3,6 +3,7 @@ package configs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/ingestkit/clarifai-ingest/pipeline"
+	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/units"
 )
 
@@ -226,4 +230,93 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		out[e.Name()] = fmt.Sprint(fi.Size(), " ", fi.ModTime().UnixNano())
 	}
 	return out
+}
+
+// TestPlanUnmoved: an item whose content digest changed under a derived ID
+// is read and its ID derived, as a run does: the same ID as before (a file
+// touched) is no new input: unchanged, or an update of what else changed;
+// another ID (the bytes changed) is an add whose earlier input left.
+func TestPlanUnmoved(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) *pipeline.Item {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return &pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.FileBlob(p, int64(len(content))), Prov: pipeline.Provenance{Path: p}}
+	}
+	prior := func(content string) string {
+		return ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte(content))}, []byte(content))
+	}
+	content := pipeline.Fields(0).With(pipeline.FieldContent)
+	touched := file("touched.txt", "same")
+	touched.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("same"), Changed: content}
+	relabelled := file("relabelled.txt", "also same")
+	relabelled.Concepts = []pipeline.Concept{pipeline.Positive("cat")}
+	relabelled.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("also same"), Changed: content.With(pipeline.FieldConcepts)}
+	rewritten := file("rewritten.txt", "new bytes")
+	rewritten.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: prior("old bytes"), Changed: content}
+
+	// Touched and moved to another dataset: its ID was derived in the
+	// datasets of its first post.
+	moved := file("moved.txt", "moved")
+	moved.DatasetIDs = []string{"test"}
+	movedPrior := ids.DeriveID(&pipeline.Item{Kind: pipeline.KindText, Blob: pipeline.BytesBlob([]byte("moved")), DatasetIDs: []string{"train"}}, []byte("moved"))
+	moved.Sync = &pipeline.Sync{Action: pipeline.ActionAdd, PriorID: movedPrior, Changed: content.With(pipeline.FieldDatasets), PriorDatasets: []string{"train"}}
+
+	p := newPlanSink(10)
+	for _, it := range []*pipeline.Item{touched, relabelled, rewritten, moved} {
+		if err := p.unmoved(it); err != nil {
+			t.Fatal(err)
+		}
+		p.classify(it)
+	}
+	plan := &Plan{UpdateFields: map[string]int64{}}
+	p.fill(plan)
+	if plan.Unchanged != 1 || plan.Update != 2 || plan.UpdateFields["concepts"] != 1 || plan.UpdateFields["datasets"] != 1 || len(plan.UpdateFields) != 2 ||
+		plan.Add != 1 || p.orphans != 1 || moved.ID != movedPrior {
+		t.Errorf("plan %+v, orphans %d", plan, p.orphans)
+	}
+	if touched.ID != prior("same") || relabelled.ID != prior("also same") || rewritten.ID != "" {
+		t.Errorf("IDs %q %q %q", touched.ID, relabelled.ID, rewritten.ID)
+	}
+}
+
+// TestPlanVerifyContent: a file under a given ID whose stat changed is
+// compared with the intent log's digest, as a run does: the same bytes are
+// unchanged; other bytes are a conflict, or a replace when allowed.
+func TestPlanVerifyContent(t *testing.T) {
+	dir := t.TempDir()
+	file := func(id, content string, action pipeline.Action) *pipeline.Item {
+		p := filepath.Join(dir, id+".png")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return &pipeline.Item{ID: id, Kind: pipeline.KindImage, Blob: pipeline.FileBlob(p, int64(len(content))),
+			Sync: &pipeline.Sync{Action: action, PriorID: id, Changed: 1 << pipeline.FieldContent, VerifyContent: true}}
+	}
+	p := newPlanSink(10)
+	p.intended = func(id string) (uint64, bool) {
+		sum, ok := map[string]uint64{"touched": xxhash.Sum64String("same"), "rewritten": xxhash.Sum64String("old"),
+			"replaced": xxhash.Sum64String("old")}[id]
+		return sum, ok
+	}
+	touched, rewritten, replaced := file("touched", "same", pipeline.ActionAdd), file("rewritten", "new", pipeline.ActionAdd),
+		file("replaced", "new", pipeline.ActionReplace)
+	if err := p.unmoved(touched); err != nil {
+		t.Errorf("touched: %v", err)
+	}
+	if err := p.unmoved(rewritten); !errors.Is(err, pipeline.ErrContentChanged) {
+		t.Errorf("rewritten: %v, want a conflict", err)
+	}
+	if err := p.unmoved(replaced); err != nil {
+		t.Errorf("replaced: %v", err)
+	}
+	p.classify(touched)
+	p.classify(replaced)
+	plan := &Plan{UpdateFields: map[string]int64{}}
+	p.fill(plan)
+	if plan.Unchanged != 1 || plan.Replace != 1 || plan.Add != 0 {
+		t.Errorf("plan %+v", plan)
+	}
 }

@@ -64,7 +64,9 @@ var (
 // transforms and the sink as a new one does (the sink reads it.Sync), and an
 // item it answers StateConflict ends failed at stage "sync" with an error
 // wrapping ErrContentChanged that names the item and the input an earlier
-// run made for it (counted in Stats.Conflicts and Stats.Failed).
+// run made for it (counted in Stats.Conflicts and Stats.Failed), unless
+// it.Sync.VerifyContent asks the sink to compare its bytes first: then it
+// goes on as a new item does.
 func Run(ctx context.Context, job Job) (Stats, error) {
 	if job.Sink == nil {
 		return Stats{}, ErrNoSink
@@ -290,7 +292,10 @@ func (r *runner) filter(ctx context.Context, in <-chan *Item, out chan<- *Item, 
 			case StateAccepted:
 				it.Resumed = true
 			case StateConflict:
-				if err := Send(ctx, results, failure(it, StageSync, conflictError(it))); err != nil {
+				if it.Sync != nil && it.Sync.VerifyContent {
+					break // the sink compares the bytes (see Sync.VerifyContent)
+				}
+				if err := Send(ctx, results, failure(it, StageSync, ContentConflict(it))); err != nil {
 					return err
 				}
 				continue
@@ -308,10 +313,12 @@ func (r *runner) filter(ctx context.Context, in <-chan *Item, out chan<- *Item, 
 // conflict with what an earlier run sent (StateConflict).
 const StageSync = "sync"
 
-// conflictError is the failure of an item whose content changed under an
+// ContentConflict is the failure of an item whose content changed under an
 // input ID an earlier run used: it wraps ErrContentChanged and names the
-// item and that input.
-func conflictError(it *Item) error {
+// item and that input (Sync.PriorID, else the item's ID). The runner fails
+// a StateConflict item with it at StageSync; a sink that finds the bytes
+// changed (Sync.VerifyContent) does the same.
+func ContentConflict(it *Item) error {
 	prior := it.ID
 	if it.Sync != nil && it.Sync.PriorID != "" {
 		prior = it.Sync.PriorID

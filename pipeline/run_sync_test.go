@@ -94,6 +94,10 @@ func TestRunSyncStates(t *testing.T) {
 		{id: "updated", verdict: verdict{pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "updated",
 			Changed: pipeline.Fields(0).With(pipeline.FieldConcepts)}},
 			wantSink: true, wantEvent: pipeline.EventDone},
+		// The sink found the input unchanged (a file touched, same
+		// bytes): nothing left to change. Done by an earlier run.
+		{id: "touched", verdict: verdict{pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "touched"}},
+			wantSink: true, wantEvent: pipeline.EventDone},
 		{id: "update-rejected", verdict: verdict{pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "update-rejected",
 			Changed: pipeline.Fields(0).With(pipeline.FieldGeo)}}, sinkErr: errRejected,
 			wantSink: true, wantEvent: pipeline.EventFailed, wantStage: "update"},
@@ -103,6 +107,11 @@ func TestRunSyncStates(t *testing.T) {
 		{id: "conflict", verdict: verdict{pipeline.StateConflict, &pipeline.Sync{PriorID: "conflict-v1",
 			Changed: pipeline.Fields(0).With(pipeline.FieldContent)}},
 			wantEvent: pipeline.EventFailed, wantStage: "sync", wantConflict: true, conflictID: "conflict-v1"},
+		// A file under a given ID whose stat changed: the sink compares
+		// its bytes before it is a conflict.
+		{id: "conflict-verify", verdict: verdict{pipeline.StateConflict, &pipeline.Sync{PriorID: "conflict-verify",
+			Changed: pipeline.Fields(0).With(pipeline.FieldContent), VerifyContent: true}},
+			wantSink: true, wantEvent: pipeline.EventDone},
 		{id: "conflict-no-sync", verdict: verdict{state: pipeline.StateConflict},
 			wantEvent: pipeline.EventFailed, wantStage: "sync", wantConflict: true, conflictID: "conflict-no-sync"},
 		{id: "adopt-conflict", verdict: verdict{state: pipeline.StateNew},
@@ -189,7 +198,7 @@ func TestRunSyncStates(t *testing.T) {
 		})
 	}
 
-	want := pipeline.Stats{Read: 10, Done: 4, Updated: 1, Replaced: 1, Resumed: 1, Failed: 4, Conflicts: 3, Bytes: 5, ReadAll: true}
+	want := pipeline.Stats{Read: 12, Done: 5, Updated: 1, Replaced: 1, Resumed: 2, Failed: 4, Conflicts: 3, Bytes: 7, ReadAll: true}
 	st.Elapsed = 0
 	if st != want {
 		t.Errorf("stats\n got %+v\nwant %+v", st, want)
@@ -204,8 +213,8 @@ func TestRunSyncStates(t *testing.T) {
 			recorded++
 		}
 	}
-	if recorded != 10 {
-		t.Errorf("checkpoint recorded %d final results, want 10", recorded)
+	if recorded != 12 {
+		t.Errorf("checkpoint recorded %d final results, want 12", recorded)
 	}
 }
 
@@ -215,10 +224,10 @@ func TestRunSyncStates(t *testing.T) {
 func TestRunSyncSourceCompletion(t *testing.T) {
 	a, b := fpSource("a", 6), fpSource("b", 6)
 	cp := newSyncCheckpoint(map[string]verdict{
-		"a-001": {pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "a-001"}},
+		"a-001": {pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "a-001", Changed: 1 << pipeline.FieldConcepts}},
 		"a-002": {pipeline.StateNew, &pipeline.Sync{Action: pipeline.ActionReplace, PriorID: "a-002"}},
 		"a-003": {state: pipeline.StateDone},
-		"b-001": {pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "b-001"}},
+		"b-001": {pipeline.StateUpdate, &pipeline.Sync{Action: pipeline.ActionUpdate, PriorID: "b-001", Changed: 1 << pipeline.FieldGeo}},
 		"b-004": {pipeline.StateConflict, &pipeline.Sync{PriorID: "b-004"}},
 	})
 	st := runJob(t, cp, &pipelinetest.RecordingSink{}, a, b)

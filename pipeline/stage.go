@@ -72,8 +72,9 @@ const (
 	StateUpdate
 	// StateConflict: the item's content changed under a user-given input
 	// ID an earlier run used, and the job does not allow replacing it; the
-	// runner fails it at stage "sync" with ErrContentChanged. Only a
-	// SyncCheckpoint answers it.
+	// runner fails it at stage "sync" with ErrContentChanged, or, with
+	// it.Sync.VerifyContent, hands it to the sink to compare its bytes.
+	// Only a SyncCheckpoint answers it.
 	StateConflict
 )
 

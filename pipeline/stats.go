@@ -15,7 +15,7 @@ type Counters struct {
 	Done     atomic.Int64 // items delivered (and verified, when verifying)
 	Skipped  atomic.Int64 // items dropped on purpose
 	Failed   atomic.Int64 // items that could not be delivered
-	Resumed  atomic.Int64 // items an earlier run finished
+	Resumed  atomic.Int64 // items an earlier run finished (also an ActionUpdate done with nothing Changed)
 	Bytes    atomic.Int64 // content bytes of delivered items
 	Requests atomic.Int64 // API calls made, retries included
 	Batches  atomic.Int64 // PostInputs batches delivered
@@ -100,10 +100,14 @@ func (c *Counters) count(r Result) {
 		if r.Item != nil && r.Item.Sync != nil {
 			action = r.Item.Sync.Action
 		}
-		switch action {
-		case ActionUpdate:
+		switch {
+		case action == ActionUpdate && r.Item.Sync.Changed == 0:
+			// Nothing changed on the server (a file touched, its bytes
+			// the same): done by an earlier run.
+			c.Resumed.Add(1)
+		case action == ActionUpdate:
 			c.Updated.Add(1)
-		case ActionReplace:
+		case action == ActionReplace:
 			c.Done.Add(1)
 			c.Replaced.Add(1)
 		default:

@@ -125,6 +125,19 @@ type Sync struct {
 	// has FieldDatasets (the sink adds the item's DatasetIDs missing from
 	// them and removes those that left).
 	PriorDatasets []string
+	// VerifyContent is set by the checkpoint on an item with a user-given
+	// ID and a Blob whose content group changed: it saw the file's size or
+	// modification time change, not its bytes, which it never reads. The
+	// item is a conflict (StateConflict; the runner hands it to the sink
+	// all the same) or ActionReplace, as for any content change, unless
+	// its bytes are those an earlier run sent under the ID: the sink,
+	// which loads them, compares them with its record of what it sent,
+	// and when they are the same (a file touched, or rewritten as it was)
+	// updates the other groups of Changed in place (ActionUpdate). Other
+	// bytes, or none recorded: the sink replaces the input
+	// (ActionReplace) or fails the item with ContentConflict. The sink
+	// clears the flag once it has compared.
+	VerifyContent bool
 	// Adopted is set by the sink when it found the item's input already on
 	// the server, not sent by this run, and took it as the item's (a given
 	// ID read back after a crash, or an input SinkConfig.Existing listed).

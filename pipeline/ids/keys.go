@@ -46,6 +46,7 @@ func ScopeKey(key string, datasetIDs []string) string {
 
 // StableKey returns the part of key that stays when its item is edited:
 // without the dataset scope, and for a file key without size and
-// modification time (see FileKey and ScopeKey). A rerun finds the earlier
-// version of an edited item by it.
+// modification time and without the fingerprints of the file's companions
+// (sidecar, annotation file, paired text) that sources append (see FileKey
+// and ScopeKey). A rerun finds the earlier version of an edited item by it.
 func StableKey(key string) string { return identity.Stable(key) }

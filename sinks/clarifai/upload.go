@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
@@ -216,9 +217,10 @@ func (u *uploader) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 			ev = pipeline.EventSkipped
 		}
 		return false, u.rep.report(ctx, event{kind: evReport, res: pipeline.Result{Item: it, Event: ev, Stage: it.Stage, Err: it.Err}})
-	case isSyncWork(it):
+	case isSyncWork(it) && !it.Sync.VerifyContent:
 		// Changed since an earlier run: updated in place, or deleted and
-		// posted again, by the update stage.
+		// posted again, by the update stage. (Items whose bytes are to be
+		// compared first are loaded by an upload worker: see unmoved.)
 		if err := precheck(it); err != nil {
 			return false, u.rep.failItem(ctx, it, stage, 0, 0, 0, err)
 		}
@@ -258,10 +260,40 @@ func (u *uploader) admit(ctx context.Context, it *pipeline.Item) (bool, error) {
 // update stage as an ActionUpdate of them, and with none the update stage
 // has no call to make and finishes it, so that its new digests are
 // recorded. It returns the entries to post.
+//
+// Items whose bytes the checkpoint asked to compare (Sync.VerifyContent: a
+// file under a given ID whose size or modification time changed) are taken
+// out too: the same bytes as the intent log recorded under the ID make the
+// item an ActionUpdate of its other changed groups, as above; other bytes,
+// or none recorded, an ActionReplace (when that was the action) for the
+// update stage to delete and send back, or a conflict failure.
 func (u *uploader) unmoved(ctx context.Context, pending []*entry) ([]*entry, error) {
 	post := pending[:0]
 	for _, e := range pending {
 		sy := e.it.Sync
+		if e.t == nil && sy != nil && sy.VerifyContent {
+			sy.VerifyContent = false
+			same := false
+			if b := intentBytes(e.in); b != nil && u.cfg.Intents != nil {
+				prior, ok := u.cfg.Intents.Intended(e.in.Id)
+				same = ok && prior == xxhash.Sum64(b)
+			}
+			switch {
+			case same:
+				sy.Action = pipeline.ActionUpdate
+				sy.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+			case sy.Action == pipeline.ActionReplace:
+			default:
+				if err := u.rep.failItem(ctx, e.it, pipeline.StageSync, 0, 0, 0, pipeline.ContentConflict(e.it)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if err := pipeline.Send(ctx, u.update, e.it); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if e.t != nil || !e.derived || sy == nil || sy.Action != pipeline.ActionAdd || sy.PriorID == "" || sy.PriorID != e.it.ID {
 			post = append(post, e)
 			continue

@@ -17,7 +17,7 @@ import (
 
 func (e *env) planCommand() *cobra.Command {
 	var jf jobFlags
-	var asJSON bool
+	var asJSON, allowChange bool
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Say what a run would change in the app (add, update, replace, delete), changing nothing",
@@ -39,21 +39,26 @@ it finds; 2 for a bad configuration; 1 when the sources cannot be read.`,
   ingest plan --config job.yaml --delete --max-delete 5%
   ingest plan --target embedded --dir ./photos --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return e.plan(cmd, &jf, asJSON) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.plan(cmd, &jf, asJSON, allowChange) },
 	}
 	jf.register(cmd.Flags())
 	jf.registerSync(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "write the plan as JSON on standard output")
+	cmd.Flags().BoolVar(&allowChange, "allow-config-change", false, "compare with a checkpoint written by a job with a different configuration, as run --allow-config-change would")
 	return cmd
 }
 
-func (e *env) plan(cmd *cobra.Command, jf *jobFlags, asJSON bool) error {
+func (e *env) plan(cmd *cobra.Command, jf *jobFlags, asJSON, allowChange bool) error {
 	job, log, err := e.loadOffline(cmd, jf)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	p, err := job.Plan(cmd.Context(), e.runOptions(log)...)
+	opts := e.runOptions(log)
+	if allowChange {
+		opts = append(opts, configs.WithAllowConfigChange())
+	}
+	p, err := job.Plan(cmd.Context(), opts...)
 	if err != nil {
 		return asUsage(err)
 	}

@@ -62,3 +62,30 @@ func TestSyncFlagsNameTheirKey(t *testing.T) {
 		t.Errorf("%d inputs sent", n)
 	}
 }
+
+// TestPlanAllowConfigChange: a plan of a job whose configuration changed
+// is refused, naming --allow-config-change, which plan takes as run does:
+// it then compares with that checkpoint (here: every input moves to
+// another dataset), still writing nothing.
+func TestPlanAllowConfigChange(t *testing.T) {
+	f := newFixture(t, emulator.Options{})
+	data := textFiles(t, 2)
+	state := filepath.Join(t.TempDir(), "state")
+	mustRun(t, cli.ExitOK, f, nil, "run", "-q", "--dir", data, "--state-dir", state, "--dataset", "train")
+	args := []string{"plan", "--dir", data, "--state-dir", state, "--dataset", "test", "--json"}
+	if res := run(t, f, nil, args...); res.code != cli.ExitUsage || !strings.Contains(res.stderr, "--allow-config-change") {
+		t.Fatalf("plan of a changed job:\n%s", res)
+	}
+	res := mustRun(t, cli.ExitOK, f, nil, append(args, "--allow-config-change")...)
+	var p configs.Plan
+	if err := json.Unmarshal([]byte(res.stdout), &p); err != nil {
+		t.Fatalf("%v\n%s", err, res)
+	}
+	if p.Update != 2 || p.UpdateFields["datasets"] != 2 || p.Calls.Datasets["test"].Add != 2 || p.Calls.Datasets["train"].Remove != 2 {
+		t.Errorf("plan: %+v", p)
+	}
+	// Still the old job's checkpoint: a run without the flag is refused.
+	if res := run(t, f, nil, "run", "-q", "--dir", data, "--state-dir", state, "--dataset", "test"); res.code != cli.ExitUsage {
+		t.Errorf("the plan changed the checkpoint:\n%s", res)
+	}
+}

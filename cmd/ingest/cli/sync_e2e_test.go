@@ -1,10 +1,9 @@
-//go:build syncdraft
-
 package cli_test
 
-// Draft end-to-end tests of keeping an app in sync; they need the
-// checkpoint's digests, the runner's full read and the sink's update and
-// delete stages, and run with -tags syncdraft until those are merged.
+// End-to-end tests of keeping an app in sync through the CLI, one
+// scenario each (a label edited, deletes under the cap, no delete after a
+// source error, a content conflict, adopt). The table of every change kind
+// by source is in sync_matrix_e2e_test.go.
 
 import (
 	"encoding/json"

@@ -171,23 +171,46 @@ var plainURLByte = func() (t [256]bool) {
 // Stable returns the part of an item key (as pipeline/ids builds them) that
 // stays the same when the item is edited: the key without its dataset scope
 // ("|ds=..."), and for a local file ("file:<path>|<size>|<mtime>") without
-// its size and modification time. Two versions of one item (a label
-// corrected, the file rewritten, the item moved to another dataset) have
-// the same stable key; the checkpoint finds an item's earlier version by it,
-// and sharding assigns items by it so that an edit never moves an item to
-// another shard. A key of another form is returned as it is.
+// its size and modification time and without the fingerprints of the
+// file's companions that a source appends after them ("|ann:...",
+// "|text:...", "|sidecar:...": an annotation file, a paired text, a
+// sidecar; what they bring is in the item's digests, not its identity).
+// Two versions of one item (a label corrected, a sidecar added, the file
+// rewritten, the item moved to another dataset) have the same stable key;
+// the checkpoint finds an item's earlier version by it, and sharding
+// assigns items by it so that an edit never moves an item to another
+// shard. A key of another form is returned as it is.
 func Stable(key string) string {
 	if i := strings.LastIndexByte(key, '|'); i >= 0 && strings.HasPrefix(key[i+1:], "ds=") {
 		key = key[:i]
 	}
-	if strings.HasPrefix(key, "file:") {
-		for range 2 {
-			i := strings.LastIndexByte(key, '|')
-			if i < len("file:") {
-				return key
-			}
-			key = key[:i]
+	if !strings.HasPrefix(key, "file:") {
+		return key
+	}
+	for {
+		i := strings.LastIndexByte(key, '|')
+		if i < len("file:") || !isCompanion(key[i+1:]) {
+			break
 		}
+		key = key[:i]
+	}
+	for range 2 {
+		i := strings.LastIndexByte(key, '|')
+		if i < len("file:") {
+			return key
+		}
+		key = key[:i]
 	}
 	return key
+}
+
+// isCompanion reports whether a key part is the fingerprint of a file's
+// companion, as sources/dir and sources/manifest append them.
+func isCompanion(part string) bool {
+	for _, p := range [...]string{"ann:", "text:", "sidecar:"} {
+		if strings.HasPrefix(part, p) {
+			return true
+		}
+	}
+	return false
 }
