@@ -26,6 +26,7 @@ type Counters struct {
 	Replaced  atomic.Int64 // inputs deleted and posted again (ActionReplace done; also in Done)
 	Conflicts atomic.Int64 // failed items whose error wraps ErrContentChanged (also in Failed)
 	Deleted   atomic.Int64 // inputs deleted because their items left the sources
+	Adopted   atomic.Int64 // items whose input the app already held as it is, taken as theirs (Sync.Adopted; not in Done)
 
 	start time.Time
 }
@@ -39,6 +40,7 @@ type Stats struct {
 	Bytes                                 int64
 	Requests, Batches, Retries, Throttle  int64
 	Updated, Replaced, Conflicts, Deleted int64
+	Adopted                               int64
 	Elapsed                               time.Duration
 
 	// ReadAll is set on the Stats that Run returns (never by Snapshot):
@@ -60,7 +62,7 @@ func (c *Counters) Snapshot() Stats {
 		Requests: c.Requests.Load(), Batches: c.Batches.Load(),
 		Retries: c.Retries.Load(), Throttle: c.Throttle.Load(),
 		Updated: c.Updated.Load(), Replaced: c.Replaced.Load(),
-		Conflicts: c.Conflicts.Load(), Deleted: c.Deleted.Load(),
+		Conflicts: c.Conflicts.Load(), Deleted: c.Deleted.Load(), Adopted: c.Adopted.Load(),
 	}
 	if !c.start.IsZero() {
 		s.Elapsed = time.Since(c.start)
@@ -69,8 +71,10 @@ func (c *Counters) Snapshot() Stats {
 }
 
 // Finished is the number of items with a final result: done, updated,
-// skipped, failed or already done.
-func (s Stats) Finished() int64 { return s.Done + s.Updated + s.Skipped + s.Failed + s.Resumed }
+// adopted, skipped, failed or already done.
+func (s Stats) Finished() int64 {
+	return s.Done + s.Updated + s.Adopted + s.Skipped + s.Failed + s.Resumed
+}
 
 // InFlight is the number of items read but not yet finished.
 func (s Stats) InFlight() int64 { return s.Read - s.Finished() }
@@ -107,6 +111,9 @@ func (c *Counters) count(r Result) {
 			c.Resumed.Add(1)
 		case action == ActionUpdate:
 			c.Updated.Add(1)
+		case r.Item.Sync != nil && r.Item.Sync.Adopted:
+			// Found on the server as it is, nothing sent.
+			c.Adopted.Add(1)
 		case action == ActionReplace:
 			c.Done.Add(1)
 			c.Replaced.Add(1)

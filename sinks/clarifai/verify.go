@@ -527,6 +527,11 @@ func (v *verifier) deleteAndResend(ctx context.Context, ts []*track) error {
 					continue
 				}
 				t.reprocess++
+				if sy := t.it.Sync; sy != nil {
+					// The input found on the server is gone: the one sent
+					// next is this job's own.
+					sy.Adopted = false
+				}
 				if err := v.requeue(ctx, t); err != nil {
 					return err
 				}

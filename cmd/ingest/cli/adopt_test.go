@@ -31,7 +31,7 @@ func TestGivenIDsLostFromTheCheckpoint(t *testing.T) {
 	mustRun(t, cli.ExitOK, f, nil, "run", "--csv", manifest, "--state-dir", t.TempDir())
 
 	res := mustRun(t, cli.ExitOK, f, nil, "run", "--csv", manifest, "--state-dir", t.TempDir())
-	if s := summary(t, res.stdout); s["uploaded"] != 3 || s["failed"] != 0 {
+	if s := summary(t, res.stdout); s["adopted"] != 3 || s["uploaded"] != 0 || s["failed"] != 0 {
 		t.Errorf("rerun without the checkpoint: %v, want the 3 inputs adopted", s)
 	}
 	if n := len(f.srv.Inputs(testUser, testApp)); n != 3 {
@@ -41,7 +41,7 @@ func TestGivenIDsLostFromTheCheckpoint(t *testing.T) {
 	writeFile(t, manifest, strings.Replace(rows, "b.jpg,dog", "b.jpg,bird", 1))
 	state := t.TempDir()
 	res = mustRun(t, cli.ExitItemsFailed, f, nil, "run", "--csv", manifest, "--state-dir", state)
-	if s := summary(t, res.stdout); s["uploaded"] != 2 || s["failed"] != 1 {
+	if s := summary(t, res.stdout); s["adopted"] != 2 || s["uploaded"] != 0 || s["failed"] != 1 {
 		t.Errorf("rerun with a changed row: %v, want 2 adopted and 1 failed", s)
 	}
 	b, err := os.ReadFile(filepath.Join(state, "failures.jsonl"))
@@ -98,7 +98,7 @@ func TestGivenIDsWithChangedFile(t *testing.T) {
 	writeFile(t, filepath.Join(state, checkpoint.IntentsFile), string(intents))
 	img("b.png", 200) // same size, other bytes
 	res := mustRun(t, cli.ExitItemsFailed, f, nil, "run", "--csv", manifest, "--state-dir", state)
-	if s := summary(t, res.stdout); s["uploaded"] != 2 || s["failed"] != 1 {
+	if s := summary(t, res.stdout); s["adopted"] != 2 || s["uploaded"] != 0 || s["failed"] != 1 {
 		t.Errorf("rerun with a replaced file: %v, want 2 adopted and 1 failed", s)
 	}
 	rep, err := os.ReadFile(filepath.Join(state, "failures.jsonl"))

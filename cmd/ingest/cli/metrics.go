@@ -22,11 +22,11 @@ func newMetrics(c *pipeline.Counters, rpc *prometheus.HistogramVec) *prometheus.
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ingest", Name: name, Help: help},
 			func() float64 { return float64(v(c.Snapshot())) })
 	}
-	items := prometheus.NewDesc("ingest_items_total", "Items finished, by outcome (updated: changed in place since an earlier run).", []string{"outcome"}, nil)
+	items := prometheus.NewDesc("ingest_items_total", "Items finished, by outcome (updated: changed in place since an earlier run; adopted: already in the app, taken as they are).", []string{"outcome"}, nil)
 	reg.MustRegister(
 		collectorFunc{desc: items, collect: func(ch chan<- prometheus.Metric) {
 			s := c.Snapshot()
-			for outcome, n := range map[string]int64{"done": s.Done, "updated": s.Updated, "skipped": s.Skipped, "failed": s.Failed, "already_done": s.Resumed} {
+			for outcome, n := range map[string]int64{"done": s.Done, "updated": s.Updated, "adopted": s.Adopted, "skipped": s.Skipped, "failed": s.Failed, "already_done": s.Resumed} {
 				ch <- prometheus.MustNewConstMetric(items, prometheus.CounterValue, float64(n), outcome)
 			}
 		}},

@@ -62,7 +62,7 @@ func (p *progress) report() {
 		return
 	}
 	fields := []zap.Field{
-		zap.Int64("read", s.Read), zap.Int64("done", s.Done), zap.Int64("updated", s.Updated), zap.Int64("skipped", s.Skipped),
+		zap.Int64("read", s.Read), zap.Int64("done", s.Done), zap.Int64("updated", s.Updated), zap.Int64("adopted", s.Adopted), zap.Int64("skipped", s.Skipped),
 		zap.Int64("failed", s.Failed), zap.Int64("already_done", s.Resumed), zap.Int64("in_flight", s.InFlight()),
 		zap.Int64("bytes", s.Bytes), zap.Float64("inputs_per_second", round1(s.Rate())),
 		zap.Int64("retries", s.Retries), zap.Int64("throttled", s.Throttle),

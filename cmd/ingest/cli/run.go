@@ -253,6 +253,9 @@ func (e *env) printSummary(job *configs.Job, rep *configs.Report, runErr error) 
 	if s.Resumed > 0 {
 		fmt.Fprintf(w, "  already done   %d (by an earlier run)\n", s.Resumed)
 	}
+	if s.Adopted > 0 {
+		fmt.Fprintf(w, "  adopted        %d (already in the app as they are: taken, not sent)\n", s.Adopted)
+	}
 	if s.Updated > 0 {
 		fmt.Fprintf(w, "  updated        %d (changed in place)\n", s.Updated)
 	}

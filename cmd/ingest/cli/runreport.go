@@ -31,6 +31,10 @@ type RunReport struct {
 	Replaced  int64 `json:"replaced"`
 	Conflicts int64 `json:"conflicts"`
 	Deleted   int64 `json:"deleted"`
+	// Adopted counts the items whose input the app already held as it is
+	// (--adopt, or a given ID read back after a crash): taken as theirs,
+	// nothing sent; not in Done.
+	Adopted int64 `json:"adopted"`
 	// DeleteSkipped says why a run asked to delete (sync.delete) deleted
 	// nothing; empty otherwise.
 	DeleteSkipped string  `json:"delete_skipped,omitempty"`
@@ -55,7 +59,7 @@ func writeRunReport(job *configs.Job, rep *configs.Report, runErr error, code in
 		Seconds: s.Elapsed.Seconds(), Read: s.Read, Done: s.Done, Skipped: s.Skipped, Failed: s.Failed,
 		Resumed: s.Resumed, Bytes: s.Bytes, Requests: s.Requests, Retries: s.Retries, Throttled: s.Throttle,
 		Rate: s.Rate(), MBps: s.MBps(), Failures: job.State.Failures, Checkpoint: job.State.Dir, ExitCode: code,
-		Updated: s.Updated, Replaced: s.Replaced, Conflicts: s.Conflicts, Deleted: s.Deleted,
+		Updated: s.Updated, Replaced: s.Replaced, Conflicts: s.Conflicts, Deleted: s.Deleted, Adopted: s.Adopted,
 	}
 	if d := rep.Delete; d != nil && !d.Done {
 		r.DeleteSkipped = d.Reason

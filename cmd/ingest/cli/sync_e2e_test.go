@@ -178,11 +178,23 @@ func TestSyncAdoptWithALostCheckpoint(t *testing.T) {
 	j := newSyncJob(t)
 	mustRun(t, cli.ExitOK, f, nil, j.args("run")...)
 	j.state = filepath.Join(t.TempDir(), "fresh")
+	posts := f.srv.Calls()["PostInputs"]
 	res := mustRun(t, cli.ExitOK, f, nil, j.args("run", "--adopt")...)
 	if n := len(f.srv.Inputs(testUser, testApp)); n != 5 {
 		t.Errorf("the app holds %d inputs, want 5", n)
 	}
-	if s := summary(t, res.stdout); s["failed"] != 0 {
-		t.Errorf("summary:\n%s", res)
+	if n := f.srv.Calls()["PostInputs"] - posts; n != 0 {
+		t.Errorf("%d PostInputs calls: an adopting run sends nothing the app holds", n)
+	}
+	if s := summary(t, res.stdout); s["failed"] != 0 || s["uploaded"] != 0 || s["adopted"] != 5 {
+		t.Errorf("summary, want 5 adopted and nothing uploaded:\n%s", res)
+	}
+	// From then on the job knows its inputs: an edit is an update.
+	writeFile(t, j.manifest, "id,url,concepts\n"+
+		"cat-1,https://example.com/cat.jpg,lion\n"+
+		"dog-1,https://example.com/dog.jpg,dog\n")
+	res = mustRun(t, cli.ExitOK, f, nil, j.args("run")...)
+	if !strings.Contains(res.stdout, "updated        1") {
+		t.Errorf("after adopting, an edited label is not updated:\n%s", res)
 	}
 }
