@@ -85,6 +85,27 @@ func update(unchanged int64, fields map[string]int64, example string, app func(e
 
 func one(field string) map[string]int64 { return map[string]int64{field: 1} }
 
+// conflictThenReplace are the steps of a content change under a given ID
+// (one item of 4; 3 unchanged): a run fails it as a conflict (exit 4, its
+// output saying each of say) and changes nothing; then a run with
+// --replace-content (and flags; deletes is its plan's count of deletions,
+// -1 without --delete) deletes the input and posts the item again, after
+// which the app holds what after says.
+func conflictThenReplace(say []string, flags []string, deletes int64, after func(e *syncEnv, w wantApp)) []syncStep {
+	return []syncStep{{
+		plan: planWant{conflicts: 1, unchanged: 3, delete: -1},
+		exit: cli.ExitConflicts,
+		run:  runWant{conflicts: 1, failed: 1},
+		say:  say,
+		app:  func(*syncEnv, wantApp) {},
+	}, {
+		flags: append([]string{"--replace-content"}, flags...),
+		plan:  planWant{replace: 1, unchanged: 3, delete: deletes},
+		run:   runWant{uploaded: 1, replaced: 1},
+		app:   after,
+	}}
+}
+
 func TestSyncFolderWithSidecars(t *testing.T) {
 	a := func(e *syncEnv, w wantApp) *wantInput { return w[e.ids["a"]] }
 	runSyncCases(t, dirSource, []syncCase{
@@ -152,30 +173,11 @@ func TestSyncFolderWithSidecars(t *testing.T) {
 				},
 			}}},
 		{name: "content rewritten under a given ID", edit: func(e *syncEnv) { e.png("photos/b.png", 21) },
-			steps: []syncStep{{
-				plan: planWant{conflicts: 1, unchanged: 3, delete: -1},
-				exit: cli.ExitConflicts,
-				run:  runWant{conflicts: 1, failed: 1},
-				say:  []string{"b.png", `"b-given"`, "--replace-content"},
-				app:  func(*syncEnv, wantApp) {},
-			}, {
-				flags: []string{"--replace-content"},
-				plan:  planWant{replace: 1, unchanged: 3, delete: -1},
-				run:   runWant{uploaded: 1, replaced: 1},
-				app:   func(e *syncEnv, w wantApp) { w["b-given"].sha = fileSHA(e.t, e.path("photos/b.png")) },
-			}}},
+			steps: conflictThenReplace([]string{"b.png", `"b-given"`, "--replace-content"}, nil, -1,
+				func(e *syncEnv, w wantApp) { w["b-given"].sha = fileSHA(e.t, e.path("photos/b.png")) })},
 		{name: "image of another size under a given ID", edit: func(e *syncEnv) { e.pngSized("photos/b.png", 20, 16, 12) },
-			steps: []syncStep{{
-				plan: planWant{conflicts: 1, unchanged: 3, delete: -1},
-				exit: cli.ExitConflicts,
-				run:  runWant{conflicts: 1, failed: 1},
-				app:  func(*syncEnv, wantApp) {},
-			}, {
-				flags: []string{"--replace-content", "--delete"},
-				plan:  planWant{replace: 1, unchanged: 3, delete: 0},
-				run:   runWant{uploaded: 1, replaced: 1},
-				app:   func(e *syncEnv, w wantApp) { w["b-given"].sha = fileSHA(e.t, e.path("photos/b.png")) },
-			}}},
+			steps: conflictThenReplace(nil, []string{"--delete"}, 0,
+				func(e *syncEnv, w wantApp) { w["b-given"].sha = fileSHA(e.t, e.path("photos/b.png")) })},
 		{name: "items removed", edit: func(e *syncEnv) { e.remove("photos/c.png"); e.remove("boxes/d.png"); e.remove("labels/d.txt") },
 			steps: []syncStep{{
 				plan: planWant{unchanged: 2, delete: -1},
@@ -354,33 +356,13 @@ func TestSyncCSVManifest(t *testing.T) {
 				},
 			}}},
 		{name: "URL changed under a given ID", edit: edit("cat-1", colURL, "https://example.com/cat2.jpg"),
-			steps: []syncStep{{
-				plan: planWant{conflicts: 1, unchanged: 3, delete: -1},
-				exit: cli.ExitConflicts,
-				run:  runWant{conflicts: 1, failed: 1},
-				say:  []string{"m.csv row 2", `"cat-1"`, "--replace-content"},
-				app:  func(*syncEnv, wantApp) {},
-			}, {
-				flags: []string{"--replace-content"},
-				plan:  planWant{replace: 1, unchanged: 3, delete: -1},
-				run:   runWant{uploaded: 1, replaced: 1},
-				app: func(e *syncEnv, w wantApp) {
+			steps: conflictThenReplace([]string{"m.csv row 2", `"cat-1"`, "--replace-content"}, nil, -1,
+				func(e *syncEnv, w wantApp) {
 					cat(w).url, cat(w).human = "https://example.com/cat2.jpg", false // the input was deleted, with what was drawn on it
-				},
-			}}},
+				})},
 		{name: "file rewritten under a given ID", edit: func(e *syncEnv) { e.png("files/q.png", 61) },
-			steps: []syncStep{{
-				plan: planWant{conflicts: 1, unchanged: 3, delete: -1},
-				exit: cli.ExitConflicts,
-				run:  runWant{conflicts: 1, failed: 1},
-				say:  []string{"m.csv row 5", `"pic-1"`},
-				app:  func(*syncEnv, wantApp) {},
-			}, {
-				flags: []string{"--replace-content"},
-				plan:  planWant{replace: 1, unchanged: 3, delete: -1},
-				run:   runWant{uploaded: 1, replaced: 1},
-				app:   func(e *syncEnv, w wantApp) { w["pic-1"].sha = fileSHA(e.t, e.path("files/q.png")) },
-			}}},
+			steps: conflictThenReplace([]string{"m.csv row 5", `"pic-1"`}, nil, -1,
+				func(e *syncEnv, w wantApp) { w["pic-1"].sha = fileSHA(e.t, e.path("files/q.png")) })},
 		{name: "rows removed", edit: func(e *syncEnv) { e.manifest(without("dog-1", "p")) },
 			steps: []syncStep{{
 				plan: planWant{unchanged: 2, delete: -1},
