@@ -496,16 +496,18 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 	if !ok {
 		return pipeline.StateNew, pipeline.Digests{}, false
 	}
-	sy := &pipeline.Sync{Digests: digest.OfSalted(it, c.opts.DigestSalt)}
+	// The key's hash is kept with the item: its records (two or three)
+	// need it too.
+	hs := HashKey(ids.StableKey(key))
+	sy := &pipeline.Sync{Digests: digest.OfSalted(it, c.opts.DigestSalt), EntryKey: hs}
 	given := it.ID
 	it.Sync = sy
 	_ = c.ensureLoaded()
 	// The index holds only what earlier runs recorded and never grows
-	// during a run: a first run skips the hashes altogether.
+	// during a run: a first run looks nothing up.
 	if c.idx.len() == 0 {
 		return pipeline.StateNew, pipeline.Digests{}, false
 	}
-	hs := HashKey(ids.StableKey(key))
 	h, s := hs, c.idx.shard(hs)
 	s.mu.Lock()
 	e, found := s.m[h]
@@ -686,12 +688,19 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 	// The item is another input than its entry's: its content changed.
 	newInput := sy != nil && (sy.Action == pipeline.ActionReplace || sy.PriorID != "" && sy.PriorID != id)
 
+	hs := KeyHash{}
+	if sy != nil {
+		hs = sy.EntryKey // set by Lookup
+	}
+	if hs == (KeyHash{}) {
+		hs = HashKey(ids.StableKey(key))
+	}
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writable(); err != nil {
 		return err
 	}
-	hs := HashKey(ids.StableKey(key))
 	s := c.idx.shard(hs)
 	s.mu.Lock()
 	old, had := s.m[hs]

@@ -138,6 +138,10 @@ type Sync struct {
 	// (ActionReplace) or fails the item with ContentConflict. The sink
 	// clears the flag once it has compared.
 	VerifyContent bool
+	// EntryKey is the checkpoint's key of the item's entry, set by its
+	// Lookup so that the item's records need not hash its key again.
+	// Opaque to every other stage, which must leave it as it is.
+	EntryKey [16]byte
 	// Adopted is set by the sink when it found the item's input already on
 	// the server, not sent by this run, and took it as the item's (a given
 	// ID read back after a crash, or an input SinkConfig.Existing listed).
