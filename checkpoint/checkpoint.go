@@ -751,7 +751,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		} else {
 			e = transition(s, old, r.Event, id, dig)
 			e.flags &^= flagLegacy
-			if sy != nil && sy.Adopted && r.Event != pipeline.EventFailed {
+			if adopted(r) {
 				e.flags |= flagAdopted
 			}
 		}
@@ -771,7 +771,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		if dig != nil {
 			flags |= flagDigests
 		}
-		if sy != nil && sy.Adopted && r.Event != pipeline.EventFailed {
+		if adopted(r) {
 			flags |= flagAdopted
 		}
 		c.scratch = appendRecord(c.scratch[:0], hs, st, flags, id, dig)
@@ -896,6 +896,15 @@ func (c *Checkpoint) dropOrphan(id string) error {
 		return nil
 	}
 	return c.write(appendTombstone(c.scratch[:0], h))
+}
+
+// adopted reports whether r is the final result of an item whose input the
+// sink adopted (pipeline.Sync.Adopted). The mark is read with the item's
+// done result only: an earlier event is recorded while the sink still holds
+// the item and may change the mark (an adopted input deleted and sent
+// again is the job's own).
+func adopted(r pipeline.Result) bool {
+	return r.Event == pipeline.EventDone && r.Item.Sync != nil && r.Item.Sync.Adopted
 }
 
 // fresh returns the state and flags of the record of r for an item that

@@ -147,6 +147,9 @@ type Sync struct {
 	// ID read back after a crash, or an input SinkConfig.Existing listed).
 	// The checkpoint keeps the mark: such an input is never deleted when
 	// its item leaves the sources, since this job may not have created it.
+	// The sink may change it until it sends the item's final result (an
+	// adopted input deleted and sent again is the job's own); readers look
+	// at it with that result only.
 	Adopted bool
 }
 
