@@ -320,3 +320,107 @@ func TestPlanVerifyContent(t *testing.T) {
 		t.Errorf("plan %+v", plan)
 	}
 }
+
+// TestPlanAdopt: a plan with sync.adopt of a job whose checkpoint was lost
+// lists the app's inputs and reads back those the new items would use, as
+// a run does: equal ones are adopted as they are, an edited label is an
+// adopt-update, other content under a given ID a conflict, and only an item
+// the app does not hold is to add. The run then does what the plan said.
+// Without a reachable target the plan says adoption was not planned.
+func TestPlanAdopt(t *testing.T) {
+	root := t.TempDir()
+	data, manifest := filepath.Join(root, "notes"), filepath.Join(root, "m.csv")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%d.txt", i)), []byte(fmt.Sprint("note ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeManifest := func(rows string) {
+		if err := os.WriteFile(manifest, []byte("id,url,concepts\n"+rows), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeManifest("cat-1,https://example.com/cat.jpg,cat\ndog-1,https://example.com/dog.jpg,dog\n")
+	job := func(state string, adopt bool) *Job {
+		j, err := Parse([]byte("sources: [{dir: {path: " + data + "}}, {csv: {path: " + manifest + "}}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Name, j.Target = "adopt", TargetEmbedded
+		j.Embedded = Embedded{StateDir: filepath.Join(root, "emu"), ProcessingDelay: units.Duration(time.Millisecond)}
+		j.State = State{Dir: filepath.Join(root, state)}
+		j.Sync.Adopt = adopt
+		return j
+	}
+	ctx := context.Background()
+	if _, err := job("lost", false).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The state is lost; one label edited, one URL changed under its ID,
+	// one row added.
+	writeManifest("cat-1,https://example.com/cat.jpg,kitten\ndog-1,https://example.com/dog2.jpg,dog\nowl-1,https://example.com/owl.jpg,owl\n")
+
+	p, err := job("fresh", false).Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Adopt != nil || p.Add != 6 {
+		t.Errorf("plan without adopt: add %d, adopt %+v", p.Add, p.Adopt)
+	}
+	p, err = job("fresh", true).Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Adopt
+	if a == nil || !a.Planned || a.AppInputs != 5 || a.AsIs != 3 || a.Update != 1 || a.UpdateFields["concepts"] != 1 || len(a.UpdateFields) != 1 ||
+		a.Conflicts != 1 || a.Unread != 0 || a.Total() != 5 {
+		t.Fatalf("adopt: %+v", a)
+	}
+	if p.Add != 1 || p.Update != 0 || p.Conflicts != 0 || p.Read != 6 {
+		t.Errorf("plan: %+v", p)
+	}
+	if c := p.Calls; c.StreamInputs != 1 || c.ListInputs != 1 || c.PatchInputs != 1 || c.PostInputs != 1 {
+		t.Errorf("calls: %+v", c)
+	}
+	kinds := map[string][]PlanExample{}
+	for _, ex := range p.Examples {
+		kinds[ex.Kind] = append(kinds[ex.Kind], ex)
+	}
+	if u := kinds["adopt-update"]; len(u) != 1 || u[0].InputID != "cat-1" || len(u[0].Changes) != 1 ||
+		u[0].Changes[0].Old != "[cat]" || u[0].Changes[0].New != "[kitten]" {
+		t.Errorf("adopt-update examples: %+v (old values: %s)", u, p.OldValues)
+	}
+	if c := kinds["adopt-conflict"]; len(c) != 1 || c[0].InputID != "dog-1" || !strings.Contains(c[0].Note, "dog2.jpg") {
+		t.Errorf("adopt-conflict examples: %+v", c)
+	}
+	if len(kinds["adopt"]) != PlanExamples || len(kinds["add"]) != 1 {
+		t.Errorf("examples: %+v", p.Examples)
+	}
+	if _, err := os.Stat(filepath.Join(root, "fresh")); !os.IsNotExist(err) {
+		t.Errorf("the plan made the state directory: %v", err)
+	}
+
+	// The run does what the plan said.
+	rep, err := job("fresh", true).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Stats; s.Adopted != a.AsIs || s.Updated != a.Update || s.Conflicts != a.Conflicts || s.Done != p.Add {
+		t.Errorf("run: %+v, plan %+v", s, a)
+	}
+
+	// A target that cannot be reached: adoption is not planned.
+	j := job("fresh2", true)
+	j.Target, j.Clarifai.PAT = TargetClarifai, ""
+	j.Clarifai.UserID, j.Clarifai.AppID = "u", "a"
+	p, err = j.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Adopt == nil || p.Adopt.Planned || !strings.Contains(p.Adopt.Reason, "could not be listed") || p.Add != 6 {
+		t.Errorf("unreachable: add %d, adopt %+v", p.Add, p.Adopt)
+	}
+}
