@@ -726,7 +726,7 @@ func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions, tgt 
 // the target, for the caller to close, or nil and why not.
 func (j *Job) reachTarget(ctx context.Context, o *runOptions) (*target, string) {
 	if errs := j.targetProblems(true); len(errs) > 0 {
-		return nil, "the target cannot be reached without its settings: " + errors.Join(errs...).Error()
+		return nil, "the target cannot be reached without its settings: " + strings.ReplaceAll(errors.Join(errs...).Error(), "\n", "; ")
 	}
 	if j.Target == TargetEmbedded {
 		if _, err := os.Stat(j.Embedded.StateDir); err != nil {

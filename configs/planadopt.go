@@ -149,7 +149,7 @@ func (p *planSink) classifyAdopt(it *pipeline.Item, in *pb.Input) {
 	case changed.Has(pipeline.FieldContent):
 		p.adoptConflicts++
 		p.keep("adopt-conflict", it, []pipeline.Field{pipeline.FieldContent}, "the app holds another content under this ID ("+
-			strings.Join(diffs, "; ")+"): a run fails it")
+			strings.Join(diffs, "; ")+"): a run fails it (exit code 4)")
 	default:
 		// As the sink does: an update of the groups that differ, from the
 		// datasets the input is in.

@@ -82,9 +82,6 @@ func printPlan(w io.Writer, p *configs.Plan) {
 		fmt.Fprintln(w, "  (no checkpoint yet: every item is new)")
 	}
 	fmt.Fprintf(w, "  to add         %d\n", p.Add)
-	fmt.Fprintf(w, "  to update      %d%s\n", p.Update, byField(p.UpdateFields))
-	fmt.Fprintf(w, "  to replace     %d\n", p.Replace)
-	fmt.Fprintf(w, "  conflicts      %d\n", p.Conflicts)
 	if a := p.Adopt; a != nil {
 		switch {
 		case !a.Planned:
@@ -97,6 +94,9 @@ func printPlan(w io.Writer, p *configs.Plan) {
 			}
 		}
 	}
+	fmt.Fprintf(w, "  to update      %d%s\n", p.Update, byField(p.UpdateFields))
+	fmt.Fprintf(w, "  to replace     %d\n", p.Replace)
+	fmt.Fprintf(w, "  conflicts      %d\n", p.Conflicts)
 	if d := p.Delete; d != nil {
 		switch {
 		case !d.Counted:
