@@ -33,8 +33,8 @@ import (
 type Plan struct {
 	Job    string `json:"job"`
 	Target string `json:"target"`
-	// UserID and AppID are the app the examples' old values were read
-	// from; empty when the target was not reached.
+	// UserID and AppID are the app the plan read (the inputs to adopt,
+	// the examples' old values); empty when it read none.
 	UserID string `json:"user_id,omitempty"`
 	AppID  string `json:"app_id,omitempty"`
 	// Checkpoint is the state directory compared with; empty when the job
