@@ -17,6 +17,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/units"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 )
 
 // TestPlanSinkCounts: each item is counted by what its sync says, with the
@@ -422,5 +423,54 @@ func TestPlanAdopt(t *testing.T) {
 	}
 	if p.Adopt == nil || p.Adopt.Planned || !strings.Contains(p.Adopt.Reason, "could not be listed") || p.Add != 6 {
 		t.Errorf("unreachable: add %d, adopt %+v", p.Add, p.Adopt)
+	}
+}
+
+// TestPlanSinkAdoptBatches: the items whose input the app holds are read
+// back at most maxIDsPerCall at a time, each with its result once read; a
+// read that fails leaves them not read back, with the reason.
+func TestPlanSinkAdoptBatches(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		p := newPlanSink(32)
+		var reads []int
+		p.adopt = &planAdopt{
+			has: func(id string) bool { return strings.HasPrefix(id, "held-") },
+			read: func(_ context.Context, ids []string) (map[string]*pb.Input, error) {
+				reads = append(reads, len(ids))
+				if fail {
+					return nil, errors.New("unavailable")
+				}
+				out := map[string]*pb.Input{}
+				for _, id := range ids {
+					out[id] = &pb.Input{Id: id, Data: &pb.Data{Text: &pb.Text{Raw: "t"}}}
+				}
+				return out, nil
+			},
+		}
+		const n = 300
+		in := make(chan *pipeline.Item, n+1)
+		for i := range n {
+			in <- &pipeline.Item{ID: fmt.Sprintf("held-%03d", i), Kind: pipeline.KindText, Text: "t"}
+		}
+		in <- &pipeline.Item{ID: "new", Kind: pipeline.KindText, Text: "t"}
+		close(in)
+		results := make(chan pipeline.Result, n+1)
+		if err := p.Run(context.Background(), in, results); err != nil {
+			t.Fatal(err)
+		}
+		if len(results) != n+1 || !reflect.DeepEqual(reads, []int{128, 128, 44}) {
+			t.Errorf("fail %v: %d results, reads %v", fail, len(results), reads)
+		}
+		plan := &Plan{UpdateFields: map[string]int64{}, Adopt: &PlanAdopt{UpdateFields: map[string]int64{}}}
+		p.fill(plan)
+		a := plan.Adopt
+		switch {
+		case plan.Add != 1:
+			t.Errorf("fail %v: add %d", fail, plan.Add)
+		case !fail && (a.AsIs != n || a.Unread != 0 || plan.Calls.ListInputs != ceilDiv(n, 32)):
+			t.Errorf("adopt %+v, calls %+v", a, plan.Calls)
+		case fail && (a.AsIs != 0 || a.Unread != n || !strings.Contains(p.adopt.why, "unavailable")):
+			t.Errorf("failed reads: adopt %+v, why %q", a, p.adopt.why)
+		}
 	}
 }
