@@ -153,12 +153,7 @@ func (p *planSink) classifyAdopt(it *pipeline.Item, in *pb.Input) {
 	default:
 		// As the sink does: an update of the groups that differ, from the
 		// datasets the input is in.
-		var d pipeline.Digests
-		if it.Sync != nil {
-			d = it.Sync.Digests
-		}
-		it.Sync = &pipeline.Sync{Digests: d, Action: pipeline.ActionUpdate, PriorID: it.ID, Changed: changed,
-			PriorDatasets: in.GetDatasetIds(), Adopted: true}
+		clarifai.AdoptAsUpdate(it, in, changed)
 		p.adoptUpdate++
 		fields := p.countUpdate(it, &p.adoptFields)
 		p.keep("adopt-update", it, fields, "the app holds it: "+strings.Join(diffs, "; "))

@@ -351,6 +351,22 @@ func Adoption(server *pb.Input, it *pipeline.Item) (changed pipeline.Fields, dif
 	return changed, diffs
 }
 
+// AdoptAsUpdate makes it, a new item whose input the app holds as server
+// with the groups changed differing (Adoption, neither 0 nor with
+// FieldContent), an update of those groups, as the sink does before it
+// hands the item to its update stage: Sync.Action ActionUpdate, PriorID the
+// input's ID, PriorDatasets the datasets the server lists it in, Adopted
+// set. What the checkpoint's Lookup put in it.Sync (its digests) is kept.
+func AdoptAsUpdate(it *pipeline.Item, server *pb.Input, changed pipeline.Fields) {
+	sy := it.Sync
+	if sy == nil {
+		sy = &pipeline.Sync{}
+		it.Sync = sy
+	}
+	sy.Action, sy.PriorID, sy.Changed = pipeline.ActionUpdate, server.GetId(), changed
+	sy.PriorDatasets, sy.Adopted = server.GetDatasetIds(), true
+}
+
 // existing takes out of pending the new items (isNew) whose input ID the
 // app already holds (SinkConfig.Existing), reads those inputs back (one
 // ListInputs) and decides for each, by Adoption: equal, it is handed on
@@ -413,12 +429,7 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 					"input %s is already on the server with other content (%s): %w", e.in.Id, strings.Join(texts, "; "),
 					pipeline.ErrContentChanged))
 			default:
-				var d pipeline.Digests
-				if e.it.Sync != nil {
-					d = e.it.Sync.Digests
-				}
-				e.it.Sync = &pipeline.Sync{Digests: d, Action: pipeline.ActionUpdate, PriorID: e.in.Id, Changed: fs,
-					PriorDatasets: in.GetDatasetIds(), Adopted: true}
+				AdoptAsUpdate(e.it, in, fs)
 				err = pipeline.Send(ctx, u.update, e.it)
 			}
 		}
