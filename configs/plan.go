@@ -192,8 +192,7 @@ const oldDigest = "changed (digest)"
 // read for it) and reads back, 128 IDs a ListInputs, the inputs the app
 // holds, to count them as a run would decide (clarifai.Adoption): adopted
 // as they are, adopted and updated, or conflicts. It takes the options of
-// Run that
-// apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
+// Run that apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
 // WithNewClient, WithoutCheckpoint, WithOutput, WithAllowConfigChange: the
 // checkpoint of a job whose configuration changed is compared with as a
 // run with it would, still read-only).
@@ -239,6 +238,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	// The target, opened when the plan needs it: for sync.adopt now, for
 	// the examples' old values after the sources are read.
 	var tgt *target
+	var unreachable string // why the target could not be reached, once tried
 	defer func() {
 		if tgt != nil {
 			_ = tgt.close()
@@ -246,9 +246,8 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	}()
 	if j.Sync.Adopt {
 		plan.Adopt = &PlanAdopt{UpdateFields: map[string]int64{}}
-		var why string
-		if tgt, why = j.reachTarget(ctx, o); tgt == nil {
-			plan.Adopt.Reason = "the app's inputs could not be listed: " + why
+		if tgt, unreachable = j.reachTarget(ctx, o); tgt == nil {
+			plan.Adopt.Reason = "the app's inputs could not be listed: " + unreachable
 		} else if has, n, err := existingInputs(ctx, tgt.client, clarifai.ListInputIDs); err != nil {
 			plan.Adopt.Reason = err.Error()
 		} else {
@@ -298,7 +297,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	if plan.RateLimit > 0 {
 		plan.Seconds = float64(plan.Calls.Total()) / plan.RateLimit
 	}
-	plan.OldValues = j.fillOldValues(ctx, plan, o, &tgt)
+	plan.OldValues = j.fillOldValues(ctx, plan, o, &tgt, unreachable)
 	return plan, nil
 }
 
@@ -696,8 +695,9 @@ func (p *planSink) addDeleteExamples(plan *Plan) {
 // fillOldValues reads the examples' old values from the target, when it
 // can be reached without more settings than the job has, and says where
 // they came from. *tgt is the target if the plan opened it already; one it
-// opens is left there for the caller to close.
-func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions, tgt **target) string {
+// opens is left there for the caller to close. unreachable is why the plan
+// could not reach it before, if it tried: it does not try again.
+func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions, tgt **target, unreachable string) string {
 	if *tgt != nil {
 		plan.UserID, plan.AppID = (*tgt).userID, (*tgt).appID
 	}
@@ -708,9 +708,11 @@ func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions, tgt 
 		return "none needed"
 	}
 	if *tgt == nil {
-		var why string
-		if *tgt, why = j.reachTarget(ctx, o); *tgt == nil {
-			return "digest: " + why
+		if unreachable != "" {
+			return "digest: " + unreachable
+		}
+		if *tgt, unreachable = j.reachTarget(ctx, o); *tgt == nil {
+			return "digest: " + unreachable
 		}
 		plan.UserID, plan.AppID = (*tgt).userID, (*tgt).appID
 	}
