@@ -21,6 +21,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
+	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
@@ -32,8 +33,8 @@ import (
 type Plan struct {
 	Job    string `json:"job"`
 	Target string `json:"target"`
-	// UserID and AppID are the app the examples' old values were read
-	// from; empty when the target was not reached.
+	// UserID and AppID are the app the plan read (the inputs to adopt,
+	// the examples' old values); empty when it read none.
 	UserID string `json:"user_id,omitempty"`
 	AppID  string `json:"app_id,omitempty"`
 	// Checkpoint is the state directory compared with; empty when the job
@@ -58,6 +59,10 @@ type Plan struct {
 	Conflicts int64 `json:"conflicts"`
 	// Delete is set with sync.delete: the inputs a run would delete.
 	Delete *PlanDelete `json:"to_delete,omitempty"`
+	// Adopt is set with sync.adopt: the new items whose input the app
+	// already holds, which a run compares instead of posting (not counted
+	// in Add).
+	Adopt *PlanAdopt `json:"to_adopt,omitempty"`
 	// Unchanged are the items an earlier run finished that did not
 	// change (or whose digests an older checkpoint did not keep).
 	Unchanged int64 `json:"unchanged"`
@@ -79,8 +84,9 @@ type Plan struct {
 	RateLimit float64   `json:"rate_limit"`
 	Seconds   float64   `json:"duration_seconds"`
 
-	// Examples are up to PlanExamples items of each kind (add, update,
-	// replace, conflict, delete), with what changes.
+	// Examples are up to PlanExamples items of each kind (add, adopt,
+	// adopt-update, adopt-conflict, update, replace, conflict, delete),
+	// with what changes.
 	Examples []PlanExample `json:"examples"`
 	// OldValues says where the examples' old values come from: "server"
 	// (read from the app), or why they could not be read, in which case a
@@ -120,6 +126,10 @@ type PlanCalls struct {
 	ListAnnotations     int64 `json:"ListAnnotations"`
 	DeleteAnnotations   int64 `json:"DeleteAnnotations"`
 	DeleteInputs        int64 `json:"DeleteInputs"`
+	// StreamInputs list the app's input IDs and ListInputs read back the
+	// inputs to adopt (sync.adopt), about one per upload batch holding any.
+	StreamInputs int64 `json:"StreamInputs,omitempty"`
+	ListInputs   int64 `json:"ListInputs,omitempty"`
 	// Verify are the processing checks of the posted inputs (about two
 	// GetInputsAddJob calls per 64 PostInputs calls).
 	Verify int64 `json:"verify"`
@@ -138,12 +148,13 @@ type DatasetCalls struct {
 // Total is the number of calls.
 func (c PlanCalls) Total() int64 {
 	return c.PostInputs + c.PatchInputs + c.GetInput + c.PostDatasetInputs + c.DeleteDatasetInputs +
-		c.PostAnnotations + c.ListAnnotations + c.DeleteAnnotations + c.DeleteInputs + c.Verify
+		c.PostAnnotations + c.ListAnnotations + c.DeleteAnnotations + c.DeleteInputs + c.StreamInputs + c.ListInputs + c.Verify
 }
 
 // PlanExample is one item of a kind, with what changes.
 type PlanExample struct {
-	// Kind is add, update, replace, conflict or delete.
+	// Kind is add, adopt (the app holds the input as the item makes it),
+	// adopt-update, adopt-conflict, update, replace, conflict or delete.
 	Kind string `json:"kind"`
 	// Item says where the item comes from (file, manifest row); empty for
 	// a delete.
@@ -174,10 +185,14 @@ const oldDigest = "changed (digest)"
 // same settings would do: it sends nothing that changes the app, and writes
 // neither the checkpoint nor the failure report. The examples' old values
 // are read from the target (GetInput, ListAnnotations) when it can be
-// reached; no PAT is needed otherwise. sync.adopt is not planned: a new
-// item whose ID the app holds counts as to add (a run compares it). It
-// takes the options of Run that
-// apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
+// reached; no PAT is needed otherwise. With sync.adopt it lists the app's
+// input IDs as a run does (when the target can be reached; otherwise
+// Plan.Adopt says why and the new items count as to add), finds the input
+// ID a run would use for each new item (given, or derived from its content,
+// read for it) and reads back, 128 IDs a ListInputs, the inputs the app
+// holds, to count them as a run would decide (clarifai.Adoption): adopted
+// as they are, adopted and updated, or conflicts. It takes the options of
+// Run that apply (WithLogger, WithTransform(s), WithSource, WithGetenv, WithStop,
 // WithNewClient, WithoutCheckpoint, WithOutput, WithAllowConfigChange: the
 // checkpoint of a job whose configuration changed is compared with as a
 // run with it would, still read-only).
@@ -220,6 +235,31 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		look = readOnlyCheckpoint{cp}
 	}
 	ps := newPlanSink(j.Upload.Batch.MaxItems)
+	// The target, opened when the plan needs it: for sync.adopt now, for
+	// the examples' old values after the sources are read.
+	var tgt *target
+	var unreachable string // why the target could not be reached, once tried
+	defer func() {
+		if tgt != nil {
+			_ = tgt.close()
+		}
+	}()
+	if j.Sync.Adopt {
+		plan.Adopt = &PlanAdopt{UpdateFields: map[string]int64{}}
+		if tgt, unreachable = j.reachTarget(ctx, o); tgt == nil {
+			plan.Adopt.Reason = "the app's inputs could not be listed: " + unreachable
+		} else if has, n, err := existingInputs(ctx, tgt.client, clarifai.ListInputIDs); err != nil {
+			plan.Adopt.Reason = err.Error()
+		} else {
+			plan.Adopt.Planned, plan.Adopt.AppInputs = true, int64(n)
+			plan.Calls.StreamInputs = ceilDiv(max(int64(n), 1), maxStreamPage)
+			c := tgt.client
+			ps.adopt = &planAdopt{has: has, read: func(ctx context.Context, ids []string) (map[string]*pb.Input, error) {
+				return clarifai.ReadInputs(ctx, c, ids)
+			}}
+			ts = append(slices.Clip(ts), adoptIDTransform(has))
+		}
+	}
 	if cp != nil {
 		in, err := checkpoint.ReadIntents(j.State.Dir)
 		if err != nil {
@@ -240,6 +280,9 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	}
 	ps.fill(plan)
 	plan.Read = stats.Read
+	if a := ps.adopt; a != nil && a.why != "" {
+		plan.Adopt.Reason = a.why
+	}
 	if j.Sync.Delete {
 		limit, err := ParseDeleteCap(j.Sync.MaxDelete)
 		if err != nil {
@@ -254,7 +297,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	if plan.RateLimit > 0 {
 		plan.Seconds = float64(plan.Calls.Total()) / plan.RateLimit
 	}
-	plan.OldValues = j.fillOldValues(ctx, plan, o)
+	plan.OldValues = j.fillOldValues(ctx, plan, o, &tgt, unreachable)
 	return plan, nil
 }
 
@@ -324,6 +367,13 @@ func planDeletes(ps *planSink, look pipeline.Checkpoint, limit DeleteCap, held i
 // dataset call carries.
 const maxIDsPerCall = 128
 
+// maxStreamPage is the most input IDs one StreamInputs lists, and
+// maxVerifyIDs the most inputs one ListInputs of the verifier checks.
+const (
+	maxStreamPage = 1000
+	maxVerifyIDs  = 1000
+)
+
 func ceilDiv(n, d int64) int64 {
 	if n <= 0 {
 		return 0
@@ -355,6 +405,14 @@ type planSink struct {
 	post, patch, patchRemove, getInput, newRegions, updRegions, regionItems int64
 	datasets                                                                map[string]DatasetCalls
 
+	// adopt plans sync.adopt (nil without it, or when the app's inputs
+	// could not be listed); the items the app holds an input for, and how
+	// they count.
+	adopt                                             *planAdopt
+	adoptHeld, adoptAsIs, adoptUpdate, adoptConflicts int64
+	adoptUnread                                       int64
+	adoptFields                                       [pipeline.NumFields]int64
+
 	// examples are kept by kind when met (the items belong to the run).
 	examples       map[string][]PlanExample
 	deleteExamples []string
@@ -364,9 +422,20 @@ func newPlanSink(batch int) *planSink {
 	return &planSink{batch: int64(max(batch, 1)), datasets: map[string]DatasetCalls{}, examples: map[string][]PlanExample{}}
 }
 
-// Run implements pipeline.Sink.
+// Run implements pipeline.Sink. With sync.adopt, the items whose input the
+// app holds wait (up to maxIDsPerCall) to be read back together; their
+// results are sent then.
 func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results chan<- pipeline.Result) error {
 	for it := range in {
+		if p.adopt != nil && p.adopt.held(it) {
+			p.adopt.pending = append(p.adopt.pending, it)
+			if len(p.adopt.pending) >= maxIDsPerCall {
+				if err := p.flushAdopt(ctx, results); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		r := pipeline.Result{Item: it, Event: pipeline.EventDone, Stage: "plan"}
 		if it.Err != nil {
 			r = pipeline.Result{Item: it, Event: pipeline.EventFailed, Stage: it.Stage, Err: it.Err}
@@ -379,7 +448,7 @@ func (p *planSink) Run(ctx context.Context, in <-chan *pipeline.Item, results ch
 			return err
 		}
 	}
-	return nil
+	return p.flushAdopt(ctx, results)
 }
 
 // unmoved does what the sink does with an item whose content digest changed
@@ -469,41 +538,48 @@ func (p *planSink) classify(it *pipeline.Item) {
 		p.unchanged++ // a file touched: nothing to send
 	case s.Action == pipeline.ActionUpdate:
 		p.update++
-		var changed []pipeline.Field
-		for f := range pipeline.NumFields {
-			if s.Changed.Has(f) {
-				p.fields[f]++
-				changed = append(changed, f)
-			}
-		}
-		if s.Changed.Has(pipeline.FieldConcepts) || s.Changed.Has(pipeline.FieldMetadata) || s.Changed.Has(pipeline.FieldGeo) {
-			p.patch++
-		}
-		if s.Changed.Has(pipeline.FieldConcepts) && len(it.Concepts) == 0 {
-			// The concepts to remove are read back first.
-			p.getInput++
-			p.patchRemove++
-		} else if s.Changed.Has(pipeline.FieldGeo) && it.Geo == nil {
-			p.patchRemove++
-		}
-		if s.Changed.Has(pipeline.FieldDatasets) {
-			for _, id := range setMinus(it.DatasetIDs, s.PriorDatasets) {
-				c := p.datasets[id]
-				c.Add++
-				p.datasets[id] = c
-			}
-			for _, id := range setMinus(s.PriorDatasets, it.DatasetIDs) {
-				c := p.datasets[id]
-				c.Remove++
-				p.datasets[id] = c
-			}
-		}
-		if s.Changed.Has(pipeline.FieldRegions) {
-			p.updRegions += int64(len(it.Regions))
-			p.regionItems++
-		}
-		p.keep("update", it, changed, "")
+		p.keep("update", it, p.countUpdate(it, &p.fields), "")
 	}
+}
+
+// countUpdate counts the calls of an update (it.Sync.Action ActionUpdate)
+// and its changed groups into fields, and returns them. p.mu is held.
+func (p *planSink) countUpdate(it *pipeline.Item, fields *[pipeline.NumFields]int64) []pipeline.Field {
+	s := it.Sync
+	var changed []pipeline.Field
+	for f := range pipeline.NumFields {
+		if s.Changed.Has(f) {
+			fields[f]++
+			changed = append(changed, f)
+		}
+	}
+	if s.Changed.Has(pipeline.FieldConcepts) || s.Changed.Has(pipeline.FieldMetadata) || s.Changed.Has(pipeline.FieldGeo) {
+		p.patch++
+	}
+	if s.Changed.Has(pipeline.FieldConcepts) && len(it.Concepts) == 0 {
+		// The concepts to remove are read back first.
+		p.getInput++
+		p.patchRemove++
+	} else if s.Changed.Has(pipeline.FieldGeo) && it.Geo == nil {
+		p.patchRemove++
+	}
+	if s.Changed.Has(pipeline.FieldDatasets) {
+		for _, id := range setMinus(it.DatasetIDs, s.PriorDatasets) {
+			c := p.datasets[id]
+			c.Add++
+			p.datasets[id] = c
+		}
+		for _, id := range setMinus(s.PriorDatasets, it.DatasetIDs) {
+			c := p.datasets[id]
+			c.Remove++
+			p.datasets[id] = c
+		}
+	}
+	if s.Changed.Has(pipeline.FieldRegions) {
+		p.updRegions += int64(len(it.Regions))
+		p.regionItems++
+	}
+	return changed
 }
 
 // result counts what the runner decided itself: unchanged, skipped,
@@ -583,6 +659,18 @@ func (p *planSink) fill(plan *Plan) {
 	if c.PostInputs > 0 {
 		c.Verify = 2 * ceilDiv(c.PostInputs, 64)
 	}
+	if a := plan.Adopt; a != nil {
+		a.AsIs, a.Update, a.Conflicts, a.Unread = p.adoptAsIs, p.adoptUpdate, p.adoptConflicts, p.adoptUnread
+		for f := range pipeline.NumFields {
+			if n := p.adoptFields[f]; n > 0 {
+				a.UpdateFields[f.String()] = n
+			}
+		}
+		// A run reads back the held inputs of each upload batch together,
+		// and checks the processing of those adopted as they are by ID.
+		c.ListInputs = ceilDiv(p.adoptHeld, min(p.batch, maxIDsPerCall))
+		c.Verify += ceilDiv(p.adoptAsIs, maxVerifyIDs)
+	}
 	if len(p.datasets) > 0 {
 		c.Datasets = p.datasets
 		for _, d := range p.datasets {
@@ -590,7 +678,7 @@ func (p *planSink) fill(plan *Plan) {
 			c.DeleteDatasetInputs += ceilDiv(d.Remove, maxIDsPerCall)
 		}
 	}
-	for _, kind := range []string{"add", "update", "replace", "conflict"} {
+	for _, kind := range []string{"add", "adopt", "adopt-update", "adopt-conflict", "update", "replace", "conflict"} {
 		kept := p.examples[kind]
 		slices.SortFunc(kept, func(a, b PlanExample) int { return strings.Compare(a.Item, b.Item) })
 		plan.Examples = append(plan.Examples, kept...)
@@ -606,20 +694,45 @@ func (p *planSink) addDeleteExamples(plan *Plan) {
 
 // fillOldValues reads the examples' old values from the target, when it
 // can be reached without more settings than the job has, and says where
-// they came from.
-func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions) string {
+// they came from. *tgt is the target if the plan opened it already; one it
+// opens is left there for the caller to close. unreachable is why the plan
+// could not reach it before, if it tried: it does not try again.
+func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions, tgt **target, unreachable string) string {
+	if *tgt != nil {
+		plan.UserID, plan.AppID = (*tgt).userID, (*tgt).appID
+	}
 	need := slices.ContainsFunc(plan.Examples, func(ex PlanExample) bool {
 		return ex.InputID != "" && slices.ContainsFunc(ex.Changes, func(c PlanChange) bool { return c.Old == oldDigest })
 	})
 	if !need {
 		return "none needed"
 	}
+	if *tgt == nil {
+		if unreachable != "" {
+			return "digest: " + unreachable
+		}
+		if *tgt, unreachable = j.reachTarget(ctx, o); *tgt == nil {
+			return "digest: " + unreachable
+		}
+		plan.UserID, plan.AppID = (*tgt).userID, (*tgt).appID
+	}
+	for i := range plan.Examples {
+		readOldValues(ctx, (*tgt).client, &plan.Examples[i])
+	}
+	return "server"
+}
+
+// reachTarget opens the job's target for a plan's reads, quietly, when it
+// can be reached without more settings than the job has (a PAT for
+// Clarifai, the state of the embedded emulator), and checks it. It returns
+// the target, for the caller to close, or nil and why not.
+func (j *Job) reachTarget(ctx context.Context, o *runOptions) (*target, string) {
 	if errs := j.targetProblems(true); len(errs) > 0 {
-		return "digest: the target cannot be reached without its settings: " + errors.Join(errs...).Error()
+		return nil, "the target cannot be reached without its settings: " + strings.ReplaceAll(errors.Join(errs...).Error(), "\n", "; ")
 	}
 	if j.Target == TargetEmbedded {
 		if _, err := os.Stat(j.Embedded.StateDir); err != nil {
-			return "digest: the embedded emulator has no state in " + j.Embedded.StateDir
+			return nil, "the embedded emulator has no state in " + j.Embedded.StateDir
 		}
 	}
 	// Quietly: a plan's output is the plan.
@@ -627,17 +740,13 @@ func (j *Job) fillOldValues(ctx context.Context, plan *Plan, o *runOptions) stri
 	quiet.out = io.Discard
 	tgt, err := j.openTarget(&quiet)
 	if err != nil {
-		return "digest: " + err.Error()
+		return nil, err.Error()
 	}
-	defer tgt.close()
 	if err := tgt.preflight(ctx); err != nil {
-		return "digest: " + err.Error()
+		_ = tgt.close()
+		return nil, err.Error()
 	}
-	plan.UserID, plan.AppID = tgt.userID, tgt.appID
-	for i := range plan.Examples {
-		readOldValues(ctx, tgt.client, &plan.Examples[i])
-	}
-	return "server"
+	return tgt, ""
 }
 
 // readOldValues fills ex's old values from the input on the server, read

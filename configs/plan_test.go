@@ -17,6 +17,7 @@ import (
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/pipeline/units"
+	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
 )
 
 // TestPlanSinkCounts: each item is counted by what its sync says, with the
@@ -318,5 +319,158 @@ func TestPlanVerifyContent(t *testing.T) {
 	p.fill(plan)
 	if plan.Unchanged != 1 || plan.Replace != 1 || plan.Add != 0 {
 		t.Errorf("plan %+v", plan)
+	}
+}
+
+// TestPlanAdopt: a plan with sync.adopt of a job whose checkpoint was lost
+// lists the app's inputs and reads back those the new items would use, as
+// a run does: equal ones are adopted as they are, an edited label is an
+// adopt-update, other content under a given ID a conflict, and only an item
+// the app does not hold is to add. The run then does what the plan said.
+// Without a reachable target the plan says adoption was not planned.
+func TestPlanAdopt(t *testing.T) {
+	root := t.TempDir()
+	data, manifest := filepath.Join(root, "notes"), filepath.Join(root, "m.csv")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%d.txt", i)), []byte(fmt.Sprint("note ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeManifest := func(rows string) {
+		if err := os.WriteFile(manifest, []byte("id,url,concepts\n"+rows), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeManifest("cat-1,https://example.com/cat.jpg,cat\ndog-1,https://example.com/dog.jpg,dog\n")
+	job := func(state string, adopt bool) *Job {
+		j, err := Parse([]byte("sources: [{dir: {path: " + data + "}}, {csv: {path: " + manifest + "}}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Name, j.Target = "adopt", TargetEmbedded
+		j.Embedded = Embedded{StateDir: filepath.Join(root, "emu"), ProcessingDelay: units.Duration(time.Millisecond)}
+		j.State = State{Dir: filepath.Join(root, state)}
+		j.Sync.Adopt = adopt
+		return j
+	}
+	ctx := context.Background()
+	if _, err := job("lost", false).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The state is lost; one label edited, one URL changed under its ID,
+	// one row added.
+	writeManifest("cat-1,https://example.com/cat.jpg,kitten\ndog-1,https://example.com/dog2.jpg,dog\nowl-1,https://example.com/owl.jpg,owl\n")
+
+	p, err := job("fresh", false).Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Adopt != nil || p.Add != 6 {
+		t.Errorf("plan without adopt: add %d, adopt %+v", p.Add, p.Adopt)
+	}
+	p, err = job("fresh", true).Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Adopt
+	if a == nil || !a.Planned || a.AppInputs != 5 || a.AsIs != 3 || a.Update != 1 || a.UpdateFields["concepts"] != 1 || len(a.UpdateFields) != 1 ||
+		a.Conflicts != 1 || a.Unread != 0 || a.Total() != 5 {
+		t.Fatalf("adopt: %+v", a)
+	}
+	if p.Add != 1 || p.Update != 0 || p.Conflicts != 0 || p.Read != 6 {
+		t.Errorf("plan: %+v", p)
+	}
+	if c := p.Calls; c.StreamInputs != 1 || c.ListInputs != 1 || c.PatchInputs != 1 || c.PostInputs != 1 {
+		t.Errorf("calls: %+v", c)
+	}
+	kinds := map[string][]PlanExample{}
+	for _, ex := range p.Examples {
+		kinds[ex.Kind] = append(kinds[ex.Kind], ex)
+	}
+	if u := kinds["adopt-update"]; len(u) != 1 || u[0].InputID != "cat-1" || len(u[0].Changes) != 1 ||
+		u[0].Changes[0].Old != "[cat]" || u[0].Changes[0].New != "[kitten]" {
+		t.Errorf("adopt-update examples: %+v (old values: %s)", u, p.OldValues)
+	}
+	if c := kinds["adopt-conflict"]; len(c) != 1 || c[0].InputID != "dog-1" || !strings.Contains(c[0].Note, "dog2.jpg") {
+		t.Errorf("adopt-conflict examples: %+v", c)
+	}
+	if len(kinds["adopt"]) != PlanExamples || len(kinds["add"]) != 1 {
+		t.Errorf("examples: %+v", p.Examples)
+	}
+	if _, err := os.Stat(filepath.Join(root, "fresh")); !os.IsNotExist(err) {
+		t.Errorf("the plan made the state directory: %v", err)
+	}
+
+	// The run does what the plan said.
+	rep, err := job("fresh", true).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Stats; s.Adopted != a.AsIs || s.Updated != a.Update || s.Conflicts != a.Conflicts || s.Done != p.Add {
+		t.Errorf("run: %+v, plan %+v", s, a)
+	}
+
+	// A target that cannot be reached: adoption is not planned.
+	j := job("fresh2", true)
+	j.Target, j.Clarifai.PAT = TargetClarifai, ""
+	j.Clarifai.UserID, j.Clarifai.AppID = "u", "a"
+	p, err = j.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Adopt == nil || p.Adopt.Planned || !strings.Contains(p.Adopt.Reason, "could not be listed") || p.Add != 6 {
+		t.Errorf("unreachable: add %d, adopt %+v", p.Add, p.Adopt)
+	}
+}
+
+// TestPlanSinkAdoptBatches: the items whose input the app holds are read
+// back at most maxIDsPerCall at a time, each with its result once read; a
+// read that fails leaves them not read back, with the reason.
+func TestPlanSinkAdoptBatches(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		p := newPlanSink(32)
+		var reads []int
+		p.adopt = &planAdopt{
+			has: func(id string) bool { return strings.HasPrefix(id, "held-") },
+			read: func(_ context.Context, ids []string) (map[string]*pb.Input, error) {
+				reads = append(reads, len(ids))
+				if fail {
+					return nil, errors.New("unavailable")
+				}
+				out := map[string]*pb.Input{}
+				for _, id := range ids {
+					out[id] = &pb.Input{Id: id, Data: &pb.Data{Text: &pb.Text{Raw: "t"}}}
+				}
+				return out, nil
+			},
+		}
+		const n = 300
+		in := make(chan *pipeline.Item, n+1)
+		for i := range n {
+			in <- &pipeline.Item{ID: fmt.Sprintf("held-%03d", i), Kind: pipeline.KindText, Text: "t"}
+		}
+		in <- &pipeline.Item{ID: "new", Kind: pipeline.KindText, Text: "t"}
+		close(in)
+		results := make(chan pipeline.Result, n+1)
+		if err := p.Run(context.Background(), in, results); err != nil {
+			t.Fatal(err)
+		}
+		if len(results) != n+1 || !reflect.DeepEqual(reads, []int{128, 128, 44}) {
+			t.Errorf("fail %v: %d results, reads %v", fail, len(results), reads)
+		}
+		plan := &Plan{UpdateFields: map[string]int64{}, Adopt: &PlanAdopt{UpdateFields: map[string]int64{}}}
+		p.fill(plan)
+		a := plan.Adopt
+		switch {
+		case plan.Add != 1:
+			t.Errorf("fail %v: add %d", fail, plan.Add)
+		case !fail && (a.AsIs != n || a.Unread != 0 || plan.Calls.ListInputs != ceilDiv(n, 32)):
+			t.Errorf("adopt %+v, calls %+v", a, plan.Calls)
+		case fail && (a.AsIs != 0 || a.Unread != n || !strings.Contains(p.adopt.why, "unavailable")):
+			t.Errorf("failed reads: adopt %+v, why %q", a, p.adopt.why)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package clarifai
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -303,9 +304,72 @@ func (u *uploader) adoptGiven(ctx context.Context, dups []foreignDup) ([]*entry,
 	return adopted, nil
 }
 
+// IsNew reports whether it is new to the job's checkpoint (not resumed, no
+// sync, or ActionAdd without a PriorID): the items whose input ID the sink
+// looks up in SinkConfig.Existing.
+func IsNew(it *pipeline.Item) bool { return isNew(it) }
+
+// ReadInputs reads the app's inputs of ids (at most 128) with one
+// ListInputs, as the sink reads back the inputs it adopts, and returns them
+// by ID; an ID the app does not hold is missing from the map. It changes
+// nothing on the server.
+func ReadInputs(ctx context.Context, c *client.Client, ids []string) (map[string]*pb.Input, error) {
+	if c == nil {
+		return nil, errors.New("clarifai: ReadInputs needs a client")
+	}
+	held, apiErr, stop := readBack(ctx, c, "read back existing inputs", ids)
+	switch {
+	case stop != nil:
+		return nil, stop
+	case apiErr != nil:
+		return nil, apiErr
+	}
+	return held, nil
+}
+
+// Adoption says what the sink does with a new item (IsNew) whose input ID
+// the app holds (SinkConfig.Existing), given that input as read back
+// (ReadInputs), by inputDiffs. changed == 0: the input is adopted as it is
+// (nothing is sent but the item's region annotations, again). changed has
+// FieldContent: its content differs, a conflict (the item fails wrapping
+// pipeline.ErrContentChanged). Otherwise changed are the groups the sink
+// updates in place (FieldRegions added when the item has regions). diffs
+// says what differs, one phrase each, for people. It is pure.
+func Adoption(server *pb.Input, it *pipeline.Item) (changed pipeline.Fields, diffs []string) {
+	ds := inputDiffs(server, it)
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	changed = diffFields(ds)
+	if !changed.Has(pipeline.FieldContent) && len(it.Regions) > 0 {
+		changed = changed.With(pipeline.FieldRegions)
+	}
+	diffs = make([]string, len(ds))
+	for i, d := range ds {
+		diffs[i] = d.text
+	}
+	return changed, diffs
+}
+
+// AdoptAsUpdate makes it, a new item whose input the app holds as server
+// with the groups changed differing (Adoption, neither 0 nor with
+// FieldContent), an update of those groups, as the sink does before it
+// hands the item to its update stage: Sync.Action ActionUpdate, PriorID the
+// input's ID, PriorDatasets the datasets the server lists it in, Adopted
+// set. What the checkpoint's Lookup put in it.Sync (its digests) is kept.
+func AdoptAsUpdate(it *pipeline.Item, server *pb.Input, changed pipeline.Fields) {
+	sy := it.Sync
+	if sy == nil {
+		sy = &pipeline.Sync{}
+		it.Sync = sy
+	}
+	sy.Action, sy.PriorID, sy.Changed = pipeline.ActionUpdate, server.GetId(), changed
+	sy.PriorDatasets, sy.Adopted = server.GetDatasetIds(), true
+}
+
 // existing takes out of pending the new items (isNew) whose input ID the
 // app already holds (SinkConfig.Existing), reads those inputs back (one
-// ListInputs) and decides for each, by inputDiffs: equal, it is handed on
+// ListInputs) and decides for each, by Adoption: equal, it is handed on
 // as a resumed item (annotations posted again, processing verified); only
 // labels, metadata, geo or datasets differ, it becomes an ActionUpdate of
 // them (and of its regions, if it has any) and goes to the update stage;
@@ -349,10 +413,9 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 		case in == nil:
 			post = append(post, e)
 		default:
-			ds := inputDiffs(in, e.it)
-			fs := diffFields(ds)
+			fs, texts := Adoption(in, e.it)
 			switch {
-			case len(ds) == 0:
+			case fs == 0:
 				if e.it.Sync != nil {
 					e.it.Sync.Adopted = true
 				}
@@ -362,23 +425,11 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 				}
 				equal = append(equal, acceptance{t: t, resumed: true, verify: u.cfg.verifying()})
 			case fs.Has(pipeline.FieldContent):
-				texts := make([]string, len(ds))
-				for i, d := range ds {
-					texts[i] = d.text
-				}
 				err = u.rep.failItem(ctx, e.it, syncStage, 0, 0, 0, pipeline.Errorf(e.it.Prov, "",
 					"input %s is already on the server with other content (%s): %w", e.in.Id, strings.Join(texts, "; "),
 					pipeline.ErrContentChanged))
 			default:
-				var d pipeline.Digests
-				if e.it.Sync != nil {
-					d = e.it.Sync.Digests
-				}
-				if len(e.it.Regions) > 0 {
-					fs = fs.With(pipeline.FieldRegions)
-				}
-				e.it.Sync = &pipeline.Sync{Digests: d, Action: pipeline.ActionUpdate, PriorID: e.in.Id, Changed: fs,
-					PriorDatasets: in.GetDatasetIds(), Adopted: true}
+				AdoptAsUpdate(e.it, in, fs)
 				err = pipeline.Send(ctx, u.update, e.it)
 			}
 		}

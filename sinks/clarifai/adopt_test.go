@@ -76,3 +76,41 @@ func TestInputDiff(t *testing.T) {
 		})
 	}
 }
+
+// TestAdoption: what the sink does with a new item whose input the app
+// holds: adopt it as it is, update the groups that differ (and its regions,
+// posted again), or fail it as a conflict when the content differs.
+func TestAdoption(t *testing.T) {
+	stored := &pb.Input{Id: "m-1", Data: &pb.Data{Image: &pb.Image{Url: "https://x/cat.jpg"},
+		Concepts: []*pb.Concept{{Id: "cat", Value: 1}}}}
+	item := func(url, concept string, regions int) *pipeline.Item {
+		return &pipeline.Item{ID: "m-1", Kind: pipeline.KindImage, URL: url, Concepts: []pipeline.Concept{pipeline.Positive(concept)},
+			Regions: make([]pipeline.Region, regions)}
+	}
+	fields := func(fs ...pipeline.Field) pipeline.Fields {
+		var out pipeline.Fields
+		for _, f := range fs {
+			out = out.With(f)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		it    *pipeline.Item
+		want  pipeline.Fields
+		diffs int
+	}{
+		{"equal", item("https://x/cat.jpg", "cat", 0), 0, 0},
+		{"equal with regions", item("https://x/cat.jpg", "cat", 2), 0, 0},
+		{"label", item("https://x/cat.jpg", "dog", 0), fields(pipeline.FieldConcepts), 1},
+		{"label with regions", item("https://x/cat.jpg", "dog", 2), fields(pipeline.FieldConcepts, pipeline.FieldRegions), 1},
+		{"content", item("https://x/dog.jpg", "dog", 2), fields(pipeline.FieldContent, pipeline.FieldConcepts), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, diffs := Adoption(stored, tc.it)
+			if got != tc.want || len(diffs) != tc.diffs {
+				t.Errorf("Adoption = %v %q, want %v and %d differences", got, diffs, tc.want, tc.diffs)
+			}
+		})
+	}
+}

@@ -26,8 +26,11 @@ run with the same job file and flags would, and says what that run would do:
 the items to add, to update in place (by field: concepts, metadata, geo,
 datasets, regions), to replace (--replace-content), the conflicts (content
 changed under a given input ID), the inputs to delete (with --delete) and
-the items unchanged; the calls by kind and about how long they take at the
-job's rate limit; and a few examples of each kind, old -> new. The old
+the items unchanged; with --adopt, the new items whose input the app
+already holds (listed and read back as a run does, when the target can be
+reached): adopted as they are, adopted and updated, or conflicts; the
+calls by kind and about how long they take at the job's rate limit; and a
+few examples of each kind, old -> new. The old
 values are read from the app when the target can be reached (target
 embedded, or a PAT), otherwise a change shows as "changed (digest)".
 
@@ -37,6 +40,7 @@ configs.Plan for its fields). Exit code 0 once the plan is made, whatever
 it finds; 2 for a bad configuration; 1 when the sources cannot be read.`,
 		Example: `  ingest plan --config job.yaml
   ingest plan --config job.yaml --delete --max-delete 5%
+  ingest plan --config job.yaml --adopt --json
   ingest plan --target embedded --dir ./photos --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.plan(cmd, &jf, asJSON, allowChange) },
@@ -78,6 +82,18 @@ func printPlan(w io.Writer, p *configs.Plan) {
 		fmt.Fprintln(w, "  (no checkpoint yet: every item is new)")
 	}
 	fmt.Fprintf(w, "  to add         %d\n", p.Add)
+	if a := p.Adopt; a != nil {
+		switch {
+		case !a.Planned:
+			fmt.Fprintf(w, "  to adopt       not planned: %s (the new items count as to add; a run adopts what it finds)\n", a.Reason)
+		default:
+			fmt.Fprintf(w, "  to adopt       %d of the app's %d inputs: %d as they are, %d with updates%s, %d conflicts (other content under the ID)\n",
+				a.Total(), a.AppInputs, a.AsIs, a.Update, byField(a.UpdateFields), a.Conflicts)
+			if a.Unread > 0 {
+				fmt.Fprintf(w, "                 %d not read back: %s\n", a.Unread, a.Reason)
+			}
+		}
+	}
 	fmt.Fprintf(w, "  to update      %d%s\n", p.Update, byField(p.UpdateFields))
 	fmt.Fprintf(w, "  to replace     %d\n", p.Replace)
 	fmt.Fprintf(w, "  conflicts      %d\n", p.Conflicts)
@@ -115,7 +131,7 @@ func printPlan(w io.Writer, p *configs.Plan) {
 		{"PostInputs", c.PostInputs}, {"PatchInputs", c.PatchInputs}, {"GetInput", c.GetInput},
 		{"PostDatasetInputs", c.PostDatasetInputs}, {"DeleteDatasetInputs", c.DeleteDatasetInputs},
 		{"PostAnnotations", c.PostAnnotations}, {"ListAnnotations", c.ListAnnotations}, {"DeleteAnnotations", c.DeleteAnnotations},
-		{"DeleteInputs", c.DeleteInputs}, {"verification", c.Verify},
+		{"DeleteInputs", c.DeleteInputs}, {"StreamInputs", c.StreamInputs}, {"ListInputs", c.ListInputs}, {"verification", c.Verify},
 	} {
 		if k.n > 0 {
 			kinds = append(kinds, fmt.Sprintf("%d %s", k.n, k.name))

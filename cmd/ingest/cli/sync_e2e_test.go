@@ -198,3 +198,48 @@ func TestSyncAdoptWithALostCheckpoint(t *testing.T) {
 		t.Errorf("after adopting, an edited label is not updated:\n%s", res)
 	}
 }
+
+// TestSyncPlanAdoptAgreesWithTheRun: with the state directory lost and one
+// label edited, plan --adopt reads the app's inputs back and says what run
+// --adopt then does: the others adopted as they are, the edited one
+// adopted and updated, nothing to add and nothing posted. The plan itself
+// changes nothing in the app.
+func TestSyncPlanAdoptAgreesWithTheRun(t *testing.T) {
+	f := newFixture(t, emulator.Options{})
+	j := newSyncJob(t)
+	mustRun(t, cli.ExitOK, f, nil, j.args("run")...)
+	j.state = filepath.Join(t.TempDir(), "fresh")
+	writeFile(t, j.manifest, "id,url,concepts\n"+
+		"cat-1,https://example.com/cat.jpg,lion\n"+
+		"dog-1,https://example.com/dog.jpg,dog\n")
+
+	before := f.srv.Calls()
+	p := j.plan(t, f, "--adopt")
+	for _, m := range []string{"PostInputs", "PatchInputs", "DeleteInputs", "PostAnnotations", "PostDatasetInputs"} {
+		if n := f.srv.Calls()[m] - before[m]; n != 0 {
+			t.Errorf("the plan made %d %s calls", n, m)
+		}
+	}
+	a := p.Adopt
+	if a == nil || !a.Planned || a.AppInputs != 5 || a.AsIs != 4 || a.Update != 1 || a.UpdateFields["concepts"] != 1 || a.Conflicts != 0 {
+		t.Fatalf("plan --adopt: %+v", a)
+	}
+	if p.Add != 0 || p.Calls.PostInputs != 0 || p.Calls.PatchInputs != 1 || p.Calls.ListInputs == 0 {
+		t.Errorf("plan --adopt: %+v", p)
+	}
+	res := mustRun(t, cli.ExitOK, f, nil, "plan", "--csv", j.manifest, "--dir", j.dir, "--state-dir", j.state, "--adopt")
+	if !strings.Contains(res.stdout, "to adopt       5 of the app's 5 inputs: 4 as they are, 1 with updates (concepts 1), 0 conflicts") {
+		t.Errorf("plan --adopt:\n%s", res)
+	}
+
+	posts := f.srv.Calls()["PostInputs"]
+	res = mustRun(t, cli.ExitOK, f, nil, j.args("run", "--adopt")...)
+	if n := f.srv.Calls()["PostInputs"] - posts; n != 0 {
+		t.Errorf("%d PostInputs calls, the plan said none", n)
+	}
+	if s := summary(t, res.stdout); int64(s["adopted"]) != a.AsIs || s["uploaded"] != 0 || s["failed"] != 0 ||
+		!strings.Contains(res.stdout, "updated        1") {
+		t.Errorf("run --adopt does not agree with the plan (%+v):\n%s", a, res)
+	}
+	checkConcepts(t, "cat-1", storedByID(t, f)["cat-1"].Input.GetData().GetConcepts(), concept{id: "lion", value: 1})
+}
