@@ -155,13 +155,20 @@ func printPlan(w io.Writer, p *configs.Plan) {
 		return
 	}
 	fmt.Fprintln(w, "Examples:")
+	// The kinds' column is as wide as the longest shown, at least 8
+	// ("conflict"), so that the lines of each example line up.
+	width := 8
 	for _, ex := range p.Examples {
-		fmt.Fprintf(w, "  %-8s %s\n", ex.Kind, exampleHead(ex))
+		width = max(width, len(ex.Kind))
+	}
+	indent := strings.Repeat(" ", width+3)
+	for _, ex := range p.Examples {
+		fmt.Fprintf(w, "  %-*s %s\n", width, ex.Kind, exampleHead(ex))
 		for _, ch := range ex.Changes {
-			fmt.Fprintf(w, "           %s: %s -> %s\n", ch.Field, ch.Old, ch.New)
+			fmt.Fprintf(w, "%s%s: %s -> %s\n", indent, ch.Field, ch.Old, ch.New)
 		}
 		if ex.Note != "" {
-			fmt.Fprintf(w, "           (%s)\n", ex.Note)
+			fmt.Fprintf(w, "%s(%s)\n", indent, ex.Note)
 		}
 	}
 	if strings.HasPrefix(p.OldValues, "digest") {
