@@ -51,6 +51,52 @@ func ExampleJob_Run() {
 	// Output: read 2, uploaded 2, failed 0; the emulator holds 2 inputs
 }
 
+// A rerun after the sources changed: Plan says what a run would change,
+// changing nothing; Run then updates the edited item in place and, with
+// Sync.Delete, deletes the input of the item that left.
+func ExampleJob_Plan() {
+	tmp, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(tmp)
+	manifest := filepath.Join(tmp, "labels.csv")
+	_ = os.WriteFile(manifest, []byte("id,url,concepts\n"+
+		"cat-1,https://example.com/cat.jpg,cat\n"+
+		"dog-1,https://example.com/dog.jpg,dog\n"), 0o644)
+	job := &configs.Job{
+		Name:     "example",
+		Target:   configs.TargetEmbedded,
+		Embedded: configs.Embedded{StateDir: filepath.Join(tmp, "emulator")},
+		State:    configs.State{Dir: filepath.Join(tmp, "state")},
+	}
+	src, _ := configs.Parse([]byte("sources: [{csv: {path: " + manifest + "}}]"))
+	job.Sources = src.Sources
+	ctx := context.Background()
+	if _, err := job.Run(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// A label fixed, a row removed.
+	_ = os.WriteFile(manifest, []byte("id,url,concepts\ncat-1,https://example.com/cat.jpg,lion\n"), 0o644)
+	job.Sync.Delete = true
+	plan, err := job.Plan(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("plan: add %d, update %d (concepts %d), delete %d\n",
+		plan.Add, plan.Update, plan.UpdateFields["concepts"], plan.Delete.Inputs)
+	rep, err := job.Run(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("run: updated %d, deleted %d; the emulator holds %d input\n",
+		rep.Stats.Updated, rep.Stats.Deleted, rep.Emulator.Inputs)
+	// Output:
+	// plan: add 0, update 1 (concepts 1), delete 1
+	// run: updated 1, deleted 1; the emulator holds 1 input
+}
+
 // A job file that names a custom transform (`custom: shout`): WithTransform
 // gives the func for that name. The func runs where the job file lists it.
 func ExampleWithTransform() {
