@@ -372,7 +372,6 @@ func (w *updater) patchCall(ctx context.Context, action string, es []patchEntry)
 		req := &pb.PatchInputsRequest{Action: action, Inputs: make([]*pb.Input, len(es))}
 		for i, e := range es {
 			req.Inputs[i] = e.in
-			e.j.calls++
 		}
 		var n int
 		resp, err := w.upd.PatchInputs(ctx, req, client.Attempts(&n), client.InputStatuses())
@@ -380,7 +379,7 @@ func (w *updater) patchCall(ctx context.Context, action string, es []patchEntry)
 			return ctx.Err()
 		}
 		for _, e := range es {
-			e.j.calls += max(n, 1) - 1
+			e.j.calls += max(n, 1)
 		}
 		if len(es) > 1 && len(resp.GetInputs()) == 0 && client.IsRequestRefused(err) {
 			h := len(es) / 2
