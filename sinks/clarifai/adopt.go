@@ -390,14 +390,7 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 	if len(found) == 0 {
 		return pending, nil
 	}
-	ids := make([]string, 0, len(found))
-	seen := make(map[string]bool, len(found))
-	for _, e := range found {
-		if !seen[e.in.Id] {
-			seen[e.in.Id] = true
-			ids = append(ids, e.in.Id)
-		}
-	}
+	ids := distinctIDs(found, func(e *entry) string { return e.in.Id })
 	held, apiErr, stop := readBack(ctx, u.lister, "read back existing inputs", ids)
 	if stop != nil {
 		return nil, stop
