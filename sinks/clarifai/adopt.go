@@ -31,7 +31,18 @@ import (
 // (adoptGiven first checks the IntentLog's digest, see intent.go). It is
 // pure: it calls nothing and changes neither argument.
 func inputDiff(server *pb.Input, it *pipeline.Item) []string {
-	ds := inputDiffs(server, it)
+	return diffTexts(inputDiffs(server, it))
+}
+
+// fieldDiff is one difference inputDiffs found: the field group it is in
+// (FieldContent for the kind, URLs and text) and the phrase for people.
+type fieldDiff struct {
+	field pipeline.Field
+	text  string
+}
+
+// diffTexts returns the phrases of ds; nil when there are none.
+func diffTexts(ds []fieldDiff) []string {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -40,13 +51,6 @@ func inputDiff(server *pb.Input, it *pipeline.Item) []string {
 		out[i] = d.text
 	}
 	return out
-}
-
-// fieldDiff is one difference inputDiffs found: the field group it is in
-// (FieldContent for the kind, URLs and text) and the phrase for people.
-type fieldDiff struct {
-	field pipeline.Field
-	text  string
 }
 
 // diffFields returns the groups of ds.
@@ -344,11 +348,7 @@ func Adoption(server *pb.Input, it *pipeline.Item) (changed pipeline.Fields, dif
 	if !changed.Has(pipeline.FieldContent) && len(it.Regions) > 0 {
 		changed = changed.With(pipeline.FieldRegions)
 	}
-	diffs = make([]string, len(ds))
-	for i, d := range ds {
-		diffs[i] = d.text
-	}
-	return changed, diffs
+	return changed, diffTexts(ds)
 }
 
 // AdoptAsUpdate makes it, a new item whose input the app holds as server
@@ -390,14 +390,7 @@ func (u *uploader) existing(ctx context.Context, pending []*entry) ([]*entry, er
 	if len(found) == 0 {
 		return pending, nil
 	}
-	ids := make([]string, 0, len(found))
-	seen := make(map[string]bool, len(found))
-	for _, e := range found {
-		if !seen[e.in.Id] {
-			seen[e.in.Id] = true
-			ids = append(ids, e.in.Id)
-		}
-	}
+	ids := distinctIDs(found, func(e *entry) string { return e.in.Id })
 	held, apiErr, stop := readBack(ctx, u.lister, "read back existing inputs", ids)
 	if stop != nil {
 		return nil, stop

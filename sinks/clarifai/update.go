@@ -326,7 +326,7 @@ func (w *updater) readBack(ctx context.Context, jobs []*upJob) (map[string]*pb.I
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	ids := distinctIDs(jobs)
+	ids := distinctIDs(jobs, jobInput)
 	var n int
 	held, apiErr, stop := readBack(ctx, w.api, "update: read back inputs", ids, client.Attempts(&n))
 	w.count(jobs, n)
@@ -372,7 +372,6 @@ func (w *updater) patchCall(ctx context.Context, action string, es []patchEntry)
 		req := &pb.PatchInputsRequest{Action: action, Inputs: make([]*pb.Input, len(es))}
 		for i, e := range es {
 			req.Inputs[i] = e.in
-			e.j.calls++
 		}
 		var n int
 		resp, err := w.upd.PatchInputs(ctx, req, client.Attempts(&n), client.InputStatuses())
@@ -380,7 +379,7 @@ func (w *updater) patchCall(ctx context.Context, action string, es []patchEntry)
 			return ctx.Err()
 		}
 		for _, e := range es {
-			e.j.calls += max(n, 1) - 1
+			e.j.calls += max(n, 1)
 		}
 		if len(es) > 1 && len(resp.GetInputs()) == 0 && client.IsRequestRefused(err) {
 			h := len(es) / 2
@@ -455,18 +454,22 @@ func statusByID(ins []*pb.Input) map[string]*st.Status {
 	return out
 }
 
-// distinctIDs returns the input IDs of jobs, each once, in order.
-func distinctIDs(jobs []*upJob) []string {
-	seen := make(map[string]bool, len(jobs))
+// distinctIDs returns the IDs id gives for xs, each once, in order; an
+// empty one (no input to name) is left out.
+func distinctIDs[T any](xs []T, id func(T) string) []string {
+	seen := make(map[string]bool, len(xs))
 	var ids []string
-	for _, j := range jobs {
-		if !seen[j.it.ID] {
-			seen[j.it.ID] = true
-			ids = append(ids, j.it.ID)
+	for _, x := range xs {
+		if k := id(x); k != "" && !seen[k] {
+			seen[k] = true
+			ids = append(ids, k)
 		}
 	}
 	return ids
 }
+
+// jobInput is the input ID of j.
+func jobInput(j *upJob) string { return j.it.ID }
 
 // moveDatasets adds each item's input to the datasets it joined
 // (PostDatasetInputs) and takes it out of those it left
@@ -514,7 +517,7 @@ func (w *updater) joinDataset(ctx context.Context, d string, jobs []*upJob) erro
 	if len(jobs) == 0 {
 		return nil
 	}
-	ids := distinctIDs(jobs)
+	ids := distinctIDs(jobs, jobInput)
 	req := &pb.PostDatasetInputsRequest{DatasetId: d, DatasetInputs: make([]*pb.DatasetInput, len(ids))}
 	for i, id := range ids {
 		req.DatasetInputs[i] = &pb.DatasetInput{Input: &pb.Input{Id: id}}
@@ -558,7 +561,7 @@ func (w *updater) leaveDataset(ctx context.Context, d string, jobs []*upJob) err
 		return nil
 	}
 	var n int
-	_, err := w.upd.DeleteDatasetInputs(ctx, &pb.DeleteDatasetInputsRequest{DatasetId: d, InputIds: distinctIDs(jobs)}, client.Attempts(&n))
+	_, err := w.upd.DeleteDatasetInputs(ctx, &pb.DeleteDatasetInputsRequest{DatasetId: d, InputIds: distinctIDs(jobs, jobInput)}, client.Attempts(&n))
 	w.count(jobs, n)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -742,7 +745,7 @@ type staleAnn struct {
 // inputs, pages of 1000) and returns those this tool made that are not in
 // want.
 func (w *updater) staleAnnotations(ctx context.Context, jobs []*upJob, want map[*upJob]map[string]bool) ([]staleAnn, error) {
-	ids := distinctIDs(jobs)
+	ids := distinctIDs(jobs, jobInput)
 	byInput := map[string][]*pb.Annotation{}
 	const perPage = maxPerPage
 	for page := uint32(1); ; page++ {
@@ -874,17 +877,8 @@ func (w *updater) deleteAnnotations(ctx context.Context, stale []staleAnn) error
 // posts the item. An item whose input does not go fails at stage
 // "replace"; so does every item of a DeleteInputs call that failed.
 func (w *updater) replace(ctx context.Context, items []*pipeline.Item) error {
-	ids := make([]string, 0, len(items))
-	seen := map[string]bool{}
-	for _, it := range items {
-		if it.Sync.PriorID == "" {
-			continue // nothing to delete: posted at once
-		}
-		if !seen[it.Sync.PriorID] {
-			seen[it.Sync.PriorID] = true
-			ids = append(ids, it.Sync.PriorID)
-		}
-	}
+	// An item without a PriorID has nothing to delete: it is posted at once.
+	ids := distinctIDs(items, func(it *pipeline.Item) string { return it.Sync.PriorID })
 	err := deleteIDs(ctx, w.api, ids)
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -54,6 +54,7 @@ type Client struct {
 	conn     *grpc.ClientConn
 	api      pb.V2Client
 	budget   *Budget
+	policy   retryPolicy // of the ordinary calls, from cfg
 	closed   atomic.Bool
 }
 
@@ -87,6 +88,8 @@ func New(cfg Config) (*Client, error) {
 	cfg.PAT = ""
 	return &Client{
 		cfg: cfg, ep: ep, conn: conn, api: pb.NewV2Client(conn), budget: NewBudget(cfg.RateLimit),
+		policy: retryPolicy{maxAttempts: cfg.MaxAttempts, maxElapsed: time.Duration(cfg.MaxElapsed), callTimeout: cfg.CallTimeout,
+			minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff},
 		withAuth: func(ctx context.Context) context.Context { return metadata.NewOutgoingContext(ctx, md) },
 	}, nil
 }
@@ -121,7 +124,7 @@ type CallOption func(*callSettings)
 type callSettings struct {
 	attempts *int
 	codec    encoding.CodecV2 // nil: gRPC's default (proto)
-	policy   *retryPolicy     // nil: the Config's
+	policy   *retryPolicy     // nil: the Client's, from its Config
 }
 
 // retryPolicy bounds the attempts of one call. Ordinary calls use the
@@ -180,8 +183,7 @@ func invoke[Req proto.Message, Resp response](ctx context.Context, c *Client, me
 	}
 	pol := set.policy
 	if pol == nil {
-		pol = &retryPolicy{maxAttempts: c.cfg.MaxAttempts, maxElapsed: time.Duration(c.cfg.MaxElapsed), callTimeout: c.cfg.CallTimeout,
-			minBackoff: c.cfg.MinBackoff, maxBackoff: c.cfg.MaxBackoff}
+		pol = &c.policy
 	}
 	bo := NewBackoff(pol.minBackoff, pol.maxBackoff, pol.maxElapsed)
 	for attempt := 1; ; attempt++ {

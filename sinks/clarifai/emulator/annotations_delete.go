@@ -46,10 +46,7 @@ func (v *service) DeleteAnnotations(ctx context.Context, req *pb.DeleteAnnotatio
 		}
 	} else {
 		for id := range inputs {
-			for _, r := range append([]*annRec(nil), a.annsByInp[id]...) {
-				a.removeAnn(r)
-				deleted++
-			}
+			deleted += a.deleteAnnsOf(id)
 		}
 	}
 	a.unlock()

@@ -123,26 +123,12 @@ func (v *service) ListDatasetInputs(ctx context.Context, req *pb.ListDatasetInpu
 		return &pb.MultiDatasetInputResponse{Status: st}, nil
 	}
 	now := s.nowNano()
-	var snaps []inputSnap
 	a.lock()
 	if _, ok := a.datasets[req.DatasetId]; !ok {
 		a.unlock()
 		return &pb.MultiDatasetInputResponse{Status: datasetMissing(req.DatasetId)}, nil
 	}
-	skip := offset
-	for _, r := range a.order {
-		if len(snaps) == limit {
-			break
-		}
-		if r.deleted || !r.inDataset(req.DatasetId) {
-			continue
-		}
-		if skip > 0 {
-			skip--
-			continue
-		}
-		snaps = append(snaps, snapInput(r, now))
-	}
+	snaps := a.pageOrder(func(r *inputRec) bool { return !r.deleted && r.inDataset(req.DatasetId) }, offset, limit, now)
 	a.unlock()
 	resp := &pb.MultiDatasetInputResponse{Status: okStatus(), DatasetInputs: make([]*pb.DatasetInput, len(snaps))}
 	for i, sn := range snaps {

@@ -279,6 +279,29 @@ func pageOf[T any](s []T, offset, limit int) []T {
 	return s[offset:min(len(s), offset+limit)]
 }
 
+// pageOrder returns the snapshots of the inputs in a.order (creation order)
+// that match, after skipping offset of them, at most limit. It costs
+// O(offset + page) plus the inputs that do not match. The caller holds the
+// lock.
+func (a *app) pageOrder(match func(*inputRec) bool, offset, limit int, now int64) []inputSnap {
+	var snaps []inputSnap
+	skip := offset
+	for _, r := range a.order {
+		if len(snaps) == limit {
+			break
+		}
+		if !match(r) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		snaps = append(snaps, snapInput(r, now))
+	}
+	return snaps
+}
+
 // ListInputs lists inputs in creation order. With ids it costs O(ids);
 // without, O(offset + page), plus deleted inputs not yet compacted.
 func (v *service) ListInputs(ctx context.Context, req *pb.ListInputsRequest) (*pb.MultiInputResponse, error) {
@@ -311,20 +334,7 @@ func (v *service) ListInputs(ctx context.Context, req *pb.ListInputsRequest) (*p
 			snaps = append(snaps, snapInput(r, now))
 		}
 	} else {
-		skip := offset
-		for _, r := range a.order {
-			if len(snaps) == limit {
-				break
-			}
-			if !match(r) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			snaps = append(snaps, snapInput(r, now))
-		}
+		snaps = a.pageOrder(match, offset, limit, now)
 	}
 	a.unlock()
 

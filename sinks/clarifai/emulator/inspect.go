@@ -59,13 +59,10 @@ func (si StoredInput) MarshalJSON() ([]byte, error) {
 // the app does not exist. It copies the app's inputs under its lock, so it
 // is O(inputs) and meant for tests and tools, not hot paths.
 func (s *Server) Inputs(userID, appID string) []StoredInput {
-	a := s.app(userID, appID, false)
+	a, now := s.current(userID, appID)
 	if a == nil {
 		return nil
 	}
-	now := s.nowNano()
-	s.advanceExtractions(a, now)
-	s.reapDeletes(a, now)
 	a.lock()
 	snaps := make([]inputSnap, 0, len(a.inputs))
 	for _, r := range a.order {

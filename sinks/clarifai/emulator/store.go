@@ -328,15 +328,23 @@ func (a *app) deleteInput(id string, now int64) bool {
 			a.nSuccess--
 		}
 	}
-	for _, an := range a.annsByInp[id] {
-		a.deleteAnn(an)
-	}
-	delete(a.annsByInp, id)
+	a.deleteAnnsOf(id)
 	if a.dead > 1024 && a.dead > len(a.order)/2 {
 		a.order = compact(a.order, func(r *inputRec) bool { return r.deleted })
 		a.dead = 0
 	}
 	return true
+}
+
+// deleteAnnsOf deletes every annotation of input id and returns how many;
+// the caller holds the lock.
+func (a *app) deleteAnnsOf(id string) int {
+	rs := a.annsByInp[id]
+	for _, an := range rs {
+		a.deleteAnn(an)
+	}
+	delete(a.annsByInp, id)
+	return len(rs)
 }
 
 // deleteAnn removes one annotation; the caller holds the lock and removes it
