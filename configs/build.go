@@ -59,10 +59,11 @@ func (j *Job) datasets(own []string) []string {
 }
 
 // buildSources turns the job's source entries into pipeline sources, each
-// streaming only the job's shard. cloud builds the source of a cloud entry
-// (it needs the run's client); it may return nil to leave the entry out.
-// Errors name the entry by its index and are ConfigErrors.
-func (j *Job) buildSources(log *zap.Logger, cloud func(*CloudSource) (pipeline.Source, error)) ([]pipeline.Source, error) {
+// streaming only the job's shard, followed by extra (the sources given with
+// WithSource), sharded as they are. cloud builds the source of a cloud
+// entry (it needs the run's client); it may return nil to leave the entry
+// out. Errors name the entry by its index and are ConfigErrors.
+func (j *Job) buildSources(log *zap.Logger, extra []pipeline.Source, cloud func(*CloudSource) (pipeline.Source, error)) ([]pipeline.Source, error) {
 	shard, err := j.shard()
 	if err != nil {
 		return nil, err
@@ -89,6 +90,9 @@ func (j *Job) buildSources(log *zap.Logger, cloud func(*CloudSource) (pipeline.S
 		if err != nil {
 			return nil, &ConfigError{fmt.Errorf("sources[%d] (%s): %w", i, spec.Kind(), err)}
 		}
+		out = append(out, pipeline.Sharded(src, shard))
+	}
+	for _, src := range extra {
 		out = append(out, pipeline.Sharded(src, shard))
 	}
 	return out, nil

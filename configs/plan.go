@@ -202,14 +202,11 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		return nil, err
 	}
 	plan := &Plan{Job: j.Name, Target: j.Target, UpdateFields: map[string]int64{}, Examples: []PlanExample{}, RateLimit: j.ShardRate()}
-	sources, err := j.buildSources(o.log, func(*CloudSource) (pipeline.Source, error) {
+	sources, err := j.buildSources(o.log, o.sources, func(*CloudSource) (pipeline.Source, error) {
 		plan.CloudSources++
 		return nil, nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if sources, err = j.withExtraSources(sources, o.sources); err != nil {
 		return nil, err
 	}
 	if len(sources) == 0 {

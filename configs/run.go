@@ -219,13 +219,9 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	// The target is dialed after the local checks below, but cloud sources
 	// are built now: they get the client when they start streaming.
 	var tgt *target
-	sources, err := j.buildSources(log, func(c *CloudSource) (pipeline.Source, error) {
+	sources, err := j.buildSources(log, o.sources, func(c *CloudSource) (pipeline.Source, error) {
 		return j.cloudSource(c, o.getenv, func() cloudjob.API { return tgt.client }, o.restart, log)
 	})
-	if err != nil {
-		return nil, err
-	}
-	sources, err = j.withExtraSources(sources, o.sources)
 	if err != nil {
 		return nil, err
 	}
@@ -390,14 +386,11 @@ func (j *Job) DryRun(ctx context.Context, opts ...RunOption) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{}
-	sources, err := j.buildSources(o.log, func(*CloudSource) (pipeline.Source, error) {
+	sources, err := j.buildSources(o.log, o.sources, func(*CloudSource) (pipeline.Source, error) {
 		rep.SkippedCloud++
 		return nil, nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if sources, err = j.withExtraSources(sources, o.sources); err != nil {
 		return nil, err
 	}
 	ts, cids, err := j.buildTransforms(reg, o.extra, o.log)
@@ -416,18 +409,6 @@ func (j *Job) DryRun(ctx context.Context, opts ...RunOption) (*Report, error) {
 	rep.Plan = dry.Plan()
 	rep.ConceptIDs = cids.Mapping()
 	return rep, err
-}
-
-// withExtraSources appends the sources given to Run, sharded as the job's.
-func (j *Job) withExtraSources(sources, extra []pipeline.Source) ([]pipeline.Source, error) {
-	shard, err := j.shard()
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range extra {
-		sources = append(sources, pipeline.Sharded(s, shard))
-	}
-	return sources, nil
 }
 
 // cloudIngestions returns the ingestions behind the cloud sources.
