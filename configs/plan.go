@@ -227,8 +227,7 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 	if cp != nil {
 		defer cp.Close()
 		plan.Checkpoint = j.State.Dir
-		st := cp.Stats()
-		held = st.Accepted + st.Done
+		held = heldInputs(cp)
 		look = readOnlyCheckpoint{cp}
 	}
 	ps := newPlanSink(j.Upload.Batch.MaxItems)

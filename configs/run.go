@@ -253,8 +253,7 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 		if j.Sync.Delete {
 			// The base of a percentage cap: what the job held before this
 			// run changed anything.
-			st := c.Stats()
-			held = st.Accepted + st.Done
+			held = heldInputs(c)
 		}
 		// The sink records which bytes it sends under given IDs before
 		// each request, so that a rerun after a crash can tell its own
