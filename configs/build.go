@@ -182,16 +182,11 @@ func (j *Job) cloudSource(c *CloudSource, getenv func(string) string, api func()
 // including those a Go transform adds, gets its concept ID; it is returned
 // too, for its label -> ID mapping.
 func (j *Job) buildTransforms(reg *transforms.Registry, extra []pipeline.Transform, log *zap.Logger) ([]pipeline.Transform, *transforms.ConceptIDs, error) {
-	specs := j.Transforms
-	annotations := []transforms.Spec(nil)
-	if !slices.ContainsFunc(specs, func(s transforms.Spec) bool { return s.Annotations != nil }) {
-		annotations = []transforms.Spec{{Annotations: &transforms.AnnotationsConfig{}}}
-	}
-	listed, err := transforms.Build(specs, reg, transforms.WithLogger(log))
+	listed, err := transforms.Build(j.Transforms, reg, transforms.WithLogger(log))
 	if err != nil {
 		return nil, nil, &ConfigError{err}
 	}
-	last, err := transforms.Build(annotations, reg, transforms.WithLogger(log))
+	last, err := transforms.Build(j.addedAnnotations(), reg, transforms.WithLogger(log))
 	if err != nil {
 		return nil, nil, &ConfigError{err}
 	}
@@ -200,6 +195,16 @@ func (j *Job) buildTransforms(reg *transforms.Registry, extra []pipeline.Transfo
 		return nil, nil, &ConfigError{err}
 	}
 	return slices.Concat([]pipeline.Transform{media.Detector()}, listed, extra, last, []pipeline.Transform{cids}), cids, nil
+}
+
+// addedAnnotations is the annotations transform a run adds after the job's
+// list when the list has none (with its defaults), else nil. DigestSalt
+// covers it as part of the list.
+func (j *Job) addedAnnotations() []transforms.Spec {
+	if slices.ContainsFunc(j.Transforms, func(s transforms.Spec) bool { return s.Annotations != nil }) {
+		return nil
+	}
+	return []transforms.Spec{{Annotations: &transforms.AnnotationsConfig{}}}
 }
 
 // sinkConfig is the sink's config for the job: the upload section's sink
