@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -342,14 +341,7 @@ type Connection struct{ t *target }
 // job must have its defaults (WithDefaults); Connect does not validate it
 // beyond what the client checks (see ValidateTarget). Close the connection.
 func (j *Job) Connect(opts ...RunOption) (*Connection, error) {
-	o := &runOptions{log: zap.NewNop(), out: io.Discard}
-	for _, opt := range opts {
-		opt(o)
-	}
-	if o.counters == nil {
-		o.counters = pipeline.NewCounters()
-	}
-	t, err := j.openTarget(o)
+	t, err := j.openTarget(newRunOptions(opts))
 	if err != nil {
 		return nil, err
 	}

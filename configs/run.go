@@ -162,8 +162,9 @@ func WithNewClient(f func(client.Config) (*client.Client, error)) RunOption {
 	return func(o *runOptions) { o.newClient = f }
 }
 
-// prepare applies the defaults to j, validates it, and collects opts.
-func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.Registry, error) {
+// newRunOptions collects opts over the defaults: no logging, no output,
+// os.Getenv, counters of the run's own.
+func newRunOptions(opts []RunOption) *runOptions {
 	o := &runOptions{log: zap.NewNop(), out: io.Discard, getenv: os.Getenv}
 	for _, opt := range opts {
 		opt(o)
@@ -171,6 +172,12 @@ func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.
 	if o.counters == nil {
 		o.counters = pipeline.NewCounters()
 	}
+	return o
+}
+
+// prepare applies the defaults to j, validates it, and collects opts.
+func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.Registry, error) {
+	o := newRunOptions(opts)
 	j.WithDefaults()
 	if err := j.validate(sending, len(o.sources)); err != nil {
 		return nil, nil, &ConfigError{fmt.Errorf("invalid configuration:\n%w", err)}
