@@ -224,13 +224,18 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		}
 	}
 	var look pipeline.Checkpoint
+	ps := newPlanSink(j.Upload.Batch.MaxItems)
 	if cp != nil {
 		defer cp.Close()
 		plan.Checkpoint = j.State.Dir
 		held = heldInputs(cp)
 		look = readOnlyCheckpoint{cp}
+		in, err := checkpoint.ReadIntents(j.State.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ps.intended = in.Intended
 	}
-	ps := newPlanSink(j.Upload.Batch.MaxItems)
 	// The target, opened when the plan needs it: for sync.adopt now, for
 	// the examples' old values after the sources are read.
 	var tgt *target
@@ -255,13 +260,6 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 			}}
 			ts = append(slices.Clip(ts), adoptIDTransform(has))
 		}
-	}
-	if cp != nil {
-		in, err := checkpoint.ReadIntents(j.State.Dir)
-		if err != nil {
-			return nil, err
-		}
-		ps.intended = in.Intended
 	}
 	pj := pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: ps, Checkpoint: look, Workers: j.Upload.Workers, Stop: o.stop,
