@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -59,10 +58,11 @@ func (j *Job) datasets(own []string) []string {
 }
 
 // buildSources turns the job's source entries into pipeline sources, each
-// streaming only the job's shard. cloud builds the source of a cloud entry
-// (it needs the run's client); it may return nil to leave the entry out.
-// Errors name the entry by its index and are ConfigErrors.
-func (j *Job) buildSources(log *zap.Logger, cloud func(*CloudSource) (pipeline.Source, error)) ([]pipeline.Source, error) {
+// streaming only the job's shard, followed by extra (the sources given with
+// WithSource), sharded as they are. cloud builds the source of a cloud
+// entry (it needs the run's client); it may return nil to leave the entry
+// out. Errors name the entry by its index and are ConfigErrors.
+func (j *Job) buildSources(log *zap.Logger, extra []pipeline.Source, cloud func(*CloudSource) (pipeline.Source, error)) ([]pipeline.Source, error) {
 	shard, err := j.shard()
 	if err != nil {
 		return nil, err
@@ -89,6 +89,9 @@ func (j *Job) buildSources(log *zap.Logger, cloud func(*CloudSource) (pipeline.S
 		if err != nil {
 			return nil, &ConfigError{fmt.Errorf("sources[%d] (%s): %w", i, spec.Kind(), err)}
 		}
+		out = append(out, pipeline.Sharded(src, shard))
+	}
+	for _, src := range extra {
 		out = append(out, pipeline.Sharded(src, shard))
 	}
 	return out, nil
@@ -178,16 +181,11 @@ func (j *Job) cloudSource(c *CloudSource, getenv func(string) string, api func()
 // including those a Go transform adds, gets its concept ID; it is returned
 // too, for its label -> ID mapping.
 func (j *Job) buildTransforms(reg *transforms.Registry, extra []pipeline.Transform, log *zap.Logger) ([]pipeline.Transform, *transforms.ConceptIDs, error) {
-	specs := j.Transforms
-	annotations := []transforms.Spec(nil)
-	if !slices.ContainsFunc(specs, func(s transforms.Spec) bool { return s.Annotations != nil }) {
-		annotations = []transforms.Spec{{Annotations: &transforms.AnnotationsConfig{}}}
-	}
-	listed, err := transforms.Build(specs, reg, transforms.WithLogger(log))
+	listed, err := transforms.Build(j.Transforms, reg, transforms.WithLogger(log))
 	if err != nil {
 		return nil, nil, &ConfigError{err}
 	}
-	last, err := transforms.Build(annotations, reg, transforms.WithLogger(log))
+	last, err := transforms.Build(j.addedAnnotations(), reg, transforms.WithLogger(log))
 	if err != nil {
 		return nil, nil, &ConfigError{err}
 	}
@@ -196,6 +194,16 @@ func (j *Job) buildTransforms(reg *transforms.Registry, extra []pipeline.Transfo
 		return nil, nil, &ConfigError{err}
 	}
 	return slices.Concat([]pipeline.Transform{media.Detector()}, listed, extra, last, []pipeline.Transform{cids}), cids, nil
+}
+
+// addedAnnotations is the annotations transform a run adds after the job's
+// list when the list has none (with its defaults), else nil. DigestSalt
+// covers it as part of the list.
+func (j *Job) addedAnnotations() []transforms.Spec {
+	if slices.ContainsFunc(j.Transforms, func(s transforms.Spec) bool { return s.Annotations != nil }) {
+		return nil
+	}
+	return []transforms.Spec{{Annotations: &transforms.AnnotationsConfig{}}}
 }
 
 // sinkConfig is the sink's config for the job: the upload section's sink
@@ -333,14 +341,7 @@ type Connection struct{ t *target }
 // job must have its defaults (WithDefaults); Connect does not validate it
 // beyond what the client checks (see ValidateTarget). Close the connection.
 func (j *Job) Connect(opts ...RunOption) (*Connection, error) {
-	o := &runOptions{log: zap.NewNop(), out: io.Discard}
-	for _, opt := range opts {
-		opt(o)
-	}
-	if o.counters == nil {
-		o.counters = pipeline.NewCounters()
-	}
-	t, err := j.openTarget(o)
+	t, err := j.openTarget(newRunOptions(opts))
 	if err != nil {
 		return nil, err
 	}

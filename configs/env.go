@@ -46,39 +46,30 @@ func (j *Job) ApplyEnv(getenv func(string) string) error {
 	str("INGEST_LOG_FORMAT", &j.Log.Format)
 	str("INGEST_SYNC_MAX_DELETE", &j.Sync.MaxDelete)
 
-	var errs []error
-	integer := func(name, key string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s (%s): want an integer, got %q", name, key, v))
-				return
-			}
-			*dst = n
-		}
+	parseFloat := func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+	return errors.Join(
+		envValue(getenv, "INGEST_BATCH_SIZE", "upload.batch_size", "an integer", strconv.Atoi, &j.Upload.Batch.MaxItems),
+		envValue(getenv, "INGEST_CONCURRENCY", "upload.concurrency", "an integer", strconv.Atoi, &j.Upload.Concurrency),
+		envValue(getenv, "INGEST_SYNC_DELETE", "sync.delete", "true or false", strconv.ParseBool, &j.Sync.Delete),
+		envValue(getenv, "INGEST_SYNC_REPLACE_CONTENT", "sync.replace_content", "true or false", strconv.ParseBool, &j.Sync.ReplaceContent),
+		envValue(getenv, "INGEST_SYNC_ADOPT", "sync.adopt", "true or false", strconv.ParseBool, &j.Sync.Adopt),
+		// NaN and infinities are refused by Validate.
+		envValue(getenv, "INGEST_RATE_LIMIT", "upload.rate_limit", "a number", parseFloat, &j.Upload.RateLimit),
+	)
+}
+
+// envValue sets *dst to the variable name parsed (surrounding spaces
+// trimmed) when it is set and not empty; a value parse refuses is an error
+// naming the variable and the job file key it stands for, and leaves *dst.
+func envValue[T any](getenv func(string) string, name, key, want string, parse func(string) (T, error), dst *T) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
 	}
-	integer("INGEST_BATCH_SIZE", "upload.batch_size", &j.Upload.Batch.MaxItems)
-	integer("INGEST_CONCURRENCY", "upload.concurrency", &j.Upload.Concurrency)
-	boolean := func(name, key string, dst *bool) {
-		if v := getenv(name); v != "" {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s (%s): want true or false, got %q", name, key, v))
-				return
-			}
-			*dst = b
-		}
+	x, err := parse(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("%s (%s): want %s, got %q", name, key, want, v)
 	}
-	boolean("INGEST_SYNC_DELETE", "sync.delete", &j.Sync.Delete)
-	boolean("INGEST_SYNC_REPLACE_CONTENT", "sync.replace_content", &j.Sync.ReplaceContent)
-	boolean("INGEST_SYNC_ADOPT", "sync.adopt", &j.Sync.Adopt)
-	if v := getenv("INGEST_RATE_LIMIT"); v != "" {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("INGEST_RATE_LIMIT (upload.rate_limit): want a number, got %q", v))
-		} else {
-			j.Upload.RateLimit = f // NaN and infinities are refused by Validate
-		}
-	}
-	return errors.Join(errs...)
+	*dst = x
+	return nil
 }

@@ -202,14 +202,11 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		return nil, err
 	}
 	plan := &Plan{Job: j.Name, Target: j.Target, UpdateFields: map[string]int64{}, Examples: []PlanExample{}, RateLimit: j.ShardRate()}
-	sources, err := j.buildSources(o.log, func(*CloudSource) (pipeline.Source, error) {
+	sources, err := j.buildSources(o.log, o.sources, func(*CloudSource) (pipeline.Source, error) {
 		plan.CloudSources++
 		return nil, nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if sources, err = j.withExtraSources(sources, o.sources); err != nil {
 		return nil, err
 	}
 	if len(sources) == 0 {
@@ -227,14 +224,18 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 		}
 	}
 	var look pipeline.Checkpoint
+	ps := newPlanSink(j.Upload.Batch.MaxItems)
 	if cp != nil {
 		defer cp.Close()
 		plan.Checkpoint = j.State.Dir
-		st := cp.Stats()
-		held = st.Accepted + st.Done
+		held = heldInputs(cp)
 		look = readOnlyCheckpoint{cp}
+		in, err := checkpoint.ReadIntents(j.State.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ps.intended = in.Intended
 	}
-	ps := newPlanSink(j.Upload.Batch.MaxItems)
 	// The target, opened when the plan needs it: for sync.adopt now, for
 	// the examples' old values after the sources are read.
 	var tgt *target
@@ -259,13 +260,6 @@ func (j *Job) Plan(ctx context.Context, opts ...RunOption) (*Plan, error) {
 			}}
 			ts = append(slices.Clip(ts), adoptIDTransform(has))
 		}
-	}
-	if cp != nil {
-		in, err := checkpoint.ReadIntents(j.State.Dir)
-		if err != nil {
-			return nil, err
-		}
-		ps.intended = in.Intended
 	}
 	pj := pipeline.Job{
 		Sources: sources, Transforms: ts, Sink: ps, Checkpoint: look, Workers: j.Upload.Workers, Stop: o.stop,

@@ -162,8 +162,9 @@ func WithNewClient(f func(client.Config) (*client.Client, error)) RunOption {
 	return func(o *runOptions) { o.newClient = f }
 }
 
-// prepare applies the defaults to j, validates it, and collects opts.
-func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.Registry, error) {
+// newRunOptions collects opts over the defaults: no logging, no output,
+// os.Getenv, counters of the run's own.
+func newRunOptions(opts []RunOption) *runOptions {
 	o := &runOptions{log: zap.NewNop(), out: io.Discard, getenv: os.Getenv}
 	for _, opt := range opts {
 		opt(o)
@@ -171,6 +172,12 @@ func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.
 	if o.counters == nil {
 		o.counters = pipeline.NewCounters()
 	}
+	return o
+}
+
+// prepare applies the defaults to j, validates it, and collects opts.
+func (j *Job) prepare(sending bool, opts []RunOption) (*runOptions, *transforms.Registry, error) {
+	o := newRunOptions(opts)
 	j.WithDefaults()
 	if err := j.validate(sending, len(o.sources)); err != nil {
 		return nil, nil, &ConfigError{fmt.Errorf("invalid configuration:\n%w", err)}
@@ -219,13 +226,9 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 	// The target is dialed after the local checks below, but cloud sources
 	// are built now: they get the client when they start streaming.
 	var tgt *target
-	sources, err := j.buildSources(log, func(c *CloudSource) (pipeline.Source, error) {
+	sources, err := j.buildSources(log, o.sources, func(c *CloudSource) (pipeline.Source, error) {
 		return j.cloudSource(c, o.getenv, func() cloudjob.API { return tgt.client }, o.restart, log)
 	})
-	if err != nil {
-		return nil, err
-	}
-	sources, err = j.withExtraSources(sources, o.sources)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +260,7 @@ func (j *Job) Run(ctx context.Context, opts ...RunOption) (rep *Report, err erro
 		if j.Sync.Delete {
 			// The base of a percentage cap: what the job held before this
 			// run changed anything.
-			st := c.Stats()
-			held = st.Accepted + st.Done
+			held = heldInputs(c)
 		}
 		// The sink records which bytes it sends under given IDs before
 		// each request, so that a rerun after a crash can tell its own
@@ -390,14 +392,11 @@ func (j *Job) DryRun(ctx context.Context, opts ...RunOption) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{}
-	sources, err := j.buildSources(o.log, func(*CloudSource) (pipeline.Source, error) {
+	sources, err := j.buildSources(o.log, o.sources, func(*CloudSource) (pipeline.Source, error) {
 		rep.SkippedCloud++
 		return nil, nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if sources, err = j.withExtraSources(sources, o.sources); err != nil {
 		return nil, err
 	}
 	ts, cids, err := j.buildTransforms(reg, o.extra, o.log)
@@ -416,18 +415,6 @@ func (j *Job) DryRun(ctx context.Context, opts ...RunOption) (*Report, error) {
 	rep.Plan = dry.Plan()
 	rep.ConceptIDs = cids.Mapping()
 	return rep, err
-}
-
-// withExtraSources appends the sources given to Run, sharded as the job's.
-func (j *Job) withExtraSources(sources, extra []pipeline.Source) ([]pipeline.Source, error) {
-	shard, err := j.shard()
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range extra {
-		sources = append(sources, pipeline.Sharded(s, shard))
-	}
-	return sources, nil
 }
 
 // cloudIngestions returns the ingestions behind the cloud sources.

@@ -105,7 +105,7 @@ func buildRun(j *Job) error {
 	if j.Target == TargetEmbedded {
 		errs = append(errs, j.emulatorOptions("pat").Validate())
 	}
-	if _, err := j.buildSources(zap.NewNop(), func(*CloudSource) (pipeline.Source, error) { return nil, nil }); err != nil {
+	if _, err := j.buildSources(zap.NewNop(), nil, func(*CloudSource) (pipeline.Source, error) { return nil, nil }); err != nil {
 		errs = append(errs, err)
 	}
 	if _, _, err := j.buildTransforms(transforms.NewRegistry(), nil, zap.NewNop()); err != nil {

@@ -137,10 +137,7 @@ func (c DeleteCap) String() string {
 // at most, so a change of what it does is not seen; rename it, or restart
 // the job, to have every item sent again.
 func (j *Job) DigestSalt() uint64 {
-	specs := j.Transforms
-	if !slices.ContainsFunc(specs, func(s transforms.Spec) bool { return s.Annotations != nil }) {
-		specs = append(slices.Clip(specs), transforms.Spec{Annotations: &transforms.AnnotationsConfig{}})
-	}
+	specs := append(slices.Clip(j.Transforms), j.addedAnnotations()...)
 	mode := j.ConceptIDs
 	if mode == "" {
 		mode = transforms.ConceptIDsDerive

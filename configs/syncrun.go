@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai/client"
 )
@@ -136,6 +137,14 @@ func existingInputs(ctx context.Context, c *client.Client,
 		_, found := slices.BinarySearch(ids, id)
 		return found
 	}, len(ids), nil
+}
+
+// heldInputs is the base of a percentage sync.max_delete: the inputs cp
+// holds (accepted or done) before a run changes anything. A plan counts
+// with the same base as the run it foretells.
+func heldInputs(cp *checkpoint.Checkpoint) int64 {
+	st := cp.Stats()
+	return st.Accepted + st.Done
 }
 
 // stopped reports whether stop is closed.

@@ -305,7 +305,7 @@ func (e *env) printSummary(job *configs.Job, rep *configs.Report, runErr error) 
 		fmt.Fprintln(w, "Nothing was deleted: more inputs left the sources than the cap allows (see below).")
 	case runErr != nil:
 		fmt.Fprintln(w, "The run stopped early: fix the error below and rerun the same command to resume.")
-	case s.Failed > 0 && s.Failed <= s.Conflicts:
+	case itemsExitCode(s) == ExitConflicts:
 		fmt.Fprintf(w, "Some items conflict: their content changed under an input ID an earlier run used (see %s).\n", job.State.Failures)
 		fmt.Fprintln(w, "Rerun with --replace-content to delete those inputs and post the items again, or give the items new IDs.")
 	case s.Failed > 0:
