@@ -782,12 +782,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 	if moved {
 		// The record under the stable key first: a torn tail that keeps
 		// the tombstone keeps it too.
-		ls := c.idx.shard(legacyHash)
-		ls.mu.Lock()
-		if lo, ok := ls.m[legacyHash]; ok {
-			c.idx.remove(ls, legacyHash, lo)
-		}
-		ls.mu.Unlock()
+		c.idx.drop(legacyHash)
 		if err := c.write(appendTombstone(c.scratch[:0], legacyHash)); err != nil {
 			return err
 		}
@@ -885,14 +880,7 @@ func (c *Checkpoint) dropOrphan(id string) error {
 	h := orphanHash(id)
 	_, inRun := c.runOrphans[h]
 	delete(c.runOrphans, h)
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	old, had := s.m[h]
-	if had {
-		c.idx.remove(s, h, old)
-	}
-	s.mu.Unlock()
-	if !had && !inRun {
+	if !c.idx.drop(h) && !inRun {
 		return nil
 	}
 	return c.write(appendTombstone(c.scratch[:0], h))
@@ -995,12 +983,7 @@ func (c *Checkpoint) RecordDeleted(d pipeline.Departed) error {
 	if err := c.writable(); err != nil {
 		return err
 	}
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	if old, had := s.m[h]; had {
-		c.idx.remove(s, h, old)
-	}
-	s.mu.Unlock()
+	c.idx.drop(h)
 	delete(c.runOrphans, h)
 	return c.write(appendTombstone(c.scratch[:0], h))
 }
