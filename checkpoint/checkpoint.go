@@ -847,30 +847,22 @@ func (c *Checkpoint) putOrphan(id string) error {
 	if _, ok := c.runOrphans[h]; ok {
 		return nil
 	}
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	old, had := s.m[h]
-	if had {
+	had, err := c.updateLocked(h, func(s *shard, old entry) entry {
 		e := old
 		e.state, e.flags = Done, e.flags&flagSeen|flagAccepted|flagOrphan
 		if e.idEnc == memNone || !sameID(s, &e, id) {
 			packID(s, &e, id)
 		}
-		if e == old {
-			s.mu.Unlock()
-			return nil
-		}
-		c.idx.put(s, h, e, old, true)
-		c.scratch = appendEntry(c.scratch[:0], s, h, &e)
-		s.mu.Unlock()
-	} else {
-		s.mu.Unlock()
-		if c.runOrphans == nil {
-			c.runOrphans = make(map[KeyHash]string)
-		}
-		c.runOrphans[h] = id
-		c.scratch = appendRecord(c.scratch[:0], h, Done, flagAccepted|flagOrphan, id, nil)
+		return e
+	})
+	if had || err != nil {
+		return err
 	}
+	if c.runOrphans == nil {
+		c.runOrphans = make(map[KeyHash]string)
+	}
+	c.runOrphans[h] = id
+	c.scratch = appendRecord(c.scratch[:0], h, Done, flagAccepted|flagOrphan, id, nil)
 	return c.write(c.scratch)
 }
 
@@ -1033,23 +1025,30 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry) err
 	if err := c.writable(); err != nil {
 		return err
 	}
+	_, err := c.updateLocked(h, next)
+	return err
+}
+
+// updateLocked is update for a caller that holds mu and checked writable;
+// had reports whether h is in the index.
+func (c *Checkpoint) updateLocked(h KeyHash, next func(s *shard, old entry) entry) (had bool, err error) {
 	s := c.idx.shard(h)
 	s.mu.Lock()
 	old, had := s.m[h]
 	if !had {
 		s.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	e := next(s, old)
 	if e == old {
 		s.mu.Unlock()
-		return nil
+		return true, nil
 	}
 	c.idx.put(s, h, e, old, true)
 	// Encode under the shard lock: appendEntry may read the shard's arena.
 	c.scratch = appendEntry(c.scratch[:0], s, h, &e)
 	s.mu.Unlock()
-	return c.write(c.scratch)
+	return true, c.write(c.scratch)
 }
 
 // writable returns ErrClosed after Close, or the sticky failure. The
