@@ -14,7 +14,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
-	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // Options configures Open. The zero value is usable: every field documents
@@ -498,7 +497,7 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 	}
 	// The key's hash is kept with the item: its records (two or three)
 	// need it too.
-	hs := HashKey(ids.StableKey(key))
+	hs := EntryKey(key)
 	sy := &pipeline.Sync{Digests: digest.OfSalted(it, c.opts.DigestSalt), EntryKey: hs}
 	given := it.ID
 	it.Sync = sy
@@ -693,7 +692,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		hs = sy.EntryKey // set by Lookup
 	}
 	if hs == (KeyHash{}) {
-		hs = HashKey(ids.StableKey(key))
+		hs = EntryKey(key)
 	}
 
 	c.mu.Lock()
