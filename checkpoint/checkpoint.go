@@ -924,27 +924,18 @@ func fresh(r pipeline.Result) (State, uint8) {
 // complete looks nothing up).
 func (c *Checkpoint) Unseen(yield func(pipeline.Departed) bool) {
 	_ = c.ensureLoaded()
-	var batch []pipeline.Departed
-	for i := range c.idx.shards {
-		s := &c.idx.shards[i]
-		s.mu.RLock()
-		batch = batch[:0]
-		for h, e := range s.m {
-			if e.flags&(flagSeen|flagLegacy|flagAdopted) != 0 || e.idEnc == memNone ||
-				e.state != Done && e.state != Accepted && e.flags&flagAccepted == 0 {
-				continue
-			}
-			batch = append(batch, pipeline.Departed{ID: s.idString(&e), Key: h})
+	unseen := func(s *shard, h KeyHash, e entry) (pipeline.Departed, bool) {
+		if e.flags&(flagSeen|flagLegacy|flagAdopted) != 0 || e.idEnc == memNone ||
+			e.state != Done && e.state != Accepted && e.flags&flagAccepted == 0 {
+			return pipeline.Departed{}, false
 		}
-		s.mu.RUnlock()
-		for _, d := range batch {
-			if !yield(d) {
-				return
-			}
-		}
+		return pipeline.Departed{ID: s.idString(&e), Key: h}, true
 	}
+	if !eachEntry(c.idx, unseen, yield) {
+		return
+	}
+	var batch []pipeline.Departed
 	c.mu.Lock()
-	batch = batch[:0]
 	for h, id := range c.runOrphans {
 		batch = append(batch, pipeline.Departed{ID: id, Key: h})
 	}
@@ -1303,23 +1294,36 @@ type Entry struct {
 // works after Close.
 func (c *Checkpoint) Entries(yield func(Entry) bool) {
 	_ = c.ensureLoaded()
-	var batch []Entry
-	for i := range c.idx.shards {
-		s := &c.idx.shards[i]
+	eachEntry(c.idx, func(s *shard, h KeyHash, e entry) (Entry, bool) {
+		return Entry{
+			KeyHash: h, ID: s.idString(&e), State: e.state,
+			Accepted: e.flags&flagAccepted != 0, Annotated: e.flags&flagAnnotated != 0,
+			Legacy: e.flags&flagLegacy != 0, Orphan: e.flags&flagOrphan != 0,
+		}, true
+	}, yield)
+}
+
+// eachEntry calls yield with what pick makes of each entry of x that it
+// picks, copying 1/64 of the index at a time under its shard's read lock
+// and calling yield without holding a lock, until yield returns false. It
+// reports whether it went through every shard.
+func eachEntry[T any](x *index, pick func(s *shard, h KeyHash, e entry) (T, bool), yield func(T) bool) bool {
+	var batch []T
+	for i := range x.shards {
+		s := &x.shards[i]
 		s.mu.RLock()
 		batch = batch[:0]
 		for h, e := range s.m {
-			batch = append(batch, Entry{
-				KeyHash: h, ID: s.idString(&e), State: e.state,
-				Accepted: e.flags&flagAccepted != 0, Annotated: e.flags&flagAnnotated != 0,
-				Legacy: e.flags&flagLegacy != 0, Orphan: e.flags&flagOrphan != 0,
-			})
+			if v, ok := pick(s, h, e); ok {
+				batch = append(batch, v)
+			}
 		}
 		s.mu.RUnlock()
-		for _, e := range batch {
-			if !yield(e) {
-				return
+		for _, v := range batch {
+			if !yield(v) {
+				return false
 			}
 		}
 	}
+	return true
 }
