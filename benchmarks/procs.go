@@ -200,22 +200,29 @@ func (e *emulator) waitAdmin(ctx context.Context) error {
 
 // calls returns how many times each RPC was called, from GET /calls.
 func (e *emulator) calls(ctx context.Context) (map[string]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	var m map[string]int64
+	err := e.getJSON(ctx, 5*time.Second, "/calls", &m)
+	return m, err
+}
+
+// getJSON decodes into v the answer of the inspection API to GET path
+// (with its query), waiting at most timeout.
+func (e *emulator) getJSON(ctx context.Context, timeout time.Duration, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/calls", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /calls: %s", resp.Status)
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
-	var m map[string]int64
-	return m, json.NewDecoder(resp.Body).Decode(&m)
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // inspectedInput is the part of an input the harness reads from the
@@ -238,22 +245,9 @@ type inspectedInput struct {
 // input returns input id of the harness's user's app, from GET /input.
 func (e *emulator) input(ctx context.Context, app, id string) (inspectedInput, error) {
 	var in inspectedInput
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	q := url.Values{"user": {benchUser}, "app": {app}, "id": {id}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/input?"+q.Encode(), nil)
-	if err != nil {
-		return in, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return in, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return in, fmt.Errorf("GET /input?%s: %s", q.Encode(), resp.Status)
-	}
-	return in, json.NewDecoder(resp.Body).Decode(&in)
+	err := e.getJSON(ctx, 10*time.Second, "/input?"+q.Encode(), &in)
+	return in, err
 }
 
 // stop interrupts the emulator and waits for it to exit (with a state

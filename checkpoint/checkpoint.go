@@ -14,7 +14,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/pipeline"
 	"github.com/ingestkit/clarifai-ingest/pipeline/digest"
-	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 )
 
 // Options configures Open. The zero value is usable: every field documents
@@ -498,7 +497,7 @@ func (c *Checkpoint) LookupDigests(it *pipeline.Item) (pipeline.ResumeState, pip
 	}
 	// The key's hash is kept with the item: its records (two or three)
 	// need it too.
-	hs := HashKey(ids.StableKey(key))
+	hs := EntryKey(key)
 	sy := &pipeline.Sync{Digests: digest.OfSalted(it, c.opts.DigestSalt), EntryKey: hs}
 	given := it.ID
 	it.Sync = sy
@@ -693,7 +692,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 		hs = sy.EntryKey // set by Lookup
 	}
 	if hs == (KeyHash{}) {
-		hs = HashKey(ids.StableKey(key))
+		hs = EntryKey(key)
 	}
 
 	c.mu.Lock()
@@ -782,12 +781,7 @@ func (c *Checkpoint) Record(r pipeline.Result) error {
 	if moved {
 		// The record under the stable key first: a torn tail that keeps
 		// the tombstone keeps it too.
-		ls := c.idx.shard(legacyHash)
-		ls.mu.Lock()
-		if lo, ok := ls.m[legacyHash]; ok {
-			c.idx.remove(ls, legacyHash, lo)
-		}
-		ls.mu.Unlock()
+		c.idx.drop(legacyHash)
 		if err := c.write(appendTombstone(c.scratch[:0], legacyHash)); err != nil {
 			return err
 		}
@@ -852,30 +846,22 @@ func (c *Checkpoint) putOrphan(id string) error {
 	if _, ok := c.runOrphans[h]; ok {
 		return nil
 	}
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	old, had := s.m[h]
-	if had {
+	had, err := c.updateLocked(h, func(s *shard, old entry) entry {
 		e := old
 		e.state, e.flags = Done, e.flags&flagSeen|flagAccepted|flagOrphan
 		if e.idEnc == memNone || !sameID(s, &e, id) {
 			packID(s, &e, id)
 		}
-		if e == old {
-			s.mu.Unlock()
-			return nil
-		}
-		c.idx.put(s, h, e, old, true)
-		c.scratch = appendEntry(c.scratch[:0], s, h, &e)
-		s.mu.Unlock()
-	} else {
-		s.mu.Unlock()
-		if c.runOrphans == nil {
-			c.runOrphans = make(map[KeyHash]string)
-		}
-		c.runOrphans[h] = id
-		c.scratch = appendRecord(c.scratch[:0], h, Done, flagAccepted|flagOrphan, id, nil)
+		return e
+	})
+	if had || err != nil {
+		return err
 	}
+	if c.runOrphans == nil {
+		c.runOrphans = make(map[KeyHash]string)
+	}
+	c.runOrphans[h] = id
+	c.scratch = appendRecord(c.scratch[:0], h, Done, flagAccepted|flagOrphan, id, nil)
 	return c.write(c.scratch)
 }
 
@@ -885,14 +871,7 @@ func (c *Checkpoint) dropOrphan(id string) error {
 	h := orphanHash(id)
 	_, inRun := c.runOrphans[h]
 	delete(c.runOrphans, h)
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	old, had := s.m[h]
-	if had {
-		c.idx.remove(s, h, old)
-	}
-	s.mu.Unlock()
-	if !had && !inRun {
+	if !c.idx.drop(h) && !inRun {
 		return nil
 	}
 	return c.write(appendTombstone(c.scratch[:0], h))
@@ -945,27 +924,18 @@ func fresh(r pipeline.Result) (State, uint8) {
 // complete looks nothing up).
 func (c *Checkpoint) Unseen(yield func(pipeline.Departed) bool) {
 	_ = c.ensureLoaded()
-	var batch []pipeline.Departed
-	for i := range c.idx.shards {
-		s := &c.idx.shards[i]
-		s.mu.RLock()
-		batch = batch[:0]
-		for h, e := range s.m {
-			if e.flags&(flagSeen|flagLegacy|flagAdopted) != 0 || e.idEnc == memNone ||
-				e.state != Done && e.state != Accepted && e.flags&flagAccepted == 0 {
-				continue
-			}
-			batch = append(batch, pipeline.Departed{ID: s.idString(&e), Key: h})
+	unseen := func(s *shard, h KeyHash, e entry) (pipeline.Departed, bool) {
+		if e.flags&(flagSeen|flagLegacy|flagAdopted) != 0 || e.idEnc == memNone ||
+			e.state != Done && e.state != Accepted && e.flags&flagAccepted == 0 {
+			return pipeline.Departed{}, false
 		}
-		s.mu.RUnlock()
-		for _, d := range batch {
-			if !yield(d) {
-				return
-			}
-		}
+		return pipeline.Departed{ID: s.idString(&e), Key: h}, true
 	}
+	if !eachEntry(c.idx, unseen, yield) {
+		return
+	}
+	var batch []pipeline.Departed
 	c.mu.Lock()
-	batch = batch[:0]
 	for h, id := range c.runOrphans {
 		batch = append(batch, pipeline.Departed{ID: id, Key: h})
 	}
@@ -995,12 +965,7 @@ func (c *Checkpoint) RecordDeleted(d pipeline.Departed) error {
 	if err := c.writable(); err != nil {
 		return err
 	}
-	s := c.idx.shard(h)
-	s.mu.Lock()
-	if old, had := s.m[h]; had {
-		c.idx.remove(s, h, old)
-	}
-	s.mu.Unlock()
+	c.idx.drop(h)
 	delete(c.runOrphans, h)
 	return c.write(appendTombstone(c.scratch[:0], h))
 }
@@ -1050,23 +1015,30 @@ func (c *Checkpoint) update(h KeyHash, next func(s *shard, old entry) entry) err
 	if err := c.writable(); err != nil {
 		return err
 	}
+	_, err := c.updateLocked(h, next)
+	return err
+}
+
+// updateLocked is update for a caller that holds mu and checked writable;
+// had reports whether h is in the index.
+func (c *Checkpoint) updateLocked(h KeyHash, next func(s *shard, old entry) entry) (had bool, err error) {
 	s := c.idx.shard(h)
 	s.mu.Lock()
 	old, had := s.m[h]
 	if !had {
 		s.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	e := next(s, old)
 	if e == old {
 		s.mu.Unlock()
-		return nil
+		return true, nil
 	}
 	c.idx.put(s, h, e, old, true)
 	// Encode under the shard lock: appendEntry may read the shard's arena.
 	c.scratch = appendEntry(c.scratch[:0], s, h, &e)
 	s.mu.Unlock()
-	return c.write(c.scratch)
+	return true, c.write(c.scratch)
 }
 
 // writable returns ErrClosed after Close, or the sticky failure. The
@@ -1322,23 +1294,36 @@ type Entry struct {
 // works after Close.
 func (c *Checkpoint) Entries(yield func(Entry) bool) {
 	_ = c.ensureLoaded()
-	var batch []Entry
-	for i := range c.idx.shards {
-		s := &c.idx.shards[i]
+	eachEntry(c.idx, func(s *shard, h KeyHash, e entry) (Entry, bool) {
+		return Entry{
+			KeyHash: h, ID: s.idString(&e), State: e.state,
+			Accepted: e.flags&flagAccepted != 0, Annotated: e.flags&flagAnnotated != 0,
+			Legacy: e.flags&flagLegacy != 0, Orphan: e.flags&flagOrphan != 0,
+		}, true
+	}, yield)
+}
+
+// eachEntry calls yield with what pick makes of each entry of x that it
+// picks, copying 1/64 of the index at a time under its shard's read lock
+// and calling yield without holding a lock, until yield returns false. It
+// reports whether it went through every shard.
+func eachEntry[T any](x *index, pick func(s *shard, h KeyHash, e entry) (T, bool), yield func(T) bool) bool {
+	var batch []T
+	for i := range x.shards {
+		s := &x.shards[i]
 		s.mu.RLock()
 		batch = batch[:0]
 		for h, e := range s.m {
-			batch = append(batch, Entry{
-				KeyHash: h, ID: s.idString(&e), State: e.state,
-				Accepted: e.flags&flagAccepted != 0, Annotated: e.flags&flagAnnotated != 0,
-				Legacy: e.flags&flagLegacy != 0, Orphan: e.flags&flagOrphan != 0,
-			})
+			if v, ok := pick(s, h, e); ok {
+				batch = append(batch, v)
+			}
 		}
 		s.mu.RUnlock()
-		for _, e := range batch {
-			if !yield(e) {
-				return
+		for _, v := range batch {
+			if !yield(v) {
+				return false
 			}
 		}
 	}
+	return true
 }

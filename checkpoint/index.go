@@ -258,6 +258,19 @@ func (x *index) remove(s *shard, h KeyHash, old entry) {
 	x.count(old, -1)
 }
 
+// drop deletes h from the index, locking its shard, and reports whether
+// it was there.
+func (x *index) drop(h KeyHash) bool {
+	s := x.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, had := s.m[h]
+	if had {
+		x.remove(s, h, old)
+	}
+	return had
+}
+
 func (x *index) count(e entry, n int64) {
 	x.counts[e.state].Add(n)
 	if e.flags&flagAnnotated != 0 {

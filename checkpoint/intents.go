@@ -69,9 +69,11 @@ func (l *Intents) load() error {
 	if err != nil {
 		return err
 	}
-	good := int64(len(intentMagic))
+	good, err := parseIntentLog(data, l.sums)
 	switch {
-	case len(data) == 0 || len(data) < len(intentMagic) && bytes.HasPrefix(intentMagic, data):
+	case err != nil:
+		return err
+	case good == 0:
 		// New, or torn in its magic: start again.
 		if err := l.f.Truncate(0); err != nil {
 			return err
@@ -85,18 +87,28 @@ func (l *Intents) load() error {
 		if err := durable.SyncDir(filepath.Dir(l.f.Name())); err != nil {
 			return err
 		}
-	case !bytes.HasPrefix(data, intentMagic):
-		return errors.New("not an intent log (bad magic)")
-	default:
-		good += parseIntents(data[len(intentMagic):], l.sums)
-		if good < int64(len(data)) {
-			if err := l.f.Truncate(good); err != nil {
-				return err
-			}
+		good = int64(len(intentMagic))
+	case good < int64(len(data)):
+		if err := l.f.Truncate(good); err != nil {
+			return err
 		}
 	}
 	_, err = l.f.Seek(good, io.SeekStart)
 	return err
+}
+
+// parseIntentLog adds the records of the intent log data to sums (see
+// parseIntents) and returns the length of its valid prefix, magic
+// included: 0 for a log that is empty or torn in its magic, which holds
+// nothing.
+func parseIntentLog(data []byte, sums map[uint64]uint64) (int64, error) {
+	switch {
+	case len(data) < len(intentMagic) && bytes.HasPrefix(intentMagic, data):
+		return 0, nil
+	case !bytes.HasPrefix(data, intentMagic):
+		return 0, errors.New("not an intent log (bad magic)")
+	}
+	return int64(len(intentMagic)) + parseIntents(data[len(intentMagic):], sums), nil
 }
 
 // parseIntents adds the records of data (after the magic) to sums, an ID's
@@ -131,12 +143,10 @@ func ReadIntents(dir string) (*Intents, error) {
 		return l, nil
 	case err != nil:
 		return nil, fmt.Errorf("checkpoint: read intents: %w", err)
-	case len(data) < len(intentMagic) && bytes.HasPrefix(intentMagic, data):
-		return l, nil // torn in its magic: nothing recorded
-	case !bytes.HasPrefix(data, intentMagic):
-		return nil, fmt.Errorf("checkpoint: load %s: not an intent log (bad magic)", path)
 	}
-	parseIntents(data[len(intentMagic):], l.sums)
+	if _, err := parseIntentLog(data, l.sums); err != nil {
+		return nil, fmt.Errorf("checkpoint: load %s: %w", path, err)
+	}
 	return l, nil
 }
 

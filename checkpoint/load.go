@@ -76,11 +76,12 @@ type scan struct {
 
 // scanFile reads the file at path: magic, header, records. onHeader is
 // called with the header and may abort the scan with an error (returned as
-// is). onEntry is called for every entry record; it returns an error for a
-// record it cannot decode, which counts as corruption at that record. A
-// snapshot must end with a trailer matching its record count. I/O errors
-// are returned wrapped with the path.
-func scanFile(path string, onHeader func(header) error, onEntry func(p []byte) error) (sc scan, err error) {
+// is). onEntry is called for every entry record, with the format version
+// the header names; it returns an error for a record it cannot decode,
+// which counts as corruption at that record. A snapshot must end with a
+// trailer matching its record count. I/O errors are returned wrapped with
+// the path.
+func scanFile(path string, onHeader func(header) error, onEntry func(p []byte, version uint64) error) (sc scan, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return sc, fmt.Errorf("checkpoint: %w", err)
@@ -136,7 +137,7 @@ func scanFile(path string, onHeader func(header) error, onEntry func(p []byte) e
 		}
 		switch p[0] {
 		case recEntry:
-			if err := onEntry(p); err != nil {
+			if err := onEntry(p, sc.hdr.version); err != nil {
 				sc.bad = &formatError{start, err.Error()}
 			} else {
 				sc.records++
@@ -291,8 +292,6 @@ func (c *Checkpoint) load() error {
 		return err
 	}
 	fd := c.found
-	var version uint64 // of the file being scanned, set by its header
-	apply := func(p []byte) error { return c.applyRecord(p, version) }
 	if fd.snapshot {
 		path := filepath.Join(c.dir, snapshotName)
 		var maxEntries uint64
@@ -304,13 +303,12 @@ func (c *Checkpoint) load() error {
 				if err := c.checkHeader(path, h, kindSnapshot); err != nil {
 					return err
 				}
-				version = h.version
 				// The hint sizes the maps at once; the file's size bounds
 				// it, should a header ever claim more than the file holds.
 				c.idx = newIndex(int(min(h.hint, maxEntries)))
 				return nil
 			},
-			apply)
+			c.applyRecord)
 		if err != nil {
 			return err
 		}
@@ -336,11 +334,8 @@ func (c *Checkpoint) load() error {
 	for i, gen := range fd.gens {
 		path := filepath.Join(c.dir, logName(gen))
 		sc, err := scanFile(path,
-			func(h header) error {
-				version = h.version
-				return c.checkHeader(path, h, kindLog)
-			},
-			apply)
+			func(h header) error { return c.checkHeader(path, h, kindLog) },
+			c.applyRecord)
 		if err != nil {
 			return err
 		}

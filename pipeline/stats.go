@@ -100,21 +100,21 @@ func (s Stats) MBps() float64 {
 func (c *Counters) count(r Result) {
 	switch r.Event {
 	case EventDone:
-		var action Action
+		var sy Sync // the zero Sync: an add
 		if r.Item != nil && r.Item.Sync != nil {
-			action = r.Item.Sync.Action
+			sy = *r.Item.Sync
 		}
 		switch {
-		case action == ActionUpdate && r.Item.Sync.Changed == 0:
+		case sy.Action == ActionUpdate && sy.Changed == 0:
 			// Nothing changed on the server (a file touched, its bytes
 			// the same): done by an earlier run.
 			c.Resumed.Add(1)
-		case action == ActionUpdate:
+		case sy.Action == ActionUpdate:
 			c.Updated.Add(1)
-		case r.Item.Sync != nil && r.Item.Sync.Adopted:
+		case sy.Adopted:
 			// Found on the server as it is, nothing sent.
 			c.Adopted.Add(1)
-		case action == ActionReplace:
+		case sy.Action == ActionReplace:
 			c.Done.Add(1)
 			c.Replaced.Add(1)
 		default:

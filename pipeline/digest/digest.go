@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -252,21 +253,12 @@ func geo(b []byte, g *pipeline.Geo) uint64 {
 func datasets(b []byte, ids []string) uint64 {
 	var s set
 	for i, id := range ids {
-		if i > 0 && repeated(ids[:i], id) {
+		if slices.Contains(ids[:i], id) {
 			continue
 		}
 		s.add(sum(str(begin(b, fDatasets), id)))
 	}
 	return s.finish(b, fDatasets)
-}
-
-func repeated(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // regions is the multiset of regions, each its ID, box, polygon (in

@@ -33,6 +33,7 @@ func ValidConceptID(id string) error {
 	return nil
 }
 
+// idChar reports whether c may appear in an input or concept ID.
 func idChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }

@@ -20,8 +20,7 @@ func ValidID(id string) error {
 		return fmt.Errorf("input ID %q is %d characters long; the limit is %d", id, len(id), MaxIDLength)
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if c := id[i]; !idChar(c) {
 			return fmt.Errorf("input ID %q has the character %q at %d; use only letters, digits, '-' and '_'", id, c, i)
 		}
 	}
