@@ -19,7 +19,6 @@ import (
 
 	"github.com/ingestkit/clarifai-ingest/checkpoint"
 	"github.com/ingestkit/clarifai-ingest/pipeline"
-	"github.com/ingestkit/clarifai-ingest/pipeline/ids"
 	"github.com/ingestkit/clarifai-ingest/sinks"
 	"github.com/ingestkit/clarifai-ingest/sinks/clarifai"
 	pb "github.com/ingestkit/clarifai-ingest/sinks/clarifai/api/clarifaipb"
@@ -474,14 +473,9 @@ func (p *planSink) unmoved(it *pipeline.Item) error {
 				same = ok && prior == xxhash.Sum64(b)
 			}
 		} else {
-			same = ids.DeriveID(it, b) == s.PriorID
-			if !same && s.Changed.Has(pipeline.FieldDatasets) {
-				// Touched and moved: the sink derives the ID in the
-				// datasets of the first post too (its priorScopeID).
-				prior := *it
-				prior.DatasetIDs = s.PriorDatasets
-				same = ids.DeriveID(&prior, b) == s.PriorID
-			}
+			// As the sink derives it: touched and moved, in the datasets
+			// of the first post too.
+			same = clarifai.PriorScopeID(it, b) == s.PriorID
 		}
 	}
 	switch {

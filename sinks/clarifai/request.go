@@ -173,13 +173,13 @@ func (bd *builder) build(ctx context.Context, it *pipeline.Item) (*entry, error)
 	}
 	data.Geo = inputGeo(it.Geo)
 	if it.ID == "" {
-		it.ID, e.derived = priorScopeID(it, content), true
+		it.ID, e.derived = PriorScopeID(it, content), true
 	}
 	e.in = &pb.Input{Id: it.ID, Data: data, DatasetIds: it.DatasetIDs}
 	return e, nil
 }
 
-// priorScopeID returns the derived ID of it (ids.DeriveID of its content),
+// PriorScopeID returns the derived ID of it (ids.DeriveID of its content),
 // except for an item whose content digest changed (ActionAdd with a
 // PriorID) together with its datasets, whose content derives PriorID in the
 // datasets PriorID was put in (Sync.PriorDatasets): then PriorID. Such an
@@ -188,8 +188,8 @@ func (bd *builder) build(ctx context.Context, it *pipeline.Item) (*entry, error)
 // so the same content moved and touched keeps it too: the uploader then
 // finds the ID unchanged and updates the input (see uploader.unmoved), and
 // the input, with what people annotated on it, is not deleted and posted
-// again.
-func priorScopeID(it *pipeline.Item, content []byte) string {
+// again. A plan (configs.Job.Plan) derives the ID a run would use with it.
+func PriorScopeID(it *pipeline.Item, content []byte) string {
 	id := ids.DeriveID(it, content)
 	sy := it.Sync
 	if sy == nil || sy.Action != pipeline.ActionAdd || sy.PriorID == "" || sy.PriorID == id ||
