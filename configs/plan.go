@@ -481,7 +481,7 @@ func (p *planSink) unmoved(it *pipeline.Item) error {
 	switch {
 	case same:
 		s.Action = pipeline.ActionUpdate
-		s.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+		s.Changed = s.Changed.Without(pipeline.FieldContent)
 		it.ID = s.PriorID
 	case verify && s.Action != pipeline.ActionReplace:
 		return pipeline.ContentConflict(it)

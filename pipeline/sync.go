@@ -45,6 +45,9 @@ func (fs Fields) Has(f Field) bool { return fs&(1<<f) != 0 }
 // With returns the set with f added.
 func (fs Fields) With(f Field) Fields { return fs | 1<<f }
 
+// Without returns the set with f taken out.
+func (fs Fields) Without(f Field) Fields { return fs &^ (1 << f) }
+
 // String lists the groups, comma-separated, in Field order: "concepts,geo".
 func (fs Fields) String() string {
 	var names []string

@@ -281,7 +281,7 @@ func (u *uploader) unmoved(ctx context.Context, pending []*entry) ([]*entry, err
 			switch {
 			case same:
 				sy.Action = pipeline.ActionUpdate
-				sy.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+				sy.Changed = sy.Changed.Without(pipeline.FieldContent)
 			case sy.Action == pipeline.ActionReplace:
 			default:
 				if err := u.rep.failItem(ctx, e.it, pipeline.StageSync, 0, 0, 0, pipeline.ContentConflict(e.it)); err != nil {
@@ -299,7 +299,7 @@ func (u *uploader) unmoved(ctx context.Context, pending []*entry) ([]*entry, err
 			continue
 		}
 		sy.Action = pipeline.ActionUpdate
-		sy.Changed &^= pipeline.Fields(0).With(pipeline.FieldContent)
+		sy.Changed = sy.Changed.Without(pipeline.FieldContent)
 		if err := pipeline.Send(ctx, u.update, e.it); err != nil {
 			return nil, err
 		}
