@@ -686,12 +686,20 @@ func (w *updater) postAnnotations(ctx context.Context, refs []*replaceAnn) error
 			if stop != nil {
 				return stop
 			}
+			// The requests count once for each item with an annotation in
+			// them, as the other update calls count (count).
+			var jobs []*upJob
+			for _, r := range live {
+				if !slices.Contains(jobs, r.j) {
+					jobs = append(jobs, r.j)
+				}
+			}
+			w.count(jobs, n)
 			got := make(map[string]*pb.Annotation, len(live))
 			for _, an := range resp.GetAnnotations() {
 				got[an.GetId()] = an
 			}
 			for _, r := range live {
-				r.j.calls++
 				g := got[r.an.Id]
 				s := g.GetStatus()
 				code := s.GetCode()
